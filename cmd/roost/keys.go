@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"text/tabwriter"
+
+	"github.com/roosthq/roost/platform"
+	"github.com/roosthq/roost/platform/auth"
+	"github.com/roosthq/roost/storage"
+)
+
+func cmdKeys(args []string) error {
+	if len(args) == 0 {
+		return errors.New("keys needs a subcommand: create, list or revoke")
+	}
+	sub, args := args[0], args[1:]
+	fs := newFlags("keys " + sub)
+	dataDir := fs.String("data", "./data", "data directory of the platform")
+	var org, name string
+	var admin bool
+	if sub == "create" {
+		fs.StringVar(&org, "org", "", "organization (created if missing)")
+		fs.StringVar(&name, "name", "", "a label for the key")
+		fs.BoolVar(&admin, "admin", false, "make an admin key")
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	if _, err := os.Stat(*dataDir); err != nil {
+		return fmt.Errorf("data dir %s: %w", *dataDir, err)
+	}
+	db, err := storage.OpenSQLite(ctx, platform.DBPath(*dataDir))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	keys := auth.NewKeys(db)
+
+	switch sub {
+	case "create":
+		if org == "" {
+			return errors.New("keys create needs --org NAME")
+		}
+		if name == "" {
+			name = "cli"
+		}
+		o, created, err := keys.EnsureOrg(ctx, org)
+		if err != nil {
+			return err
+		}
+		if created {
+			fmt.Printf("created organization %q (%s)\n", o.Name, o.ID)
+		}
+		k, secret, err := keys.Create(ctx, o.ID, name, admin)
+		if err != nil {
+			return err
+		}
+		kind := "key"
+		if admin {
+			kind = "admin key"
+		}
+		fmt.Printf("created %s %s %q for organization %q; it is shown once:\n%s\n", kind, k.ID, k.Name, o.Name, secret)
+	case "list":
+		if fs.NArg() != 0 {
+			return errors.New("keys list takes no arguments")
+		}
+		list, err := keys.List(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tORG\tNAME\tPREFIX\tADMIN\tCREATED\tREVOKED")
+		for _, k := range list {
+			revoked := "-"
+			if k.RevokedAt.Valid {
+				revoked = storage.FormatTime(k.RevokedAt.Int64)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s…\t%v\t%s\t%s\n", k.ID, k.OrgName, k.Name, k.Prefix, k.Admin, storage.FormatTime(k.CreatedAt), revoked)
+		}
+		return tw.Flush()
+	case "revoke":
+		if fs.NArg() != 1 {
+			return errors.New("keys revoke needs the key id: roost keys revoke key_...")
+		}
+		if err := keys.Revoke(ctx, fs.Arg(0)); err != nil {
+			if errors.Is(err, auth.ErrKeyNotFound) {
+				return fmt.Errorf("no API key with id %s", fs.Arg(0))
+			}
+			return err
+		}
+		fmt.Printf("revoked %s\n", fs.Arg(0))
+	default:
+		return fmt.Errorf("unknown keys subcommand %q: use create, list or revoke", sub)
+	}
+	return nil
+}

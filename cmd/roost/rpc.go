@@ -1,0 +1,60 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/roosthq/roost/client"
+)
+
+func cmdRPC(args []string) error {
+	fs := newFlags("rpc")
+	url := fs.String("url", "http://127.0.0.1:8080", "platform URL")
+	key := fs.String("api-key", "", "API key")
+	fs.StringVar(key, "key", "", "API key (same as --api-key)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() < 1 || fs.NArg() > 2 {
+		return errors.New("usage: roost rpc METHOD [JSON|-]")
+	}
+	input := json.RawMessage("{}")
+	if fs.NArg() == 2 {
+		var b []byte
+		if fs.Arg(1) == "-" {
+			var err error
+			if b, err = io.ReadAll(os.Stdin); err != nil {
+				return err
+			}
+		} else {
+			b = []byte(fs.Arg(1))
+		}
+		if !json.Valid(b) {
+			return errors.New("the input is not valid JSON")
+		}
+		input = b
+	}
+	body, _ := json.Marshal(map[string]any{"method": fs.Arg(0), "input": input})
+	value, err := client.New(*url, *key, nil).CallRaw(context.Background(), body)
+	if err != nil {
+		var ce *client.Error
+		if errors.As(err, &ce) {
+			out, _ := json.MarshalIndent(map[string]any{"ok": false, "error": map[string]any{
+				"type": ce.Type, "message": ce.Message, "details": ce.Details}}, "", "  ")
+			fmt.Println(string(out))
+			return exitError(1)
+		}
+		return err
+	}
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, value, "", "  "); err != nil {
+		pretty.Write(value)
+	}
+	fmt.Println(pretty.String())
+	return nil
+}

@@ -1,0 +1,264 @@
+package instance
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/roosthq/roost/methods"
+	"github.com/roosthq/roost/rpc"
+	"github.com/roosthq/roost/storage"
+)
+
+// Limits of instances.create and instances.list.
+const (
+	MaxNameLength   = 200
+	MaxMetadataSize = 16 << 10
+	DefaultPageSize = 50
+	MaxPageSize     = 200
+)
+
+// TemplateSet tells which template slugs exist.
+type TemplateSet interface {
+	Has(slug string) bool
+	Slugs() []string
+}
+
+// BundleResolver pins a bundle revision: by slug (its latest revision) or by
+// revision id. It answers ErrBundleNotFound for anything not in the org.
+type BundleResolver interface {
+	ResolveBundle(ctx context.Context, orgID, slug, revisionID string) (bundleSlug, revisionID2 string, err error)
+}
+
+// NoBundles resolves nothing: every bundle is not found.
+type NoBundles struct{}
+
+// ResolveBundle answers ErrBundleNotFound.
+func (NoBundles) ResolveBundle(context.Context, string, string, string) (string, string, error) {
+	return "", "", ErrBundleNotFound
+}
+
+// Options configures a Service.
+type Options struct {
+	Store     *Store
+	Templates TemplateSet
+	Bundles   BundleResolver // default NoBundles
+}
+
+// Service is the behaviour of instances.
+type Service struct {
+	store     *Store
+	templates TemplateSet
+	bundles   BundleResolver
+}
+
+// NewService returns a Service.
+func NewService(o Options) *Service {
+	if o.Bundles == nil {
+		o.Bundles = NoBundles{}
+	}
+	return &Service{store: o.Store, templates: o.Templates, bundles: o.Bundles}
+}
+
+// Create validates the input and stores a new instance in state created.
+func (s *Service) Create(ctx context.Context, orgID string, in methods.CreateInstanceInput) (methods.CreateInstanceOutput, error) {
+	var out methods.CreateInstanceOutput
+	name := strings.TrimSpace(in.Name)
+	if name == "" || utf8.RuneCountInString(in.Name) > MaxNameLength {
+		return out, rpc.InvalidField("name", "range", "The name must be 1 to %d characters long.", MaxNameLength)
+	}
+	if !s.templates.Has(in.TemplateSlug) {
+		return out, rpc.InvalidField("templateSlug", "unknown",
+			"There is no template %q. Known templates: %s.", in.TemplateSlug, strings.Join(s.templates.Slugs(), ", "))
+	}
+	vcs := in.VCSType
+	switch vcs {
+	case "":
+		vcs = methods.VCSNone
+	case methods.VCSNone, methods.VCSGitLocal, methods.VCSGitHub:
+	default:
+		return out, rpc.InvalidField("vcsType", "enum", "The vcsType must be %q, %q or %q.", methods.VCSGitHub, methods.VCSGitLocal, methods.VCSNone)
+	}
+	var meta []byte
+	if in.Metadata != nil {
+		b, err := json.Marshal(in.Metadata)
+		if err != nil {
+			return out, rpc.InvalidField("metadata", "type", "The metadata must be a JSON object.")
+		}
+		if len(b) > MaxMetadataSize {
+			return out, rpc.InvalidField("metadata", "size", "The metadata is %d bytes as JSON; the limit is %d bytes.", len(b), MaxMetadataSize)
+		}
+		meta = b
+	}
+	if in.BundleSlug != "" && in.BundleRevisionID != "" {
+		return out, rpc.InvalidField("bundleRevisionId", "exclusive", "Give bundleSlug or bundleRevisionId, not both.")
+	}
+	if in.AutoCreateSession != nil && in.BundleSlug == "" && in.BundleRevisionID == "" {
+		return out, rpc.InvalidField("autoCreateSession", "requires",
+			"autoCreateSession starts one of a bundle's presets; give bundleSlug or bundleRevisionId too.")
+	}
+	var bundleSlug, revisionID string
+	if in.BundleSlug != "" || in.BundleRevisionID != "" {
+		var err error
+		bundleSlug, revisionID, err = s.bundles.ResolveBundle(ctx, orgID, in.BundleSlug, in.BundleRevisionID)
+		if err != nil {
+			return out, err
+		}
+	}
+
+	now := storage.Now()
+	r := Row{
+		ID: storage.NewID("ins"), OrgID: orgID, Name: in.Name, Status: StateCreated,
+		TemplateSlug: in.TemplateSlug, BundleSlug: bundleSlug, BundleRevisionID: revisionID,
+		VCSType: vcs, CreatedAt: now,
+	}
+	if meta != nil {
+		r.Metadata.String, r.Metadata.Valid = string(meta), true
+	}
+	detail := "template " + in.TemplateSlug
+	if revisionID != "" {
+		detail += ", bundle " + bundleSlug + " revision " + revisionID
+	}
+	ev := EventRow{ID: storage.NewID("iev"), InstanceID: r.ID, Event: "created", Detail: detail, CreatedAt: now}
+	if err := s.store.Insert(ctx, r, ev); err != nil {
+		return out, err
+	}
+	rpc.SetInstance(ctx, r.ID)
+	return methods.CreateInstanceOutput{InstanceID: r.ID, Status: string(r.Status)}, nil
+}
+
+// Get returns one instance of the org.
+func (s *Service) Get(ctx context.Context, orgID, id string) (methods.GetInstanceOutput, error) {
+	rpc.SetInstance(ctx, id)
+	r, err := s.store.Get(ctx, orgID, id)
+	if err != nil {
+		return methods.GetInstanceOutput{}, err
+	}
+	return toWire(r)
+}
+
+// Lookup returns the stored row of one instance of the org.
+func (s *Service) Lookup(ctx context.Context, orgID, id string) (Row, error) {
+	return s.store.Get(ctx, orgID, id)
+}
+
+// LookupActive returns the row of an instance that takes new work: present
+// in the org and not archived.
+func (s *Service) LookupActive(ctx context.Context, orgID, id string) (Row, error) {
+	r, err := s.store.Get(ctx, orgID, id)
+	if err != nil {
+		return r, err
+	}
+	if r.Status == StateArchived {
+		return r, ErrArchived
+	}
+	return r, nil
+}
+
+// List returns a page of the org's instances.
+func (s *Service) List(ctx context.Context, orgID string, in methods.ListInstancesInput) (methods.ListInstancesOutput, error) {
+	limit, offset, err := Page(in.Limit, in.Offset)
+	if err != nil {
+		return methods.ListInstancesOutput{}, err
+	}
+	rows, total, err := s.store.List(ctx, orgID, limit, offset)
+	if err != nil {
+		return methods.ListInstancesOutput{}, err
+	}
+	out := methods.ListInstancesOutput{Instances: make([]methods.GetInstanceOutput, 0, len(rows)), Total: total}
+	for _, r := range rows {
+		w, err := toWire(r)
+		if err != nil {
+			return out, err
+		}
+		out.Instances = append(out.Instances, w)
+	}
+	return out, nil
+}
+
+// Page validates limit and offset and fills their defaults.
+func Page(limit, offset *int) (int, int, error) {
+	l, o := DefaultPageSize, 0
+	if limit != nil {
+		if *limit < 1 || *limit > MaxPageSize {
+			return 0, 0, rpc.InvalidField("limit", "range", "The limit must be between 1 and %d.", MaxPageSize)
+		}
+		l = *limit
+	}
+	if offset != nil {
+		if *offset < 0 {
+			return 0, 0, rpc.InvalidField("offset", "range", "The offset must not be negative.")
+		}
+		o = *offset
+	}
+	return l, o, nil
+}
+
+// Status returns the instance's status with its lifecycle events.
+func (s *Service) Status(ctx context.Context, orgID, id string) (methods.GetInstanceStatusOutput, error) {
+	rpc.SetInstance(ctx, id)
+	r, err := s.store.Get(ctx, orgID, id)
+	if err != nil {
+		return methods.GetInstanceStatusOutput{}, err
+	}
+	evs, err := s.store.Events(ctx, r.ID)
+	if err != nil {
+		return methods.GetInstanceStatusOutput{}, err
+	}
+	out := methods.GetInstanceStatusOutput{
+		InstanceID:      r.ID,
+		Status:          string(r.Status),
+		Sessions:        []methods.SessionSummary{},
+		LifecycleEvents: make([]methods.LifecycleEvent, 0, len(evs)),
+		ServiceURLs:     []methods.ServiceURL{},
+	}
+	for _, e := range evs {
+		out.LifecycleEvents = append(out.LifecycleEvents, methods.LifecycleEvent{
+			Event: e.Event, Detail: e.Detail, CreatedAt: storage.FormatTime(e.CreatedAt)})
+	}
+	return out, nil
+}
+
+// Archive moves the instance to archived; archiving an archived instance is
+// a no-op that succeeds.
+func (s *Service) Archive(ctx context.Context, orgID, id string) error {
+	rpc.SetInstance(ctx, id)
+	for {
+		r, err := s.store.Get(ctx, orgID, id)
+		if err != nil {
+			return err
+		}
+		if r.Status == StateArchived {
+			return nil
+		}
+		if err := checkMove(r.Status, StateArchived); err != nil {
+			return err
+		}
+		now := storage.Now()
+		moved, err := s.store.Move(ctx, orgID, id, r.Status, StateArchived,
+			EventRow{ID: storage.NewID("iev"), InstanceID: id, Event: "archived", Detail: "archived by API", CreatedAt: now})
+		if err != nil {
+			return err
+		}
+		if moved {
+			return nil
+		}
+		// The state changed under us; read it again.
+	}
+}
+
+func toWire(r Row) (methods.GetInstanceOutput, error) {
+	out := methods.GetInstanceOutput{
+		InstanceID: r.ID, Name: r.Name, Status: string(r.Status), TemplateSlug: r.TemplateSlug,
+		BundleSlug: r.BundleSlug, BundleRevisionID: r.BundleRevisionID, VCSType: r.VCSType,
+		CreatedAt: storage.FormatTime(r.CreatedAt),
+	}
+	if r.Metadata.Valid {
+		if err := json.Unmarshal([]byte(r.Metadata.String), &out.Metadata); err != nil {
+			return out, fmt.Errorf("instance %s metadata: %w", r.ID, err)
+		}
+	}
+	return out, nil
+}

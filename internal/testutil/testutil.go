@@ -1,0 +1,114 @@
+// Package testutil holds what roost's tests share: the named timeouts every
+// wait uses, waiting for a condition instead of sleeping, and a real
+// platform server on a loopback port with a fresh data dir.
+package testutil
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/roosthq/roost/client"
+	"github.com/roosthq/roost/platform"
+)
+
+// Named timeouts: every wait in a test uses one of these.
+const (
+	// Short bounds what should happen at once on a local machine.
+	Short = 5 * time.Second
+	// Medium bounds work that involves starting processes.
+	Medium = 30 * time.Second
+	// Long bounds heavy work: large transfers, builds.
+	Long = 5 * time.Minute
+)
+
+// Context returns a context that ends after d or with the test.
+func Context(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// Eventually polls cond until it is true, failing the test after timeout.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	wait := time.Millisecond
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(wait)
+		if wait < 100*time.Millisecond {
+			wait *= 2
+		}
+	}
+}
+
+// Server is a platform running on a loopback port for one test.
+type Server struct {
+	*platform.Server
+	URL      string
+	DataDir  string
+	AdminKey string
+	Banner   string
+	stop     func()
+}
+
+// Client returns a platform client with key.
+func (s *Server) Client(key string) *client.Client { return client.New(s.URL, key, nil) }
+
+// Admin returns a platform client with the first admin key.
+func (s *Server) Admin() *client.Client { return s.Client(s.AdminKey) }
+
+// Stop shuts the server down and waits for it.
+func (s *Server) Stop() { s.stop() }
+
+// StartServer starts a platform with a fresh data dir (or cfg.DataDir when
+// set) on 127.0.0.1:0, and stops it when the test ends.
+func StartServer(t testing.TB, cfg platform.Config) *Server {
+	t.Helper()
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:0"
+	}
+	var out bytes.Buffer
+	cfg.Out = &out
+	if cfg.Logger == nil {
+		level := "error"
+		if os.Getenv("ROOST_TEST_LOG") != "" {
+			level = os.Getenv("ROOST_TEST_LOG")
+		}
+		cfg.Logger = platform.NewLogger(os.Stderr, level, "text")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := platform.New(ctx, cfg)
+	if err != nil {
+		cancel()
+		t.Fatalf("start platform: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	var once sync.Once
+	s := &Server{Server: srv, URL: srv.URL(), DataDir: cfg.DataDir, Banner: out.String()}
+	s.stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("platform stopped with: %v", err)
+			}
+		})
+	}
+	t.Cleanup(s.stop)
+	lines := strings.Split(strings.TrimSpace(s.Banner), "\n")
+	if last := lines[len(lines)-1]; strings.HasPrefix(last, "rk_") {
+		s.AdminKey = last
+	}
+	return s
+}

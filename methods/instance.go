@@ -1,0 +1,125 @@
+package methods
+
+// Inputs and outputs of the instance RPC. The instance comes from the path,
+// so no input carries an instanceId.
+
+// InstanceCreateSandboxInput is the input of createSandbox.
+type InstanceCreateSandboxInput struct{}
+
+// InstanceCreateSandboxOutput is the output of createSandbox.
+type InstanceCreateSandboxOutput struct {
+	SandboxID string `json:"sandboxId"`
+}
+
+// InstanceSandboxInput names a sandbox of the instance (pauseSandbox,
+// terminateSandbox, restartAgent).
+type InstanceSandboxInput struct {
+	SandboxID string `json:"sandboxId" required:"true"`
+}
+
+// Aliases that keep the contract's names.
+type (
+	InstancePauseSandboxInput     = InstanceSandboxInput
+	InstanceTerminateSandboxInput = InstanceSandboxInput
+	InstanceRestartAgentInput     = InstanceSandboxInput
+	InstanceOKOutput              = OKOutput
+)
+
+// InstanceResumeSandboxInput is the input of resumeSandbox.
+type InstanceResumeSandboxInput struct{}
+
+// InstanceGetAgentLogsInput is the input of getAgentLogs.
+type InstanceGetAgentLogsInput struct {
+	SandboxID string `json:"sandboxId" required:"true"`
+	Lines     *int   `json:"lines,omitempty"`
+}
+
+// InstanceExecInSandboxInput is the input of execInSandbox.
+type InstanceExecInSandboxInput struct {
+	Command string `json:"command" required:"true"`
+}
+
+// InstanceExecInSandboxOutput is the output of execInSandbox.
+type InstanceExecInSandboxOutput struct {
+	Stdout  string `json:"stdout"`
+	Stderr  string `json:"stderr"`
+	Success bool   `json:"success"`
+}
+
+// InstanceValidateSandboxTokenInput is the input of validateSandboxToken.
+type InstanceValidateSandboxTokenInput struct {
+	SandboxID string `json:"sandboxId" required:"true"`
+	Token     string `json:"token" required:"true"`
+}
+
+// InstanceValidateSandboxTokenOutput is the output of validateSandboxToken.
+type InstanceValidateSandboxTokenOutput struct {
+	Value bool `json:"value"`
+}
+
+// InstanceCreateSessionInput is the input of createSession.
+type InstanceCreateSessionInput struct {
+	PresetID string `json:"presetId" required:"true"`
+}
+
+// InstanceCreateSessionOutput is the output of createSession.
+type InstanceCreateSessionOutput struct {
+	SessionID string `json:"sessionId"`
+}
+
+// InstanceListSessionsInput is the input of listSessions.
+type InstanceListSessionsInput struct{}
+
+// InstanceSession is a session as the instance RPC lists it: createdAt in
+// Unix milliseconds.
+type InstanceSession struct {
+	ID        string  `json:"id"`
+	PresetID  *string `json:"presetId"`
+	Status    string  `json:"status"`
+	CreatedAt int64   `json:"createdAt"`
+}
+
+// InstanceListSessionsOutput is the output of listSessions.
+type InstanceListSessionsOutput struct {
+	Sessions []InstanceSession `json:"sessions"`
+}
+
+// InstancePublishSessionInput is the input of publishSession.
+type InstancePublishSessionInput struct {
+	SessionID string `json:"sessionId" required:"true"`
+}
+
+// InstanceGetServiceURLInput is the input of getServiceUrl.
+type InstanceGetServiceURLInput struct {
+	SessionID   string `json:"sessionId" required:"true"`
+	ServiceType string `json:"serviceType" required:"true"`
+}
+
+// InstanceGetServiceURLOutput is the output of getServiceUrl.
+type InstanceGetServiceURLOutput = GetServiceURLOutput
+
+// InstanceGetServiceURLsInput is the input of getServiceUrls.
+type InstanceGetServiceURLsInput struct {
+	SessionID string `json:"sessionId" required:"true"`
+}
+
+// InstanceService is a service of getServiceUrls.
+type InstanceService struct {
+	ServiceType string `json:"serviceType"`
+	Code        string `json:"code"`
+	Port        int    `json:"port"`
+}
+
+// InstanceGetServiceURLsOutput is the output of getServiceUrls.
+type InstanceGetServiceURLsOutput struct {
+	Services []InstanceService `json:"services"`
+}
+
+// InstanceEnsureSandboxInput is the input of ensureSandbox.
+type InstanceEnsureSandboxInput struct{}
+
+// InstanceEnsureSandboxOutput is the output of ensureSandbox.
+type InstanceEnsureSandboxOutput struct {
+	SandboxID string `json:"sandboxId"`
+	State     string `json:"state"`
+}

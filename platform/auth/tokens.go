@@ -1,0 +1,134 @@
+package auth
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/roosthq/roost/methods"
+	"github.com/roosthq/roost/rpc"
+	"github.com/roosthq/roost/storage"
+)
+
+// Token lifetimes.
+const (
+	DefaultTokenTTL = 24 * time.Hour
+	MaxTokenTTL     = 7 * 24 * time.Hour
+)
+
+const (
+	tokenIssuer   = "roost"
+	tokenAudience = "instance"
+)
+
+// Errors of instance-token authentication.
+var (
+	ErrNoToken = &rpc.Error{Type: methods.Unauthorized,
+		Message: "This endpoint needs an instance token: send it as Authorization: Bearer <token>, or open the session cookie first."}
+	ErrKeyOnInstance = &rpc.Error{Type: methods.Unauthorized,
+		Message: "API keys cannot call the instance RPC. Create an instance token with tokens.create and send that."}
+	ErrBadToken = &rpc.Error{Type: methods.Unauthorized,
+		Message: "The instance token is not valid. Ask your backend for a new one (tokens.create)."}
+	ErrExpiredToken = &rpc.Error{Type: methods.Unauthorized,
+		Message: "The instance token has expired. Ask your backend for a new one (tokens.create)."}
+	ErrWrongOrigin = &rpc.Error{Type: methods.Unauthorized,
+		Message: "The instance token was issued for another origin than this page's. Ask for a token issued for this origin."}
+)
+
+// Claims are what an instance token carries.
+type Claims struct {
+	jwt.RegisteredClaims
+	OrgID  string         `json:"org"`
+	Origin string         `json:"origin,omitempty"`
+	Meta   map[string]any `json:"meta,omitempty"`
+}
+
+// InstanceID is the instance the token opens.
+func (c *Claims) InstanceID() string { return c.Subject }
+
+// Signer issues and verifies instance tokens with an HMAC key kept in the
+// data dir.
+type Signer struct {
+	key    []byte
+	parser *jwt.Parser
+}
+
+// LoadSigner reads the signing key at path, generating it (mode 0600) on
+// first use.
+func LoadSigner(path string) (*Signer, error) {
+	key, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, err
+		}
+		tmp := path + ".tmp"
+		if err := os.WriteFile(tmp, key, 0o600); err != nil {
+			return nil, err
+		}
+		// A concurrent first start may have won: keep whichever key landed first.
+		if err := os.Link(tmp, path); err != nil && !errors.Is(err, os.ErrExist) {
+			os.Remove(tmp)
+			return nil, err
+		}
+		os.Remove(tmp)
+		key, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("token key %s: %w", path, err)
+	}
+	if len(key) < 32 {
+		return nil, fmt.Errorf("token key %s is shorter than 32 bytes", path)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		return nil, err
+	}
+	return &Signer{key: key, parser: jwt.NewParser(
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithIssuer(tokenIssuer),
+		jwt.WithAudience(tokenAudience),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+	)}, nil
+}
+
+// Issue signs a token for the instance of the org.
+func (s *Signer) Issue(orgID, instanceID, origin string, meta map[string]any, ttl time.Duration) (string, Claims, error) {
+	now := time.Now()
+	c := Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			ID:        storage.NewID("tok"),
+			Issuer:    tokenIssuer,
+			Subject:   instanceID,
+			Audience:  jwt.ClaimStrings{tokenAudience},
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+		},
+		OrgID: orgID, Origin: origin, Meta: meta,
+	}
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(s.key)
+	return tok, c, err
+}
+
+// Verify checks a token's signature, issuer, audience and expiry.
+func (s *Signer) Verify(token string) (*Claims, error) {
+	var c Claims
+	_, err := s.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return s.key, nil })
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return nil, ErrExpiredToken
+	case err != nil:
+		return nil, ErrBadToken.Wrap(err)
+	case c.Subject == "" || c.OrgID == "" || c.ID == "":
+		return nil, ErrBadToken
+	}
+	return &c, nil
+}

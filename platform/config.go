@@ -1,0 +1,56 @@
+package platform
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+)
+
+// Config is what `roost serve` is started with. Zero values take the
+// defaults that New fills.
+type Config struct {
+	// Listen is the address to serve on. Default 127.0.0.1:8080.
+	Listen string
+	// DataDir holds the database, signing keys and files. Default ./data.
+	DataDir string
+	// TemplatesDir holds extra templates as JSON files; may be empty.
+	TemplatesDir string
+	// BaseURL is the URL clients reach the platform at; default from Listen.
+	BaseURL string
+	// Logger logs; default a text logger on stderr at info.
+	Logger *slog.Logger
+	// Out receives the first-start banner (URL and admin key). Default stdout.
+	Out io.Writer
+}
+
+func (c *Config) fill() error {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "./data"
+	}
+	if c.Logger == nil {
+		c.Logger = NewLogger(os.Stderr, "info", "text")
+	}
+	if c.Out == nil {
+		c.Out = os.Stdout
+	}
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return err
+	}
+	c.DataDir = abs
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	return nil
+}
+
+// DBPath is the SQLite database file in a data dir.
+func DBPath(dataDir string) string { return filepath.Join(dataDir, "roost.db") }
+
+// TokenKeyPath is the instance-token signing key in a data dir.
+func TokenKeyPath(dataDir string) string { return filepath.Join(dataDir, "keys", "token.key") }

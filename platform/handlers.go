@@ -1,0 +1,72 @@
+package platform
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"time"
+
+	"github.com/roosthq/roost/instance"
+	"github.com/roosthq/roost/methods"
+	"github.com/roosthq/roost/platform/auth"
+	"github.com/roosthq/roost/rpc"
+)
+
+// MaxTokenMetaSize bounds the meta claims of an instance token.
+const MaxTokenMetaSize = 4 << 10
+
+func (s *Server) registerMethods() {
+	s.instances.Register(s.platform)
+	s.instances.RegisterInstance(s.instance)
+	rpc.Register(s.platform, methods.TokensCreate, s.createToken)
+	rpc.Register(s.platform, methods.TemplatesList, func(ctx context.Context, _ methods.ListTemplatesInput) (methods.ListTemplatesOutput, error) {
+		out := methods.ListTemplatesOutput{Templates: []methods.Template{}}
+		for _, t := range s.templates.All() {
+			out.Templates = append(out.Templates, t.Wire())
+		}
+		return out, nil
+	})
+}
+
+func (s *Server) createToken(ctx context.Context, in methods.CreateInstanceTokenInput) (methods.CreateInstanceTokenOutput, error) {
+	var out methods.CreateInstanceTokenOutput
+	org, err := instance.OrgOf(ctx)
+	if err != nil {
+		return out, err
+	}
+	ttl := auth.DefaultTokenTTL
+	if in.ExpiresIn != nil {
+		if *in.ExpiresIn < 1 || time.Duration(*in.ExpiresIn)*time.Second > auth.MaxTokenTTL {
+			return out, rpc.InvalidField("expiresIn", "range", "The expiresIn must be between 1 and %d seconds (7 days).", int(auth.MaxTokenTTL.Seconds()))
+		}
+		ttl = time.Duration(*in.ExpiresIn) * time.Second
+	}
+	if in.Origin != "" && !isOrigin(in.Origin) {
+		return out, rpc.InvalidField("origin", "format", "The origin must be a scheme and host with an optional port, like https://app.example.com, with no path.")
+	}
+	if in.Meta != nil {
+		b, err := json.Marshal(in.Meta)
+		if err != nil || len(b) > MaxTokenMetaSize {
+			return out, rpc.InvalidField("meta", "size", "The meta must be a JSON object of at most %d bytes.", MaxTokenMetaSize)
+		}
+	}
+	rpc.SetInstance(ctx, in.InstanceID)
+	if _, err := s.instances.LookupActive(ctx, org, in.InstanceID); err != nil {
+		return out, err
+	}
+	tok, claims, err := s.signer.Issue(org, in.InstanceID, in.Origin, in.Meta, ttl)
+	if err != nil {
+		return out, err
+	}
+	return methods.CreateInstanceTokenOutput{Token: tok, ExpiresAt: claims.ExpiresAt.UTC().Format(time.RFC3339)}, nil
+}
+
+// isOrigin reports whether s is a serialized origin: scheme://host[:port].
+func isOrigin(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil {
+		return false
+	}
+	return (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.Path == "" &&
+		u.RawQuery == "" && u.Fragment == "" && u.User == nil && u.Scheme+"://"+u.Host == s
+}

@@ -1,0 +1,154 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/roosthq/roost/instance"
+	"github.com/roosthq/roost/platform/audit"
+	"github.com/roosthq/roost/platform/auth"
+	"github.com/roosthq/roost/rpc"
+	"github.com/roosthq/roost/sandbox"
+	"github.com/roosthq/roost/storage"
+)
+
+// Server is a running platform.
+type Server struct {
+	cfg       Config
+	log       *slog.Logger
+	db        *storage.DB
+	keys      *auth.Keys
+	signer    *auth.Signer
+	templates *sandbox.Templates
+	instances *instance.Service
+	audit     *audit.Log
+	metrics   *metrics
+	platform  *rpc.Registry
+	instance  *rpc.Registry
+	echo      *echo.Echo
+	http      *http.Server
+	ln        net.Listener
+}
+
+// New opens everything the platform needs and binds its listener; Serve
+// starts answering. On a first start it creates the org "default" and prints
+// an admin API key to cfg.Out.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger}
+	var err error
+	if s.templates, err = sandbox.LoadTemplates(cfg.TemplatesDir); err != nil {
+		return nil, err
+	}
+	if s.db, err = storage.OpenSQLite(ctx, DBPath(cfg.DataDir)); err != nil {
+		return nil, err
+	}
+	if s.signer, err = auth.LoadSigner(TokenKeyPath(cfg.DataDir)); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	s.keys = auth.NewKeys(s.db)
+	s.instances = instance.NewService(instance.Options{Store: instance.NewStore(s.db), Templates: s.templates})
+	s.metrics = newMetrics()
+	s.audit = audit.New(audit.Options{DB: s.db, RequestID: RequestID, Logger: s.log})
+
+	observers := []rpc.Observer{s.metrics, s.audit}
+	s.platform = rpc.New(rpc.Options{Name: "platform", Observers: observers, Logger: s.log})
+	s.instance = rpc.New(rpc.Options{Name: "instance", Observers: observers, Logger: s.log})
+	s.registerMethods()
+	s.echo = s.routes()
+
+	banner, err := s.bootstrap(ctx)
+	if err != nil {
+		s.close(ctx)
+		return nil, err
+	}
+	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		s.close(ctx)
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	if s.cfg.BaseURL == "" {
+		s.cfg.BaseURL = "http://" + s.ln.Addr().String()
+	}
+	s.cfg.BaseURL = strings.TrimRight(s.cfg.BaseURL, "/")
+	s.http = &http.Server{Handler: s.echo, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+
+	s.log.Info("roost platform configured", "listen", s.ln.Addr().String(), "url", s.cfg.BaseURL,
+		"data", cfg.DataDir, "templates", strings.Join(s.templates.Slugs(), ","))
+	fmt.Fprintf(cfg.Out, "roost is listening on %s\n", s.cfg.BaseURL)
+	if banner != "" {
+		fmt.Fprint(cfg.Out, banner)
+	}
+	return s, nil
+}
+
+// URL is the platform's base URL.
+func (s *Server) URL() string { return s.cfg.BaseURL }
+
+// Serve answers requests until ctx ends, then shuts down gracefully (30 s)
+// and closes everything.
+func (s *Server) Serve(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(s.ln) }()
+	select {
+	case err := <-errc:
+		s.close(context.Background())
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := s.http.Shutdown(sctx)
+	if err != nil {
+		s.http.Close()
+	}
+	s.close(sctx)
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+func (s *Server) close(ctx context.Context) {
+	if s.audit != nil {
+		if err := s.audit.Close(ctx); err != nil {
+			s.log.Warn("audit log not fully written", "err", err)
+		}
+	}
+	if s.db != nil {
+		s.db.Close()
+	}
+}
+
+// bootstrap creates the default org and its first admin key on first start,
+// and returns the banner that shows the key once.
+func (s *Server) bootstrap(ctx context.Context) (string, error) {
+	var n int
+	if err := s.db.GetContext(ctx, &n, `SELECT COUNT(*) FROM orgs`); err != nil {
+		return "", err
+	}
+	if n > 0 {
+		return "", nil
+	}
+	org, _, err := s.keys.EnsureOrg(ctx, "default")
+	if err != nil {
+		return "", err
+	}
+	key, secret, err := s.keys.Create(ctx, org.ID, "admin", true)
+	if err != nil {
+		return "", err
+	}
+	s.log.Info("first start: created org and admin key", "org", org.Name, "key_id", key.ID)
+	return fmt.Sprintf("First start: created organization %q and an admin API key (shown once, store it now):\n%s\n", org.Name, secret), nil
+}

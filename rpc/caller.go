@@ -1,0 +1,44 @@
+package rpc
+
+import "context"
+
+// Caller is who makes a call, as authentication found it.
+type Caller struct {
+	// Kind is "key" for an API key, "token" for an instance token.
+	Kind string
+	// ID is the API key id or the token id (never the secret).
+	ID string
+	// OrgID scopes every query the call makes.
+	OrgID string
+	// Admin is true for admin API keys.
+	Admin bool
+	// InstanceID is the instance an instance token opens.
+	InstanceID string
+}
+
+type callerKey struct{}
+
+// WithCaller returns ctx carrying the caller.
+func WithCaller(ctx context.Context, c Caller) context.Context {
+	return context.WithValue(ctx, callerKey{}, c)
+}
+
+// CallerFrom returns the caller in ctx; ok is false when there is none.
+func CallerFrom(ctx context.Context) (Caller, bool) {
+	c, ok := ctx.Value(callerKey{}).(Caller)
+	return c, ok
+}
+
+// callInfo is filled while a call runs, for the observers.
+type callInfo struct {
+	instanceID string
+}
+
+type callInfoKey struct{}
+
+// SetInstance records the instance a call acts on, for the audit log.
+func SetInstance(ctx context.Context, instanceID string) {
+	if ci, ok := ctx.Value(callInfoKey{}).(*callInfo); ok {
+		ci.instanceID = instanceID
+	}
+}
