@@ -152,3 +152,18 @@ func (s *Server) bootstrap(ctx context.Context) (string, error) {
 	s.log.Info("first start: created org and admin key", "org", org.Name, "key_id", key.ID)
 	return fmt.Sprintf("First start: created organization %q and an admin API key (shown once, store it now):\n%s\n", org.Name, secret), nil
 }
+
+// Keys is the platform's API-key store (for admin commands and tests).
+func (s *Server) Keys() *auth.Keys { return s.keys }
+
+// DB is the platform's database.
+func (s *Server) DB() *storage.DB { return s.db }
+
+// PlatformMethods lists the methods registered on the platform RPC.
+func (s *Server) PlatformMethods() []rpc.Method { return s.platform.Methods() }
+
+// InstanceMethods lists the methods registered on the instance RPC.
+func (s *Server) InstanceMethods() []rpc.Method { return s.instance.Methods() }
+
+// Audit is the platform's audit log writer.
+func (s *Server) Audit() *audit.Log { return s.audit }
