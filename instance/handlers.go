@@ -7,53 +7,39 @@ import (
 	"github.com/roosthq/roost/rpc"
 )
 
-// errNoCaller guards handlers against a wiring mistake: every platform call
-// must be authenticated before it reaches them.
-var errNoCaller = &rpc.Error{Type: methods.Unauthorized,
-	Message: "This method needs an API key: send it as Authorization: Bearer <key>."}
-
-// OrgOf returns the caller's organization from ctx.
-func OrgOf(ctx context.Context) (string, error) {
-	c, ok := rpc.CallerFrom(ctx)
-	if !ok || c.OrgID == "" {
-		return "", errNoCaller
-	}
-	return c.OrgID, nil
-}
-
 // Register binds the instances.* and sessions.list methods to the platform
 // registry.
 func (s *Service) Register(r *rpc.Registry) {
 	rpc.Register(r, methods.InstancesCreate, func(ctx context.Context, in methods.CreateInstanceInput) (methods.CreateInstanceOutput, error) {
-		org, err := OrgOf(ctx)
+		org, err := rpc.OrgOf(ctx)
 		if err != nil {
 			return methods.CreateInstanceOutput{}, err
 		}
 		return s.Create(ctx, org, in)
 	})
 	rpc.Register(r, methods.InstancesGet, func(ctx context.Context, in methods.GetInstanceInput) (methods.GetInstanceOutput, error) {
-		org, err := OrgOf(ctx)
+		org, err := rpc.OrgOf(ctx)
 		if err != nil {
 			return methods.GetInstanceOutput{}, err
 		}
 		return s.Get(ctx, org, in.InstanceID)
 	})
 	rpc.Register(r, methods.InstancesList, func(ctx context.Context, in methods.ListInstancesInput) (methods.ListInstancesOutput, error) {
-		org, err := OrgOf(ctx)
+		org, err := rpc.OrgOf(ctx)
 		if err != nil {
 			return methods.ListInstancesOutput{}, err
 		}
 		return s.List(ctx, org, in)
 	})
 	rpc.Register(r, methods.InstancesStatus, func(ctx context.Context, in methods.GetInstanceStatusInput) (methods.GetInstanceStatusOutput, error) {
-		org, err := OrgOf(ctx)
+		org, err := rpc.OrgOf(ctx)
 		if err != nil {
 			return methods.GetInstanceStatusOutput{}, err
 		}
 		return s.Status(ctx, org, in.InstanceID)
 	})
 	rpc.Register(r, methods.InstancesArchive, func(ctx context.Context, in methods.ArchiveInstanceInput) (methods.ArchiveInstanceOutput, error) {
-		org, err := OrgOf(ctx)
+		org, err := rpc.OrgOf(ctx)
 		if err != nil {
 			return methods.ArchiveInstanceOutput{}, err
 		}
@@ -63,7 +49,7 @@ func (s *Service) Register(r *rpc.Registry) {
 		return methods.ArchiveInstanceOutput{OK: true}, nil
 	})
 	rpc.Register(r, methods.SessionsList, func(ctx context.Context, in methods.ListSessionsInput) (methods.ListSessionsOutput, error) {
-		org, err := OrgOf(ctx)
+		org, err := rpc.OrgOf(ctx)
 		if err != nil {
 			return methods.ListSessionsOutput{}, err
 		}

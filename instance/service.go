@@ -16,8 +16,6 @@ import (
 const (
 	MaxNameLength   = 200
 	MaxMetadataSize = 16 << 10
-	DefaultPageSize = 50
-	MaxPageSize     = 200
 )
 
 // TemplateSet tells which template slugs exist.
@@ -159,7 +157,7 @@ func (s *Service) LookupActive(ctx context.Context, orgID, id string) (Row, erro
 
 // List returns a page of the org's instances.
 func (s *Service) List(ctx context.Context, orgID string, in methods.ListInstancesInput) (methods.ListInstancesOutput, error) {
-	limit, offset, err := Page(in.Limit, in.Offset)
+	limit, offset, err := rpc.Page(in.Limit, in.Offset)
 	if err != nil {
 		return methods.ListInstancesOutput{}, err
 	}
@@ -176,24 +174,6 @@ func (s *Service) List(ctx context.Context, orgID string, in methods.ListInstanc
 		out.Instances = append(out.Instances, w)
 	}
 	return out, nil
-}
-
-// Page validates limit and offset and fills their defaults.
-func Page(limit, offset *int) (int, int, error) {
-	l, o := DefaultPageSize, 0
-	if limit != nil {
-		if *limit < 1 || *limit > MaxPageSize {
-			return 0, 0, rpc.InvalidField("limit", "range", "The limit must be between 1 and %d.", MaxPageSize)
-		}
-		l = *limit
-	}
-	if offset != nil {
-		if *offset < 0 {
-			return 0, 0, rpc.InvalidField("offset", "range", "The offset must not be negative.")
-		}
-		o = *offset
-	}
-	return l, o, nil
 }
 
 // Status returns the instance's status with its lifecycle events.

@@ -40,26 +40,12 @@ func bearer(r *http.Request) (string, bool) {
 
 func (s *Server) handlePlatformRPC(c echo.Context) error {
 	req := c.Request()
-	secret, present := bearer(req)
-	if !present {
-		s.platform.Refuse(c.Response(), req, auth.ErrNoCredential)
-		return nil
-	}
-	if !auth.LooksLikeKey(secret) {
-		err := auth.ErrMalformedKey
-		if strings.Count(secret, ".") == 2 {
-			err = errTokenOnPlatform
-		}
-		s.platform.Refuse(c.Response(), req, err)
-		return nil
-	}
-	key, err := s.keys.Authenticate(req.Context(), secret)
+	caller, err := s.authenticateKey(req)
 	if err != nil {
 		s.platform.Refuse(c.Response(), req, err)
 		return nil
 	}
-	ctx := rpc.WithCaller(req.Context(), rpc.Caller{Kind: "key", ID: key.ID, OrgID: key.OrgID, Admin: key.Admin})
-	s.platform.ServeHTTP(c.Response(), req.WithContext(ctx))
+	s.platform.ServeHTTP(c.Response(), req.WithContext(rpc.WithCaller(req.Context(), caller)))
 	return nil
 }
 
@@ -169,4 +155,3 @@ func (s *Server) handlePreflight(c echo.Context) error {
 	h.Set("Access-Control-Max-Age", "600")
 	return c.NoContent(http.StatusNoContent)
 }
-

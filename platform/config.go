@@ -6,6 +6,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+
+	"github.com/roosthq/roost/files"
+	"github.com/roosthq/roost/storage/blob"
 )
 
 // Config is what `roost serve` is started with. Zero values take the
@@ -21,6 +24,12 @@ type Config struct {
 	BaseURL string
 	// Logger logs; default a text logger on stderr at info.
 	Logger *slog.Logger
+	// MaxUpload is the largest file accepted by the upload endpoint.
+	// Default 5 GiB.
+	MaxUpload int64
+	// S3 selects the s3 blob store when S3.Endpoint is set; otherwise files
+	// live under DataDir/blobs.
+	S3 blob.S3Options
 	// Out receives the first-start banner (URL and admin key). Default stdout.
 	Out io.Writer
 }
@@ -34,6 +43,9 @@ func (c *Config) fill() error {
 	}
 	if c.Logger == nil {
 		c.Logger = NewLogger(os.Stderr, "info", "text")
+	}
+	if c.MaxUpload <= 0 {
+		c.MaxUpload = files.DefaultMaxUpload
 	}
 	if c.Out == nil {
 		c.Out = os.Stdout
@@ -54,3 +66,6 @@ func DBPath(dataDir string) string { return filepath.Join(dataDir, "roost.db") }
 
 // TokenKeyPath is the instance-token signing key in a data dir.
 func TokenKeyPath(dataDir string) string { return filepath.Join(dataDir, "keys", "token.key") }
+
+// BlobDir is the fs blob store's directory in a data dir.
+func BlobDir(dataDir string) string { return filepath.Join(dataDir, "blobs") }

@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/roosthq/roost/instance"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/platform/auth"
 	"github.com/roosthq/roost/rpc"
@@ -18,6 +17,7 @@ const MaxTokenMetaSize = 4 << 10
 func (s *Server) registerMethods() {
 	s.instances.Register(s.platform)
 	s.instances.RegisterInstance(s.instance)
+	s.files.Register(s.platform)
 	rpc.Register(s.platform, methods.TokensCreate, s.createToken)
 	rpc.Register(s.platform, methods.TemplatesList, func(ctx context.Context, _ methods.ListTemplatesInput) (methods.ListTemplatesOutput, error) {
 		out := methods.ListTemplatesOutput{Templates: []methods.Template{}}
@@ -30,7 +30,7 @@ func (s *Server) registerMethods() {
 
 func (s *Server) createToken(ctx context.Context, in methods.CreateInstanceTokenInput) (methods.CreateInstanceTokenOutput, error) {
 	var out methods.CreateInstanceTokenOutput
-	org, err := instance.OrgOf(ctx)
+	org, err := rpc.OrgOf(ctx)
 	if err != nil {
 		return out, err
 	}

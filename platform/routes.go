@@ -24,6 +24,9 @@ type route struct {
 // keeps it so).
 func (s *Server) routeTable() []route {
 	return []route{
+		{http.MethodGet, "/api/v1/files/:id", s.handleDownload},
+		{http.MethodHead, "/api/v1/files/:id", s.handleDownload},
+		{http.MethodPost, "/api/v1/files/upload", s.handleUpload},
 		{http.MethodPost, "/api/v1/instances/:id/rpc", s.handleInstanceRPC},
 		{http.MethodOptions, "/api/v1/instances/:id/rpc", s.handlePreflight},
 		{http.MethodDelete, "/api/v1/instances/:id/session-cookie", s.handleClearCookie},

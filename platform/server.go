@@ -12,12 +12,14 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/roosthq/roost/files"
 	"github.com/roosthq/roost/instance"
 	"github.com/roosthq/roost/platform/audit"
 	"github.com/roosthq/roost/platform/auth"
 	"github.com/roosthq/roost/rpc"
 	"github.com/roosthq/roost/sandbox"
 	"github.com/roosthq/roost/storage"
+	"github.com/roosthq/roost/storage/blob"
 )
 
 // Server is a running platform.
@@ -29,6 +31,8 @@ type Server struct {
 	signer    *auth.Signer
 	templates *sandbox.Templates
 	instances *instance.Service
+	blobs     blob.Store
+	files     *files.Service
 	audit     *audit.Log
 	metrics   *metrics
 	platform  *rpc.Registry
@@ -58,6 +62,17 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.keys = auth.NewKeys(s.db)
+	if s.blobs, err = openBlobs(ctx, cfg); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	s.files = files.NewService(files.Options{DB: s.db, Blobs: s.blobs, MaxUpload: cfg.MaxUpload, Logger: s.log})
+	if n, err := s.files.Sweep(ctx); err != nil {
+		s.db.Close()
+		return nil, err
+	} else if n > 0 {
+		s.log.Info("removed uploads left unfinished by a previous run", "files", n)
+	}
 	s.instances = instance.NewService(instance.Options{Store: instance.NewStore(s.db), Templates: s.templates})
 	s.metrics = newMetrics()
 	s.audit = audit.New(audit.Options{DB: s.db, RequestID: RequestID, Logger: s.log})
@@ -84,7 +99,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.http = &http.Server{Handler: s.echo, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 
 	s.log.Info("roost platform configured", "listen", s.ln.Addr().String(), "url", s.cfg.BaseURL,
-		"data", cfg.DataDir, "templates", strings.Join(s.templates.Slugs(), ","))
+		"data", cfg.DataDir, "blobs", s.blobs.Kind(), "max_upload", cfg.MaxUpload, "templates", strings.Join(s.templates.Slugs(), ","))
 	fmt.Fprintf(cfg.Out, "roost is listening on %s\n", s.cfg.BaseURL)
 	if banner != "" {
 		fmt.Fprint(cfg.Out, banner)
@@ -129,6 +144,13 @@ func (s *Server) close(ctx context.Context) {
 	if s.db != nil {
 		s.db.Close()
 	}
+}
+
+func openBlobs(ctx context.Context, cfg Config) (blob.Store, error) {
+	if cfg.S3.Endpoint != "" {
+		return blob.OpenS3(ctx, cfg.S3)
+	}
+	return blob.OpenFS(BlobDir(cfg.DataDir))
 }
 
 // bootstrap creates the default org and its first admin key on first start,

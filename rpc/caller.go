@@ -1,6 +1,10 @@
 package rpc
 
-import "context"
+import (
+	"context"
+
+	"github.com/roosthq/roost/methods"
+)
 
 // Caller is who makes a call, as authentication found it.
 type Caller struct {
@@ -41,4 +45,18 @@ func SetInstance(ctx context.Context, instanceID string) {
 	if ci, ok := ctx.Value(callInfoKey{}).(*callInfo); ok {
 		ci.instanceID = instanceID
 	}
+}
+
+// errNoCaller guards handlers against a wiring mistake: every call that
+// needs an organization must be authenticated before it reaches them.
+var errNoCaller = &Error{Type: methods.Unauthorized,
+	Message: "This method needs an API key: send it as Authorization: Bearer <key>."}
+
+// OrgOf returns the caller's organization, which scopes every query.
+func OrgOf(ctx context.Context) (string, error) {
+	c, ok := CallerFrom(ctx)
+	if !ok || c.OrgID == "" {
+		return "", errNoCaller
+	}
+	return c.OrgID, nil
 }

@@ -178,7 +178,6 @@ func checkShape(t reflect.Type, raw json.RawMessage, path string) error {
 	return nil
 }
 
-
 func join(path, k string) string {
 	if path == "" {
 		return k

@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/roosthq/roost/platform"
@@ -16,10 +19,21 @@ func cmdServe(args []string) error {
 	fs.StringVar(&cfg.DataDir, "data", "./data", "data directory (database, keys, files)")
 	fs.StringVar(&cfg.TemplatesDir, "templates", "", "directory of extra templates (*.json)")
 	fs.StringVar(&cfg.BaseURL, "base-url", "", "URL clients reach the platform at (default from --listen)")
+	maxUpload := fs.String("max-upload", "5GiB", "largest file the upload endpoint accepts (bytes, or with KiB/MiB/GiB)")
+	fs.StringVar(&cfg.S3.Endpoint, "s3-endpoint", "", "S3-compatible endpoint (host:port or URL); files go to S3 when set, else under the data dir")
+	fs.StringVar(&cfg.S3.Bucket, "s3-bucket", "roost", "S3 bucket (created if missing)")
+	fs.StringVar(&cfg.S3.AccessKey, "s3-access-key", "", "S3 access key")
+	fs.StringVar(&cfg.S3.SecretKey, "s3-secret-key", "", "S3 secret key")
+	fs.StringVar(&cfg.S3.Region, "s3-region", "", "S3 region")
+	fs.BoolVar(&cfg.S3.Insecure, "s3-insecure", false, "talk to the S3 endpoint over plain HTTP")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	var err error
+	if cfg.MaxUpload, err = parseSize(*maxUpload); err != nil {
+		return fmt.Errorf("--max-upload: %w", err)
 	}
 	cfg.Logger = platform.NewLogger(os.Stderr, *logLevel, *logFormat)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -29,4 +43,27 @@ func cmdServe(args []string) error {
 		return err
 	}
 	return srv.Serve(ctx)
+}
+
+// parseSize reads a byte count: "1048576", "512KiB", "64MiB", "5GiB" (also
+// KB/MB/GB as powers of 1000).
+func parseSize(v string) (int64, error) {
+	v = strings.TrimSpace(v)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(v, u.suffix) {
+			v, mult = strings.TrimSpace(strings.TrimSuffix(v, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not a positive size like 5GiB", v)
+	}
+	return n * mult, nil
 }
