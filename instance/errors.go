@@ -13,7 +13,4 @@ var (
 	// ErrArchived refuses new work on an archived instance.
 	ErrArchived = &rpc.Error{Type: methods.Conflict,
 		Message: "The instance is archived and takes no new work. Create a new instance."}
-	// ErrBundleNotFound answers an unknown bundleSlug or bundleRevisionId.
-	ErrBundleNotFound = &rpc.Error{Type: methods.NotFound,
-		Message: "No such bundle or bundle revision exists in your organization. Publish one with bundles.publish, or check bundleSlug / bundleRevisionId."}
 )

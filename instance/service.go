@@ -25,24 +25,16 @@ type TemplateSet interface {
 }
 
 // BundleResolver pins a bundle revision: by slug (its latest revision) or by
-// revision id. It answers ErrBundleNotFound for anything not in the org.
+// revision id, answering not_found for anything not in the org.
 type BundleResolver interface {
 	ResolveBundle(ctx context.Context, orgID, slug, revisionID string) (bundleSlug, revisionID2 string, err error)
-}
-
-// NoBundles resolves nothing: every bundle is not found.
-type NoBundles struct{}
-
-// ResolveBundle answers ErrBundleNotFound.
-func (NoBundles) ResolveBundle(context.Context, string, string, string) (string, string, error) {
-	return "", "", ErrBundleNotFound
 }
 
 // Options configures a Service.
 type Options struct {
 	Store     *Store
 	Templates TemplateSet
-	Bundles   BundleResolver // default NoBundles
+	Bundles   BundleResolver
 }
 
 // Service is the behaviour of instances.
@@ -54,9 +46,6 @@ type Service struct {
 
 // NewService returns a Service.
 func NewService(o Options) *Service {
-	if o.Bundles == nil {
-		o.Bundles = NoBundles{}
-	}
 	return &Service{store: o.Store, templates: o.Templates, bundles: o.Bundles}
 }
 

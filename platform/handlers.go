@@ -18,6 +18,8 @@ func (s *Server) registerMethods() {
 	s.instances.Register(s.platform)
 	s.instances.RegisterInstance(s.instance)
 	s.files.Register(s.platform)
+	s.resources.Register(s.platform)
+	s.bundles.Register(s.platform)
 	rpc.Register(s.platform, methods.TokensCreate, s.createToken)
 	rpc.Register(s.platform, methods.TemplatesList, func(ctx context.Context, _ methods.ListTemplatesInput) (methods.ListTemplatesOutput, error) {
 		out := methods.ListTemplatesOutput{Templates: []methods.Template{}}

@@ -12,10 +12,12 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/roosthq/roost/bundles"
 	"github.com/roosthq/roost/files"
 	"github.com/roosthq/roost/instance"
 	"github.com/roosthq/roost/platform/audit"
 	"github.com/roosthq/roost/platform/auth"
+	"github.com/roosthq/roost/resources"
 	"github.com/roosthq/roost/rpc"
 	"github.com/roosthq/roost/sandbox"
 	"github.com/roosthq/roost/storage"
@@ -33,6 +35,8 @@ type Server struct {
 	instances *instance.Service
 	blobs     blob.Store
 	files     *files.Service
+	resources *resources.Service
+	bundles   *bundles.Service
 	audit     *audit.Log
 	metrics   *metrics
 	platform  *rpc.Registry
@@ -67,13 +71,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.files = files.NewService(files.Options{DB: s.db, Blobs: s.blobs, MaxUpload: cfg.MaxUpload, Logger: s.log})
+	s.resources = resources.NewService(s.db, s.files)
+	s.bundles = bundles.NewService(bundles.Options{DB: s.db, Files: s.files})
+	s.instances = instance.NewService(instance.Options{Store: instance.NewStore(s.db), Templates: s.templates, Bundles: s.bundles})
 	if n, err := s.files.Sweep(ctx); err != nil {
 		s.db.Close()
 		return nil, err
 	} else if n > 0 {
 		s.log.Info("removed uploads left unfinished by a previous run", "files", n)
 	}
-	s.instances = instance.NewService(instance.Options{Store: instance.NewStore(s.db), Templates: s.templates})
 	s.metrics = newMetrics()
 	s.audit = audit.New(audit.Options{DB: s.db, RequestID: RequestID, Logger: s.log})
 

@@ -60,3 +60,15 @@ func OrgOf(ctx context.Context) (string, error) {
 	}
 	return c.OrgID, nil
 }
+
+// WithOrg adapts a method that acts within the caller's organization.
+func WithOrg[In, Out any](fn func(ctx context.Context, orgID string, in In) (Out, error)) func(context.Context, In) (Out, error) {
+	return func(ctx context.Context, in In) (Out, error) {
+		org, err := OrgOf(ctx)
+		if err != nil {
+			var zero Out
+			return zero, err
+		}
+		return fn(ctx, org, in)
+	}
+}

@@ -20,8 +20,10 @@ func envName(flagName string) string {
 	return "ROOST_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-// parse applies the environment, then the command line.
-func parse(fs *flag.FlagSet, args []string) error {
+// parse applies the environment, then the command line, and returns the
+// positional arguments. Flags may come before or after them
+// (`roost bundles push DIR --slug s`); "--" ends the flags.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
 		if v, ok := os.LookupEnv(envName(f.Name)); ok && err == nil {
@@ -31,13 +33,23 @@ func parse(fs *flag.FlagSet, args []string) error {
 		}
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitError(0)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, exitError(0)
+			}
+			return nil, exitError(2)
 		}
-		return exitError(2)
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos, args = append(pos, rest[0]), rest[1:]
 	}
-	return nil
 }

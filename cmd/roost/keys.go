@@ -26,7 +26,8 @@ func cmdKeys(args []string) error {
 		fs.StringVar(&name, "name", "", "a label for the key")
 		fs.BoolVar(&admin, "admin", false, "make an admin key")
 	}
-	if err := parse(fs, args); err != nil {
+	pos, err := parse(fs, args)
+	if err != nil {
 		return err
 	}
 	ctx := context.Background()
@@ -65,7 +66,7 @@ func cmdKeys(args []string) error {
 		}
 		fmt.Printf("created %s %s %q for organization %q; it is shown once:\n%s\n", kind, k.ID, k.Name, o.Name, secret)
 	case "list":
-		if fs.NArg() != 0 {
+		if len(pos) != 0 {
 			return errors.New("keys list takes no arguments")
 		}
 		list, err := keys.List(ctx)
@@ -83,16 +84,16 @@ func cmdKeys(args []string) error {
 		}
 		return tw.Flush()
 	case "revoke":
-		if fs.NArg() != 1 {
+		if len(pos) != 1 {
 			return errors.New("keys revoke needs the key id: roost keys revoke key_...")
 		}
-		if err := keys.Revoke(ctx, fs.Arg(0)); err != nil {
+		if err := keys.Revoke(ctx, pos[0]); err != nil {
 			if errors.Is(err, auth.ErrKeyNotFound) {
-				return fmt.Errorf("no API key with id %s", fs.Arg(0))
+				return fmt.Errorf("no API key with id %s", pos[0])
 			}
 			return err
 		}
-		fmt.Printf("revoked %s\n", fs.Arg(0))
+		fmt.Printf("revoked %s\n", pos[0])
 	default:
 		return fmt.Errorf("unknown keys subcommand %q: use create, list or revoke", sub)
 	}

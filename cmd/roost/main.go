@@ -15,6 +15,7 @@ Usage:
   roost keys list                                               list API keys
   roost keys revoke ID                                          revoke an API key
   roost rpc METHOD [JSON|-]                                     call a platform method
+  roost bundles push DIR --slug SLUG                            pack, upload and publish a bundle
   roost version                                                 print the version
 
 Every flag has an environment equivalent: --data is ROOST_DATA, --s3-bucket is
@@ -41,6 +42,8 @@ func run(args []string) int {
 		err = cmdKeys(args[1:])
 	case "rpc":
 		err = cmdRPC(args[1:])
+	case "bundles":
+		err = cmdBundles(args[1:])
 	case "version", "--version":
 		fmt.Println("roost", version)
 	case "help", "-h", "--help":

@@ -17,29 +17,30 @@ func cmdRPC(args []string) error {
 	url := fs.String("url", "http://127.0.0.1:8080", "platform URL")
 	key := fs.String("api-key", "", "API key")
 	fs.StringVar(key, "key", "", "API key (same as --api-key)")
-	if err := parse(fs, args); err != nil {
+	pos, err := parse(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() < 1 || fs.NArg() > 2 {
+	if len(pos) < 1 || len(pos) > 2 {
 		return errors.New("usage: roost rpc METHOD [JSON|-]")
 	}
 	input := json.RawMessage("{}")
-	if fs.NArg() == 2 {
+	if len(pos) == 2 {
 		var b []byte
-		if fs.Arg(1) == "-" {
+		if pos[1] == "-" {
 			var err error
 			if b, err = io.ReadAll(os.Stdin); err != nil {
 				return err
 			}
 		} else {
-			b = []byte(fs.Arg(1))
+			b = []byte(pos[1])
 		}
 		if !json.Valid(b) {
 			return errors.New("the input is not valid JSON")
 		}
 		input = b
 	}
-	body, _ := json.Marshal(map[string]any{"method": fs.Arg(0), "input": input})
+	body, _ := json.Marshal(map[string]any{"method": pos[0], "input": input})
 	value, err := client.New(*url, *key, nil).CallRaw(context.Background(), body)
 	if err != nil {
 		var ce *client.Error
