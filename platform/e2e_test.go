@@ -1,0 +1,1684 @@
+package platform_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/roosthq/roost/client"
+	"github.com/roosthq/roost/internal/testutil"
+	"github.com/roosthq/roost/methods"
+	"github.com/roosthq/roost/platform"
+	"github.com/roosthq/roost/rpc"
+)
+
+// ---------------------------------------------------------------------------
+// Helpers: raw HTTP, so that the tests see the wire as a client written
+// against the contract sees it, not as the Go client decodes it.
+// ---------------------------------------------------------------------------
+
+// httpClient bounds every raw request of these tests.
+var httpClient = &http.Client{Timeout: testutil.Medium}
+
+// wireError is the error of a failure reply.
+type wireError struct {
+	Type    methods.ErrorType `json:"type"`
+	Message string            `json:"message"`
+	Details json.RawMessage   `json:"details"`
+}
+
+// reply is one HTTP reply: status, headers, body, and the RPC envelope when
+// the body is JSON.
+type reply struct {
+	Status int
+	Header http.Header
+	Body   []byte
+	OK     bool
+	Value  json.RawMessage
+	Error  *wireError
+}
+
+func (r reply) String() string { return fmt.Sprintf("HTTP %d %s", r.Status, bytes.TrimSpace(r.Body)) }
+
+// hdr builds a header from key, value pairs.
+func hdr(kv ...string) http.Header {
+	h := http.Header{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		h.Add(kv[i], kv[i+1])
+	}
+	return h
+}
+
+// bearer is the header of a Bearer credential; none for "".
+func bearer(cred string) http.Header {
+	if cred == "" {
+		return http.Header{}
+	}
+	return hdr("Authorization", "Bearer "+cred)
+}
+
+func newRequest(t testing.TB, method, u string, body io.Reader, h http.Header) *http.Request {
+	t.Helper()
+	req, err := http.NewRequestWithContext(testutil.Context(t, testutil.Medium), method, u, body)
+	if err != nil {
+		t.Fatalf("new request: %v", err)
+	}
+	for k, vs := range h {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	if body != nil && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req
+}
+
+// do sends req and reads the whole reply. Every reply of the platform must
+// carry an X-Request-Id header, whatever it answers; do checks it on each.
+func do(t testing.TB, req *http.Request) reply {
+	t.Helper()
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read reply: %v", req.Method, req.URL.Path, err)
+	}
+	r := reply{Status: resp.StatusCode, Header: resp.Header, Body: body}
+	if resp.Header.Get("X-Request-Id") == "" {
+		t.Errorf("%s %s answered %d without an X-Request-Id header", req.Method, req.URL.Path, resp.StatusCode)
+	}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") && len(bytes.TrimSpace(body)) > 0 {
+		var env struct {
+			OK    bool            `json:"ok"`
+			Value json.RawMessage `json:"value"`
+			Error *wireError      `json:"error"`
+		}
+		if err := json.Unmarshal(body, &env); err != nil {
+			t.Fatalf("%s %s: reply is not JSON: %v: %s", req.Method, req.URL.Path, err, body)
+		}
+		r.OK, r.Value, r.Error = env.OK, env.Value, env.Error
+	}
+	return r
+}
+
+func platformURL(srv *testutil.Server) string { return srv.URL + "/api/v1/rpc" }
+
+func instanceURL(srv *testutil.Server, id string) string {
+	return srv.URL + "/api/v1/instances/" + id + "/rpc"
+}
+
+func cookieURL(srv *testutil.Server, id string) string {
+	return srv.URL + "/api/v1/instances/" + id + "/session-cookie"
+}
+
+// envelope is the body {"method", "input"}; input may be a json.RawMessage.
+func envelope(t testing.TB, method string, input any) []byte {
+	t.Helper()
+	m := map[string]any{"method": method}
+	if input != nil {
+		m["input"] = input
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatalf("encode envelope: %v", err)
+	}
+	return b
+}
+
+func postRaw(t testing.TB, u string, h http.Header, body []byte) reply {
+	t.Helper()
+	return do(t, newRequest(t, http.MethodPost, u, bytes.NewReader(body), h))
+}
+
+// callPlatform calls the platform RPC with an API key ("" for none).
+func callPlatform(t testing.TB, srv *testutil.Server, key, method string, input any) reply {
+	t.Helper()
+	return postRaw(t, platformURL(srv), bearer(key), envelope(t, method, input))
+}
+
+// callInstance calls the instance RPC of id with the given headers.
+func callInstance(t testing.TB, srv *testutil.Server, id string, h http.Header, method string, input any) reply {
+	t.Helper()
+	return postRaw(t, instanceURL(srv, id), h, envelope(t, method, input))
+}
+
+// keysOf returns the sorted keys of a JSON object.
+func keysOf(t testing.TB, raw json.RawMessage) []string {
+	t.Helper()
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+		t.Fatalf("not a JSON object: %s", raw)
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// wantKeys checks that a JSON object has exactly these keys.
+func wantKeys(t testing.TB, what string, raw json.RawMessage, want ...string) {
+	t.Helper()
+	sort.Strings(want)
+	if got := keysOf(t, raw); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("%s has keys %v, want exactly %v: %s", what, got, want, raw)
+	}
+}
+
+// field returns the raw JSON of one key of an object.
+func field(t testing.TB, raw json.RawMessage, key string) json.RawMessage {
+	t.Helper()
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatalf("not a JSON object: %s", raw)
+	}
+	v, ok := m[key]
+	if !ok {
+		t.Fatalf("no key %q in %s", key, raw)
+	}
+	return v
+}
+
+func decode[T any](t testing.TB, raw json.RawMessage) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatalf("decode %T: %v: %s", v, err, raw)
+	}
+	return v
+}
+
+// wantOK checks a success reply, {"ok": true, "value": ...} and nothing
+// else, and returns the value.
+func wantOK(t testing.TB, r reply) json.RawMessage {
+	t.Helper()
+	if r.Status != http.StatusOK || !r.OK || r.Error != nil {
+		t.Fatalf("want 200 ok, got %s", r)
+	}
+	wantKeys(t, "success reply", r.Body, "ok", "value")
+	return r.Value
+}
+
+// wantError checks a failure reply: the status, the type, and a message
+// that is a sentence for a person.
+func wantError(t testing.TB, r reply, status int, typ methods.ErrorType) {
+	t.Helper()
+	if r.Status != status || r.OK || r.Error == nil || r.Error.Type != typ {
+		t.Fatalf("want HTTP %d %s, got %s", status, typ, r)
+	}
+	wantKeys(t, "failure reply", r.Body, "ok", "error")
+	if string(field(t, r.Body, "ok")) != "false" {
+		t.Errorf("failure reply has ok != false: %s", r.Body)
+	}
+	// A sentence may start with a field name or a path, so only its end
+	// and its words are checked.
+	msg := r.Error.Message
+	if !strings.HasSuffix(msg, ".") || !strings.Contains(msg, " ") || strings.Contains(msg, "%!") {
+		t.Errorf("error message %q is not a sentence", msg)
+	}
+}
+
+// wantFieldError checks an invalid_input reply whose details name the field
+// (its path) and the reason.
+func wantFieldError(t testing.TB, r reply, fieldPath, reason string) {
+	t.Helper()
+	wantError(t, r, http.StatusBadRequest, methods.InvalidInput)
+	var d struct {
+		Field  *string `json:"field"`
+		Reason string  `json:"reason"`
+	}
+	if err := json.Unmarshal(r.Error.Details, &d); err != nil || d.Field == nil {
+		t.Fatalf("invalid_input without details.field: %s", r)
+	}
+	if *d.Field != fieldPath {
+		t.Errorf("details.field = %q, want %q (%s)", *d.Field, fieldPath, r)
+	}
+	if reason != "" && d.Reason != reason {
+		t.Errorf("details.reason = %q, want %q (%s)", d.Reason, reason, r)
+	}
+}
+
+// parseTime checks that s is an RFC 3339 time and returns it.
+func parseTime(t testing.TB, what, s string) time.Time {
+	t.Helper()
+	tm, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		t.Fatalf("%s %q is not RFC 3339: %v", what, s, err)
+	}
+	return tm
+}
+
+// within checks that tm lies in [from, to], with a second of slack for
+// the second-precision times of tokens.
+func within(t testing.TB, what string, tm, from, to time.Time) {
+	t.Helper()
+	if tm.Before(from.Add(-time.Second)) || tm.After(to.Add(time.Second)) {
+		t.Errorf("%s = %s, want between %s and %s", what, tm, from, to)
+	}
+}
+
+func ctx(t testing.TB) context.Context { return testutil.Context(t, testutil.Short) }
+
+func createInstance(t testing.TB, c *client.Client, name string) string {
+	t.Helper()
+	out, err := c.CreateInstance(ctx(t), methods.CreateInstanceInput{TemplateSlug: "default", Name: name})
+	if err != nil {
+		t.Fatalf("instances.create: %v", err)
+	}
+	return out.InstanceID
+}
+
+func createToken(t testing.TB, c *client.Client, in methods.CreateInstanceTokenInput) *methods.CreateInstanceTokenOutput {
+	t.Helper()
+	out, err := c.CreateToken(ctx(t), in)
+	if err != nil {
+		t.Fatalf("tokens.create: %v", err)
+	}
+	return out
+}
+
+// jwtPart decodes one part (0 header, 1 claims) of a JWT.
+func jwtPart(t testing.TB, tok string, i int) map[string]any {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("token %q is not a JWT of three parts", tok)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[i])
+	if err != nil {
+		t.Fatalf("token part %d is not base64url: %v", i, err)
+	}
+	m := map[string]any{}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("token part %d is not JSON: %v", i, err)
+	}
+	return m
+}
+
+// ---------------------------------------------------------------------------
+// Happy paths and shapes
+// ---------------------------------------------------------------------------
+
+func TestInstanceLifecycle(t *testing.T) {
+	srv := testutil.StartServer(t, platform.Config{})
+	key := srv.AdminKey
+	admin := srv.Admin()
+
+	before := time.Now()
+	created := callPlatform(t, srv, key, methods.InstancesCreate, map[string]any{
+		"templateSlug": "default", "name": "lifecycle", "vcsType": "gitLocal",
+		"metadata": map[string]any{"team": "a", "n": 1, "nested": map[string]any{"k": []int{1, 2}}},
+	})
+	after := time.Now()
+	cv := wantOK(t, created)
+	wantKeys(t, "instances.create value", cv, "instanceId", "status")
+	out := decode[methods.CreateInstanceOutput](t, cv)
+	if out.Status != "created" || !strings.HasPrefix(out.InstanceID, "ins_") {
+		t.Fatalf("instances.create = %+v, want status created and an ins_ id", out)
+	}
+	id := out.InstanceID
+
+	t.Run("get", func(t *testing.T) {
+		v := wantOK(t, callPlatform(t, srv, key, methods.InstancesGet, map[string]any{"instanceId": id}))
+		wantKeys(t, "instances.get value", v, "instanceId", "name", "status", "templateSlug",
+			"bundleSlug", "bundleRevisionId", "vcsType", "metadata", "createdAt")
+		got := decode[methods.GetInstanceOutput](t, v)
+		within(t, "createdAt", parseTime(t, "createdAt", got.CreatedAt), before, after)
+		want := methods.GetInstanceOutput{InstanceID: id, Name: "lifecycle", Status: "created", TemplateSlug: "default",
+			VCSType: "gitLocal", CreatedAt: got.CreatedAt}
+		meta := got.Metadata
+		got.Metadata = nil
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("instances.get = %+v, want %+v", got, want)
+		}
+		if b, _ := json.Marshal(meta); string(b) != `{"n":1,"nested":{"k":[1,2]},"team":"a"}` {
+			t.Errorf("metadata came back as %s", b)
+		}
+		// The Go client reads the same.
+		typed, err := admin.GetInstance(ctx(t), id)
+		if err != nil || typed.InstanceID != id || typed.Name != "lifecycle" {
+			t.Errorf("client GetInstance = %+v, %v", typed, err)
+		}
+	})
+
+	t.Run("defaults", func(t *testing.T) {
+		id2 := createInstance(t, admin, "defaults")
+		v := wantOK(t, callPlatform(t, srv, key, methods.InstancesGet, map[string]any{"instanceId": id2}))
+		if m := string(field(t, v, "metadata")); m != "null" {
+			t.Errorf("metadata of an instance created without it = %s, want null", m)
+		}
+		if vcs := string(field(t, v, "vcsType")); vcs != `"none"` {
+			t.Errorf("default vcsType = %s, want \"none\"", vcs)
+		}
+		for _, k := range []string{"bundleSlug", "bundleRevisionId"} {
+			if b := string(field(t, v, k)); b != `""` {
+				t.Errorf("%s without a bundle = %s, want \"\"", k, b)
+			}
+		}
+	})
+
+	t.Run("status", func(t *testing.T) {
+		v := wantOK(t, callPlatform(t, srv, key, methods.InstancesStatus, map[string]any{"instanceId": id}))
+		wantKeys(t, "instances.status value", v, "instanceId", "status", "sandbox", "sessions", "lifecycleEvents", "serviceUrls")
+		for k, want := range map[string]string{"sandbox": "null", "sessions": "[]", "serviceUrls": "[]",
+			"status": `"created"`, "instanceId": strconv.Quote(id)} {
+			if got := string(field(t, v, k)); got != want {
+				t.Errorf("instances.status %s = %s, want %s", k, got, want)
+			}
+		}
+		evs := decode[[]json.RawMessage](t, field(t, v, "lifecycleEvents"))
+		if len(evs) != 1 {
+			t.Fatalf("lifecycleEvents = %s, want one created event", field(t, v, "lifecycleEvents"))
+		}
+		ev := decode[methods.LifecycleEvent](t, evs[0])
+		if ev.Event != "created" {
+			t.Errorf("first lifecycle event = %q, want created", ev.Event)
+		}
+		within(t, "created event createdAt", parseTime(t, "event createdAt", ev.CreatedAt), before, after)
+		typed, err := admin.InstanceStatus(ctx(t), id)
+		if err != nil || typed.Sandbox != nil || typed.Sessions == nil || typed.ServiceURLs == nil {
+			t.Errorf("client InstanceStatus = %+v, %v", typed, err)
+		}
+	})
+
+	t.Run("sessions.list", func(t *testing.T) {
+		v := wantOK(t, callPlatform(t, srv, key, methods.SessionsList, map[string]any{"instanceId": id}))
+		if string(v) != `{"sessions":[]}` {
+			t.Errorf("sessions.list = %s, want {\"sessions\":[]}", v)
+		}
+		typed, err := admin.ListSessions(ctx(t), id)
+		if err != nil || typed.Sessions == nil || len(typed.Sessions) != 0 {
+			t.Errorf("client ListSessions = %+v, %v", typed, err)
+		}
+	})
+
+	tok := createToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id}).Token
+
+	t.Run("instance listSessions", func(t *testing.T) {
+		v := wantOK(t, callInstance(t, srv, id, bearer(tok), methods.ListSessions, map[string]any{}))
+		if string(v) != `{"sessions":[]}` {
+			t.Errorf("listSessions = %s, want {\"sessions\":[]}", v)
+		}
+		// No input at all is an empty input.
+		wantOK(t, callInstance(t, srv, id, bearer(tok), methods.ListSessions, nil))
+		typed, err := client.NewInstance(srv.URL, id, tok, nil).ListSessions(ctx(t))
+		if err != nil || typed.Sessions == nil {
+			t.Errorf("client instance ListSessions = %+v, %v", typed, err)
+		}
+	})
+
+	t.Run("archive", func(t *testing.T) {
+		for i := range 2 { // archiving is idempotent
+			v := wantOK(t, callPlatform(t, srv, key, methods.InstancesArchive, map[string]any{"instanceId": id}))
+			if string(v) != `{"ok":true}` {
+				t.Errorf("archive #%d = %s, want {\"ok\":true}", i+1, v)
+			}
+		}
+		got, err := admin.GetInstance(ctx(t), id)
+		if err != nil || got.Status != "archived" {
+			t.Fatalf("instances.get after archive = %+v, %v; want status archived", got, err)
+		}
+		st, err := admin.InstanceStatus(ctx(t), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, ev := range st.LifecycleEvents {
+			names = append(names, ev.Event)
+			parseTime(t, ev.Event+" createdAt", ev.CreatedAt)
+		}
+		if strings.Join(names, ",") != "created,archived" || st.Status != "archived" {
+			t.Errorf("after two archives: status %q, events %v; want archived with events created,archived", st.Status, names)
+		}
+		if len(st.LifecycleEvents) == 2 && parseTime(t, "", st.LifecycleEvents[1].CreatedAt).Before(parseTime(t, "", st.LifecycleEvents[0].CreatedAt)) {
+			t.Errorf("archived event is older than created event: %+v", st.LifecycleEvents)
+		}
+	})
+
+	t.Run("archived instance refuses tokens", func(t *testing.T) {
+		r := callPlatform(t, srv, key, methods.TokensCreate, map[string]any{"instanceId": id})
+		wantError(t, r, http.StatusConflict, methods.Conflict)
+	})
+
+	t.Run("tokens of an archived instance stop working", func(t *testing.T) {
+		r := callInstance(t, srv, id, bearer(tok), methods.ListSessions, map[string]any{})
+		wantError(t, r, http.StatusUnauthorized, methods.Unauthorized)
+		r = postRaw(t, cookieURL(srv, id), bearer(tok), nil)
+		wantError(t, r, http.StatusUnauthorized, methods.Unauthorized)
+	})
+}
+
+func TestTemplatesList(t *testing.T) {
+	dir := t.TempDir()
+	small := `{"slug": "small", "name": "Small", "isolation": "none", "memoryMb": 256}`
+	if err := os.WriteFile(filepath.Join(dir, "small.json"), []byte(small), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := testutil.StartServer(t, platform.Config{TemplatesDir: dir})
+
+	v := wantOK(t, callPlatform(t, srv, srv.AdminKey, methods.TemplatesList, map[string]any{}))
+	wantKeys(t, "templates.list value", v, "templates")
+	items := decode[[]json.RawMessage](t, field(t, v, "templates"))
+	if len(items) != 2 {
+		t.Fatalf("templates.list = %s, want default and small", v)
+	}
+	wantKeys(t, "default template", items[0], "slug", "name", "description", "isolation", "memoryMb", "cpus",
+		"pids", "network", "idleTimeoutSeconds", "requiredLabels")
+	if got := string(field(t, items[0], "requiredLabels")); got != "[]" {
+		t.Errorf("requiredLabels = %s, want []", got)
+	}
+	tpls := decode[[]methods.Template](t, field(t, v, "templates"))
+	if tpls[0].Slug != "default" || tpls[1].Slug != "small" {
+		t.Errorf("templates are %q, %q; want default, small sorted by slug", tpls[0].Slug, tpls[1].Slug)
+	}
+	if s := tpls[1]; s.Isolation != "none" || s.MemoryMB != 256 || s.Name != "Small" || s.Pids == 0 || s.Network != "none" {
+		t.Errorf("small template = %+v; want its own values with defaults filled", s)
+	}
+
+	typed, err := srv.Admin().ListTemplates(ctx(t))
+	if err != nil || len(typed.Templates) != 2 {
+		t.Fatalf("client ListTemplates = %+v, %v", typed, err)
+	}
+	// A template from the directory can be used at once.
+	out, err := srv.Admin().CreateInstance(ctx(t), methods.CreateInstanceInput{TemplateSlug: "small", Name: "small one"})
+	if err != nil {
+		t.Fatalf("instances.create with template small: %v", err)
+	}
+	got, err := srv.Admin().GetInstance(ctx(t), out.InstanceID)
+	if err != nil || got.TemplateSlug != "small" {
+		t.Errorf("instances.get = %+v, %v; want templateSlug small", got, err)
+	}
+}
+
+func TestInstancesListPaging(t *testing.T) {
+	srv := testutil.StartServer(t, platform.Config{})
+	_, key := srv.OrgKey(t, "paging", "pager", false)
+	c := srv.Client(key)
+
+	t.Run("empty", func(t *testing.T) {
+		v := wantOK(t, callPlatform(t, srv, key, methods.InstancesList, map[string]any{}))
+		if string(v) != `{"instances":[],"total":0}` {
+			t.Errorf("instances.list of an empty org = %s, want {\"instances\":[],\"total\":0}", v)
+		}
+	})
+
+	const n = 55
+	created := map[string]bool{}
+	for i := range n {
+		created[createInstance(t, c, fmt.Sprintf("page-%02d", i))] = true
+	}
+	// Another org's instances count for nothing here.
+	createInstance(t, srv.Admin(), "someone else's")
+
+	list := func(t *testing.T, in map[string]any) methods.ListInstancesOutput {
+		t.Helper()
+		v := wantOK(t, callPlatform(t, srv, key, methods.InstancesList, in))
+		wantKeys(t, "instances.list value", v, "instances", "total")
+		if string(field(t, v, "instances")) == "null" {
+			t.Fatalf("instances is null, want an array: %s", v)
+		}
+		return decode[methods.ListInstancesOutput](t, v)
+	}
+	all := list(t, map[string]any{"limit": 200})
+
+	tests := []struct {
+		name      string
+		in        map[string]any
+		from, len int // the page is all.Instances[from:from+len]
+	}{
+		{"default limit is 50", map[string]any{}, 0, 50},
+		{"null limit is the default", map[string]any{"limit": nil, "offset": nil}, 0, 50},
+		{"limit 200 is the max", map[string]any{"limit": 200}, 0, n},
+		{"limit 1", map[string]any{"limit": 1}, 0, 1},
+		{"offset with default limit", map[string]any{"offset": 50}, 50, 5},
+		{"limit and offset", map[string]any{"limit": 10, "offset": 20}, 20, 10},
+		{"offset at the end", map[string]any{"offset": n}, n, 0},
+		{"offset past the end", map[string]any{"offset": 1000}, n, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			page := list(t, tc.in)
+			if page.Total != n {
+				t.Errorf("total = %d, want %d", page.Total, n)
+			}
+			if len(page.Instances) != tc.len {
+				t.Fatalf("got %d instances, want %d", len(page.Instances), tc.len)
+			}
+			for i, inst := range page.Instances {
+				if want := all.Instances[tc.from+i].InstanceID; inst.InstanceID != want {
+					t.Errorf("item %d = %s, want %s", i, inst.InstanceID, want)
+				}
+			}
+		})
+	}
+
+	t.Run("every instance once, newest first", func(t *testing.T) {
+		if all.Total != n || len(all.Instances) != n {
+			t.Fatalf("limit 200: total %d, %d items; want %d", all.Total, len(all.Instances), n)
+		}
+		seen := map[string]bool{}
+		var prev time.Time
+		for i, inst := range all.Instances {
+			if !created[inst.InstanceID] || seen[inst.InstanceID] {
+				t.Errorf("item %d: %s is not one of the org's instances, or is listed twice", i, inst.InstanceID)
+			}
+			seen[inst.InstanceID] = true
+			at := parseTime(t, "createdAt", inst.CreatedAt)
+			if i > 0 && at.After(prev) {
+				t.Errorf("item %d (%s) is newer than item %d", i, inst.CreatedAt, i-1)
+			}
+			prev = at
+		}
+	})
+
+	t.Run("pages stitch together", func(t *testing.T) {
+		var ids []string
+		for off := 0; off < n; off += 20 {
+			for _, inst := range list(t, map[string]any{"limit": 20, "offset": off}).Instances {
+				ids = append(ids, inst.InstanceID)
+			}
+		}
+		var want []string
+		for _, inst := range all.Instances {
+			want = append(want, inst.InstanceID)
+		}
+		if strings.Join(ids, ",") != strings.Join(want, ",") {
+			t.Errorf("pages of 20 list %v, want %v", ids, want)
+		}
+	})
+
+	t.Run("strict order when creation times differ", func(t *testing.T) {
+		_, k := srv.OrgKey(t, "ordered", "o", false)
+		oc := srv.Client(k)
+		var ids []string
+		for i := range 3 {
+			id := createInstance(t, oc, fmt.Sprintf("o-%d", i))
+			ids = append(ids, id)
+			got, err := oc.GetInstance(ctx(t), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			at := parseTime(t, "createdAt", got.CreatedAt)
+			// Times are stored in milliseconds: let the clock pass this
+			// instance's before creating the next one.
+			testutil.Eventually(t, testutil.Short, "the clock to pass a millisecond", func() bool {
+				return time.Now().UnixMilli() > at.UnixMilli()
+			})
+		}
+		out, err := oc.ListInstances(ctx(t), methods.ListInstancesInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, inst := range out.Instances {
+			got = append(got, inst.InstanceID)
+		}
+		want := []string{ids[2], ids[1], ids[0]}
+		if strings.Join(got, ",") != strings.Join(want, ",") || out.Total != 3 {
+			t.Errorf("instances.list = %v (total %d), want newest first %v", got, out.Total, want)
+		}
+	})
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+func TestRPCErrors(t *testing.T) {
+	srv := testutil.StartServer(t, platform.Config{})
+	admin := srv.Admin()
+	id := createInstance(t, admin, "errors")
+	tok := createToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id}).Token
+
+	padTo := func(prefix, suffix string, size int) string {
+		return prefix + strings.Repeat("a", size-len(prefix)-len(suffix)) + suffix
+	}
+	type errCase struct {
+		name     string
+		instance bool   // the instance RPC with a token, else the platform RPC with the admin key
+		body     string // $ID is replaced by a live instance's id
+		status   int
+		typ      methods.ErrorType
+		field    string // details.field for invalid_input
+		reason   string
+	}
+	tests := []errCase{
+		// The envelope.
+		{name: "unknown method", body: `{"method":"instances.nope","input":{}}`, status: 404, typ: methods.MethodNotFound},
+		{name: "unknown instance method", instance: true, body: `{"method":"nope","input":{}}`, status: 404, typ: methods.MethodNotFound},
+		{name: "platform method on the instance RPC", instance: true, body: `{"method":"instances.list","input":{}}`, status: 404, typ: methods.MethodNotFound},
+		{name: "instance method on the platform RPC", body: `{"method":"listSessions","input":{}}`, status: 404, typ: methods.MethodNotFound},
+		{name: "method names are case-sensitive", body: `{"method":"Instances.List"}`, status: 404, typ: methods.MethodNotFound},
+		{name: "not JSON", body: `not json`, status: 400, typ: methods.InvalidInput},
+		{name: "truncated JSON", body: `{"method":"instances.list"`, status: 400, typ: methods.InvalidInput},
+		{name: "empty body", body: ``, status: 400, typ: methods.InvalidInput},
+		{name: "trailing garbage", body: `{"method":"instances.list"} x`, status: 400, typ: methods.InvalidInput},
+		{name: "not JSON on the instance RPC", instance: true, body: `<xml/>`, status: 400, typ: methods.InvalidInput},
+		{name: "envelope is an array", body: `[]`, status: 400, typ: methods.InvalidInput, field: "", reason: "type"},
+		{name: "envelope is a string", body: `"instances.list"`, status: 400, typ: methods.InvalidInput, field: "", reason: "type"},
+		{name: "envelope is a number", body: `42`, status: 400, typ: methods.InvalidInput, field: "", reason: "type"},
+		{name: "envelope is null", body: `null`, status: 400, typ: methods.InvalidInput, field: "", reason: "type"},
+		{name: "envelope has an unknown field", body: `{"method":"instances.list","input":{},"id":1}`, status: 400, typ: methods.InvalidInput, field: "id", reason: "unknown"},
+		{name: "no method", body: `{"input":{}}`, status: 400, typ: methods.InvalidInput, field: "method", reason: "required"},
+		{name: "null method", body: `{"method":null}`, status: 400, typ: methods.InvalidInput, field: "method", reason: "required"},
+		{name: "method not a string", body: `{"method":5}`, status: 400, typ: methods.InvalidInput, field: "method", reason: "type"},
+		{name: "input is an array", body: `{"method":"instances.list","input":[]}`, status: 400, typ: methods.InvalidInput, field: "input", reason: "type"},
+		{name: "input is a string", body: `{"method":"instances.list","input":"x"}`, status: 400, typ: methods.InvalidInput, field: "input", reason: "type"},
+		{name: "instance input is not an object", instance: true, body: `{"method":"listSessions","input":7}`, status: 400, typ: methods.InvalidInput, field: "input", reason: "type"},
+
+		// Fields: unknown, wrong type, missing, with their paths.
+		{name: "unknown field", body: `{"method":"instances.create","input":{"templateSlug":"default","name":"x","bogus":1}}`, status: 400, typ: methods.InvalidInput, field: "bogus", reason: "unknown"},
+		{name: "unknown field on the instance RPC", instance: true, body: `{"method":"listSessions","input":{"instanceId":"$ID"}}`, status: 400, typ: methods.InvalidInput, field: "instanceId", reason: "unknown"},
+		{name: "field names are case-sensitive", body: `{"method":"instances.get","input":{"instanceID":"$ID"}}`, status: 400, typ: methods.InvalidInput, field: "instanceID", reason: "unknown"},
+		{name: "nested unknown field", body: `{"method":"instances.create","input":{"templateSlug":"default","name":"x","bundleSlug":"b","autoCreateSession":{"presetId":"p","bogus":true}}}`, status: 400, typ: methods.InvalidInput, field: "autoCreateSession.bogus", reason: "unknown"},
+		{name: "nested missing required field", body: `{"method":"instances.create","input":{"templateSlug":"default","name":"x","bundleSlug":"b","autoCreateSession":{}}}`, status: 400, typ: methods.InvalidInput, field: "autoCreateSession.presetId", reason: "required"},
+		{name: "nested null required field", body: `{"method":"instances.create","input":{"templateSlug":"default","name":"x","bundleSlug":"b","autoCreateSession":{"presetId":null}}}`, status: 400, typ: methods.InvalidInput, field: "autoCreateSession.presetId", reason: "required"},
+		{name: "nested wrong type", body: `{"method":"instances.create","input":{"templateSlug":"default","name":"x","bundleSlug":"b","autoCreateSession":{"presetId":5}}}`, status: 400, typ: methods.InvalidInput, field: "autoCreateSession.presetId", reason: "type"},
+		{name: "nested array wrong type", body: `{"method":"instances.create","input":{"templateSlug":"default","name":"x","bundleSlug":"b","autoCreateSession":{"presetId":"p","resourceIds":"r"}}}`, status: 400, typ: methods.InvalidInput, field: "autoCreateSession.resourceIds", reason: "type"},
+		{name: "nested object is a string", body: `{"method":"instances.create","input":{"templateSlug":"default","name":"x","autoCreateSession":"p"}}`, status: 400, typ: methods.InvalidInput, field: "autoCreateSession", reason: "type"},
+		{name: "name is a number", body: `{"method":"instances.create","input":{"templateSlug":"default","name":5}}`, status: 400, typ: methods.InvalidInput, field: "name", reason: "type"},
+		{name: "templateSlug is a boolean", body: `{"method":"instances.create","input":{"templateSlug":true,"name":"x"}}`, status: 400, typ: methods.InvalidInput, field: "templateSlug", reason: "type"},
+		{name: "metadata is an array", body: `{"method":"instances.create","input":{"templateSlug":"default","name":"x","metadata":[1]}}`, status: 400, typ: methods.InvalidInput, field: "metadata", reason: "type"},
+		{name: "metadata is a string", body: `{"method":"instances.create","input":{"templateSlug":"default","name":"x","metadata":"m"}}`, status: 400, typ: methods.InvalidInput, field: "metadata", reason: "type"},
+		{name: "instanceId is a number", body: `{"method":"instances.get","input":{"instanceId":5}}`, status: 400, typ: methods.InvalidInput, field: "instanceId", reason: "type"},
+		{name: "limit is a string", body: `{"method":"instances.list","input":{"limit":"10"}}`, status: 400, typ: methods.InvalidInput, field: "limit", reason: "type"},
+		{name: "limit is fractional", body: `{"method":"instances.list","input":{"limit":1.5}}`, status: 400, typ: methods.InvalidInput, field: "limit", reason: "type"},
+		{name: "expiresIn is a string", body: `{"method":"tokens.create","input":{"instanceId":"$ID","expiresIn":"60"}}`, status: 400, typ: methods.InvalidInput, field: "expiresIn", reason: "type"},
+		{name: "missing input means empty input", body: `{"method":"instances.create"}`, status: 400, typ: methods.InvalidInput, field: "name", reason: "required"},
+		{name: "missing name", body: `{"method":"instances.create","input":{"templateSlug":"default"}}`, status: 400, typ: methods.InvalidInput, field: "name", reason: "required"},
+		{name: "null name", body: `{"method":"instances.create","input":{"templateSlug":"default","name":null}}`, status: 400, typ: methods.InvalidInput, field: "name", reason: "required"},
+		{name: "missing templateSlug", body: `{"method":"instances.create","input":{"name":"x"}}`, status: 400, typ: methods.InvalidInput, field: "templateSlug", reason: "required"},
+		{name: "instances.get without instanceId", body: `{"method":"instances.get","input":{}}`, status: 400, typ: methods.InvalidInput, field: "instanceId", reason: "required"},
+		{name: "instances.status without instanceId", body: `{"method":"instances.status","input":{}}`, status: 400, typ: methods.InvalidInput, field: "instanceId", reason: "required"},
+		{name: "instances.archive without instanceId", body: `{"method":"instances.archive"}`, status: 400, typ: methods.InvalidInput, field: "instanceId", reason: "required"},
+		{name: "sessions.list without instanceId", body: `{"method":"sessions.list","input":{}}`, status: 400, typ: methods.InvalidInput, field: "instanceId", reason: "required"},
+		{name: "tokens.create without instanceId", body: `{"method":"tokens.create","input":{"expiresIn":60}}`, status: 400, typ: methods.InvalidInput, field: "instanceId", reason: "required"},
+
+		// Rules of instances.create.
+		{name: "empty name", body: `{"method":"instances.create","input":{"templateSlug":"default","name":""}}`, status: 400, typ: methods.InvalidInput, field: "name", reason: "range"},
+		{name: "blank name", body: `{"method":"instances.create","input":{"templateSlug":"default","name":"   "}}`, status: 400, typ: methods.InvalidInput, field: "name", reason: "range"},
+		{name: "name of 201 characters", body: `{"method":"instances.create","input":{"templateSlug":"default","name":"` + strings.Repeat("n", 201) + `"}}`, status: 400, typ: methods.InvalidInput, field: "name", reason: "range"},
+		{name: "name of 201 multibyte characters", body: `{"method":"instances.create","input":{"templateSlug":"default","name":"` + strings.Repeat("é", 201) + `"}}`, status: 400, typ: methods.InvalidInput, field: "name", reason: "range"},
+		{name: "metadata over 16 KiB", body: `{"method":"instances.create","input":{"templateSlug":"default","name":"x","metadata":` + padTo(`{"pad":"`, `"}`, 16<<10+1) + `}}`, status: 400, typ: methods.InvalidInput, field: "metadata", reason: "size"},
+		{name: "unknown templateSlug", body: `{"method":"instances.create","input":{"templateSlug":"huge","name":"x"}}`, status: 400, typ: methods.InvalidInput, field: "templateSlug"},
+		{name: "unknown bundleSlug", body: `{"method":"instances.create","input":{"templateSlug":"default","name":"x","bundleSlug":"nope"}}`, status: 404, typ: methods.NotFound},
+		{name: "unknown bundleRevisionId", body: `{"method":"instances.create","input":{"templateSlug":"default","name":"x","bundleRevisionId":"rev_nope"}}`, status: 404, typ: methods.NotFound},
+		{name: "bundleSlug and bundleRevisionId", body: `{"method":"instances.create","input":{"templateSlug":"default","name":"x","bundleSlug":"b","bundleRevisionId":"r"}}`, status: 400, typ: methods.InvalidInput, field: "bundleRevisionId"},
+		{name: "autoCreateSession without a bundle", body: `{"method":"instances.create","input":{"templateSlug":"default","name":"x","autoCreateSession":{"presetId":"p"}}}`, status: 400, typ: methods.InvalidInput, field: "autoCreateSession"},
+		{name: "autoCreateSession with an unknown bundle", body: `{"method":"instances.create","input":{"templateSlug":"default","name":"x","bundleSlug":"nope","autoCreateSession":{"presetId":"p"}}}`, status: 404, typ: methods.NotFound},
+		{name: "vcsType not in the set", body: `{"method":"instances.create","input":{"templateSlug":"default","name":"x","vcsType":"svn"}}`, status: 400, typ: methods.InvalidInput, field: "vcsType"},
+		{name: "vcsType is case-sensitive", body: `{"method":"instances.create","input":{"templateSlug":"default","name":"x","vcsType":"GitHub"}}`, status: 400, typ: methods.InvalidInput, field: "vcsType"},
+
+		// Paging.
+		{name: "limit 0", body: `{"method":"instances.list","input":{"limit":0}}`, status: 400, typ: methods.InvalidInput, field: "limit", reason: "range"},
+		{name: "limit 201", body: `{"method":"instances.list","input":{"limit":201}}`, status: 400, typ: methods.InvalidInput, field: "limit", reason: "range"},
+		{name: "negative limit", body: `{"method":"instances.list","input":{"limit":-1}}`, status: 400, typ: methods.InvalidInput, field: "limit", reason: "range"},
+		{name: "negative offset", body: `{"method":"instances.list","input":{"offset":-1}}`, status: 400, typ: methods.InvalidInput, field: "offset", reason: "range"},
+
+		// Unknown instances.
+		{name: "get an unknown instance", body: `{"method":"instances.get","input":{"instanceId":"ins_nope"}}`, status: 404, typ: methods.NotFound},
+		{name: "status of an unknown instance", body: `{"method":"instances.status","input":{"instanceId":"ins_nope"}}`, status: 404, typ: methods.NotFound},
+		{name: "archive an unknown instance", body: `{"method":"instances.archive","input":{"instanceId":"ins_nope"}}`, status: 404, typ: methods.NotFound},
+		{name: "sessions of an unknown instance", body: `{"method":"sessions.list","input":{"instanceId":"ins_nope"}}`, status: 404, typ: methods.NotFound},
+		{name: "token for an unknown instance", body: `{"method":"tokens.create","input":{"instanceId":"ins_nope"}}`, status: 404, typ: methods.NotFound},
+
+		// Rules of tokens.create.
+		{name: "expiresIn over 7 days", body: `{"method":"tokens.create","input":{"instanceId":"$ID","expiresIn":604801}}`, status: 400, typ: methods.InvalidInput, field: "expiresIn", reason: "range"},
+		{name: "expiresIn 0", body: `{"method":"tokens.create","input":{"instanceId":"$ID","expiresIn":0}}`, status: 400, typ: methods.InvalidInput, field: "expiresIn", reason: "range"},
+		{name: "negative expiresIn", body: `{"method":"tokens.create","input":{"instanceId":"$ID","expiresIn":-60}}`, status: 400, typ: methods.InvalidInput, field: "expiresIn", reason: "range"},
+		{name: "meta over 4 KiB", body: `{"method":"tokens.create","input":{"instanceId":"$ID","meta":` + padTo(`{"pad":"`, `"}`, platform.MaxTokenMetaSize+1) + `}}`, status: 400, typ: methods.InvalidInput, field: "meta"},
+	}
+	for _, origin := range []string{"app.example.com", "https://app.example.com/", "https://app.example.com/path",
+		"ftp://app.example.com", "https://user@app.example.com", "https://app.example.com?x=1", "https://", "*", "null"} {
+		tests = append(tests, errCase{name: "origin " + origin, body: `{"method":"tokens.create","input":{"instanceId":"$ID","origin":` + strconv.Quote(origin) + `}}`,
+			status: 400, typ: methods.InvalidInput, field: "origin", reason: "format"})
+	}
+
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			body := []byte(strings.ReplaceAll(tc.body, "$ID", id))
+			var r reply
+			if tc.instance {
+				r = postRaw(t, instanceURL(srv, id), bearer(tok), body)
+			} else {
+				r = postRaw(t, platformURL(srv), bearer(srv.AdminKey), body)
+			}
+			if tc.typ == methods.InvalidInput && (tc.field != "" || tc.reason != "") {
+				wantFieldError(t, r, tc.field, tc.reason)
+				return
+			}
+			wantError(t, r, tc.status, tc.typ)
+			if tc.typ == methods.MethodNotFound {
+				var d struct{ Method string }
+				if err := json.Unmarshal(r.Error.Details, &d); err != nil || d.Method == "" {
+					t.Errorf("method_not_found details = %s, want the method named", r.Error.Details)
+				}
+			}
+		})
+	}
+
+	// The limits themselves are allowed.
+	okTests := []struct {
+		name   string
+		method string
+		input  string
+	}{
+		{"name of 200 characters", methods.InstancesCreate, `{"templateSlug":"default","name":"` + strings.Repeat("n", 200) + `"}`},
+		{"name of 200 multibyte characters", methods.InstancesCreate, `{"templateSlug":"default","name":"` + strings.Repeat("é", 200) + `"}`},
+		{"metadata of exactly 16 KiB", methods.InstancesCreate, `{"templateSlug":"default","name":"x","metadata":` + padTo(`{"pad":"`, `"}`, 16<<10) + `}`},
+		{"null metadata", methods.InstancesCreate, `{"templateSlug":"default","name":"x","metadata":null}`},
+		{"vcsType github", methods.InstancesCreate, `{"templateSlug":"default","name":"x","vcsType":"github"}`},
+		{"vcsType none", methods.InstancesCreate, `{"templateSlug":"default","name":"x","vcsType":"none"}`},
+		{"limit 200", methods.InstancesList, `{"limit":200}`},
+		{"offset 0", methods.InstancesList, `{"offset":0}`},
+		{"expiresIn of 7 days", methods.TokensCreate, `{"instanceId":"$ID","expiresIn":604800}`},
+		{"expiresIn 1", methods.TokensCreate, `{"instanceId":"$ID","expiresIn":1}`},
+		{"origin with a port", methods.TokensCreate, `{"instanceId":"$ID","origin":"http://localhost:5173"}`},
+		{"meta", methods.TokensCreate, `{"instanceId":"$ID","meta":{"user":"u1","roles":["a"]}}`},
+	}
+	for _, tc := range okTests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := json.RawMessage(strings.ReplaceAll(tc.input, "$ID", id))
+			wantOK(t, callPlatform(t, srv, srv.AdminKey, tc.method, in))
+		})
+	}
+}
+
+func TestBodyLimit(t *testing.T) {
+	srv := testutil.StartServer(t, platform.Config{})
+	const prefix = `{"method":"instances.create","input":{"templateSlug":"default","name":"x","metadata":{"pad":"`
+	const suffix = `"}}}`
+	body := func(size int) []byte {
+		return []byte(prefix + strings.Repeat("a", size-len(prefix)-len(suffix)) + suffix)
+	}
+	// hideLength makes the client send the body chunked, so that the server
+	// cannot refuse it from its Content-Length and must count.
+	type hideLength struct{ io.Reader }
+
+	tests := []struct {
+		name    string
+		size    int
+		chunked bool
+		status  int
+		typ     methods.ErrorType
+	}{
+		// Exactly 1 MiB is read; it then fails on the metadata rule.
+		{"1 MiB", rpc.MaxBody, false, 400, methods.InvalidInput},
+		{"1 MiB chunked", rpc.MaxBody, true, 400, methods.InvalidInput},
+		{"1 MiB + 1", rpc.MaxBody + 1, false, 413, methods.PayloadTooLarge},
+		{"1 MiB + 1 chunked", rpc.MaxBody + 1, true, 413, methods.PayloadTooLarge},
+		{"2 MiB", 2 * rpc.MaxBody, false, 413, methods.PayloadTooLarge},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var rd io.Reader = bytes.NewReader(body(tc.size))
+			if tc.chunked {
+				rd = hideLength{rd}
+			}
+			r := do(t, newRequest(t, http.MethodPost, platformURL(srv), rd, bearer(srv.AdminKey)))
+			wantError(t, r, tc.status, tc.typ)
+			if tc.typ == methods.InvalidInput {
+				wantFieldError(t, r, "metadata", "size")
+			}
+		})
+	}
+	t.Run("instance RPC", func(t *testing.T) {
+		id := createInstance(t, srv.Admin(), "big")
+		tok := createToken(t, srv.Admin(), methods.CreateInstanceTokenInput{InstanceID: id}).Token
+		r := postRaw(t, instanceURL(srv, id), bearer(tok), body(rpc.MaxBody+1))
+		wantError(t, r, http.StatusRequestEntityTooLarge, methods.PayloadTooLarge)
+	})
+}
+
+func TestHTTPErrors(t *testing.T) {
+	srv := testutil.StartServer(t, platform.Config{})
+	tests := []struct {
+		name, method, path string
+		status             int
+		typ                methods.ErrorType
+	}{
+		{"no such path", http.MethodGet, "/api/v1/nothing", 404, methods.NotFound},
+		{"no such path under instances", http.MethodPost, "/api/v1/instances/x/nothing", 404, methods.NotFound},
+		{"GET on the platform RPC", http.MethodGet, "/api/v1/rpc", 400, methods.InvalidInput},
+		{"PUT on the instance RPC", http.MethodPut, "/api/v1/instances/x/rpc", 400, methods.InvalidInput},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := do(t, newRequest(t, tc.method, srv.URL+tc.path, nil, bearer(srv.AdminKey)))
+			wantError(t, r, tc.status, tc.typ)
+		})
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Tokens, the session cookie and CORS
+// ---------------------------------------------------------------------------
+
+func TestTokens(t *testing.T) {
+	srv := testutil.StartServer(t, platform.Config{})
+	admin := srv.Admin()
+	id := createInstance(t, admin, "tokens")
+	org := srv.AdminKeyRecord(t).OrgID
+
+	tests := []struct {
+		name   string
+		in     map[string]any
+		ttl    time.Duration
+		origin string
+	}{
+		{"default lifetime is 24 h", map[string]any{}, 24 * time.Hour, ""},
+		{"expiresIn 60 s", map[string]any{"expiresIn": 60}, time.Minute, ""},
+		{"expiresIn 7 days", map[string]any{"expiresIn": 604800}, 7 * 24 * time.Hour, ""},
+		{"bound to an origin", map[string]any{"origin": "https://app.example.com"}, 24 * time.Hour, "https://app.example.com"},
+		{"with meta", map[string]any{"meta": map[string]any{"user": "u1"}}, 24 * time.Hour, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.in["instanceId"] = id
+			before := time.Now()
+			v := wantOK(t, callPlatform(t, srv, srv.AdminKey, methods.TokensCreate, tc.in))
+			after := time.Now()
+			wantKeys(t, "tokens.create value", v, "token", "expiresAt")
+			out := decode[methods.CreateInstanceTokenOutput](t, v)
+			exp := parseTime(t, "expiresAt", out.ExpiresAt)
+			within(t, "expiresAt", exp, before.Add(tc.ttl), after.Add(tc.ttl))
+
+			h := jwtPart(t, out.Token, 0)
+			if h["alg"] != "HS256" {
+				t.Errorf("token header = %v, want alg HS256", h)
+			}
+			c := jwtPart(t, out.Token, 1)
+			if c["sub"] != id || c["org"] != org || c["iss"] != "roost" || c["jti"] == nil || c["iat"] == nil {
+				t.Errorf("token claims = %v; want sub %s, org %s, iss roost, jti and iat", c, id, org)
+			}
+			if e, ok := c["exp"].(float64); !ok || int64(e) != exp.Unix() {
+				t.Errorf("token exp = %v, want expiresAt %d", c["exp"], exp.Unix())
+			}
+			if o, _ := c["origin"].(string); o != tc.origin {
+				t.Errorf("token origin claim = %q, want %q", o, tc.origin)
+			}
+			if meta, ok := tc.in["meta"]; ok && fmt.Sprint(c["meta"]) != fmt.Sprint(meta) {
+				t.Errorf("token meta claim = %v, want %v", c["meta"], meta)
+			}
+			// The token opens its instance, and no other.
+			wantOK(t, callInstance(t, srv, id, bearer(out.Token), methods.ListSessions, nil))
+		})
+	}
+
+	t.Run("origin binding", func(t *testing.T) {
+		tok := createToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id, Origin: "https://app.example.com"}).Token
+		cases := []struct {
+			origin string
+			ok     bool
+		}{
+			{"https://app.example.com", true},
+			{"", true}, // not a browser: nothing to compare
+			{"https://evil.example.com", false},
+			{"http://app.example.com", false},
+			{"https://app.example.com:8443", false},
+		}
+		for _, c := range cases {
+			h := bearer(tok)
+			if c.origin != "" {
+				h.Set("Origin", c.origin)
+			}
+			r := callInstance(t, srv, id, h, methods.ListSessions, nil)
+			if c.ok {
+				wantOK(t, r)
+			} else {
+				wantError(t, r, http.StatusUnauthorized, methods.Unauthorized)
+			}
+		}
+	})
+
+	t.Run("tampered signature", func(t *testing.T) {
+		tok := createToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id}).Token
+		wantOK(t, callInstance(t, srv, id, bearer(tok), methods.ListSessions, nil))
+		r := callInstance(t, srv, id, bearer(tamper(t, tok)), methods.ListSessions, nil)
+		wantError(t, r, http.StatusUnauthorized, methods.Unauthorized)
+	})
+
+	t.Run("expired", func(t *testing.T) {
+		tok := srv.SignToken(t, org, id, "", -time.Minute)
+		r := callInstance(t, srv, id, bearer(tok), methods.ListSessions, nil)
+		wantError(t, r, http.StatusUnauthorized, methods.Unauthorized)
+		// A token of one second expires while we watch.
+		short := createToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id, ExpiresIn: ptr(1)}).Token
+		testutil.Eventually(t, testutil.Short, "a 1 s token to expire", func() bool {
+			return callInstance(t, srv, id, bearer(short), methods.ListSessions, nil).Status == http.StatusUnauthorized
+		})
+	})
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// tamper flips one bit of a JWT's signature.
+func tamper(t testing.TB, tok string) string {
+	t.Helper()
+	i := strings.LastIndex(tok, ".")
+	sig, err := base64.RawURLEncoding.DecodeString(tok[i+1:])
+	if err != nil {
+		t.Fatalf("token signature: %v", err)
+	}
+	sig[len(sig)/2] ^= 0x01
+	return tok[:i+1] + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+func TestSessionCookie(t *testing.T) {
+	srv := testutil.StartServer(t, platform.Config{})
+	admin := srv.Admin()
+	id := createInstance(t, admin, "cookie")
+	other := createInstance(t, admin, "other")
+	tokOut := createToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id, ExpiresIn: ptr(3600)})
+	tok := tokOut.Token
+
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	browser := &http.Client{Jar: jar, Timeout: testutil.Medium}
+
+	t.Run("exchange", func(t *testing.T) {
+		req := newRequest(t, http.MethodPost, cookieURL(srv, id), nil, bearer(tok))
+		resp, err := browser.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("session-cookie = %d %s", resp.StatusCode, body)
+		}
+		v := decode[struct {
+			OK    bool `json:"ok"`
+			Value struct {
+				ExpiresAt string `json:"expiresAt"`
+			} `json:"value"`
+		}](t, body)
+		if !v.OK || v.Value.ExpiresAt != tokOut.ExpiresAt {
+			t.Errorf("session-cookie reply = %s, want ok with the token's expiresAt %s", body, tokOut.ExpiresAt)
+		}
+		var ck *http.Cookie
+		for _, c := range resp.Cookies() {
+			if c.Name == "roost_instance" {
+				ck = c
+			}
+		}
+		if ck == nil {
+			t.Fatalf("no roost_instance cookie set: %v", resp.Header["Set-Cookie"])
+		}
+		if !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/api/v1/instances/"+id {
+			t.Errorf("cookie = %s; want HttpOnly, SameSite=Strict, Path=/api/v1/instances/%s", ck, id)
+		}
+		if ck.Secure {
+			t.Errorf("cookie over plain HTTP is Secure, so a browser would drop it: %s", ck)
+		}
+		if ck.Value != tok {
+			t.Errorf("cookie holds %q, want the token", ck.Value)
+		}
+		if ck.MaxAge <= 0 || ck.MaxAge > 3600 {
+			t.Errorf("cookie Max-Age = %d, want the token's remaining life (≤ 3600 s)", ck.MaxAge)
+		}
+		within(t, "cookie Expires", ck.Expires, parseTime(t, "", tokOut.ExpiresAt), parseTime(t, "", tokOut.ExpiresAt))
+	})
+
+	t.Run("the cookie alone opens the instance RPC", func(t *testing.T) {
+		ic := client.NewInstance(srv.URL, id, "", &client.Options{HTTPClient: browser})
+		out, err := ic.ListSessions(ctx(t))
+		if err != nil || out.Sessions == nil {
+			t.Fatalf("listSessions with the cookie = %+v, %v", out, err)
+		}
+		// Without the jar, the same call has no credential.
+		_, err = client.NewInstance(srv.URL, id, "", nil).ListSessions(ctx(t))
+		if client.TypeOf(err) != methods.Unauthorized {
+			t.Errorf("listSessions without cookie or token: %v, want unauthorized", err)
+		}
+	})
+
+	t.Run("the cookie is scoped to its instance", func(t *testing.T) {
+		u, _ := url.Parse(instanceURL(srv, other))
+		if cs := jar.Cookies(u); len(cs) != 0 {
+			t.Errorf("a browser would send %v to another instance", cs)
+		}
+		// Sent there anyway, it names the wrong instance.
+		r := callInstance(t, srv, other, hdr("Cookie", "roost_instance="+tok), methods.ListSessions, nil)
+		wantError(t, r, http.StatusNotFound, methods.NotFound)
+	})
+
+	t.Run("refusals", func(t *testing.T) {
+		otherTok := createToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: other}).Token
+		cases := []struct {
+			name   string
+			h      http.Header
+			status int
+			typ    methods.ErrorType
+		}{
+			{"no token", http.Header{}, 401, methods.Unauthorized},
+			{"only a cookie", hdr("Cookie", "roost_instance="+tok), 401, methods.Unauthorized},
+			{"an API key", bearer(srv.AdminKey), 401, methods.Unauthorized},
+			{"a garbage token", bearer("a.b.c"), 401, methods.Unauthorized},
+			{"a tampered token", bearer(tamper(t, tok)), 401, methods.Unauthorized},
+			{"another instance's token", bearer(otherTok), 404, methods.NotFound},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				r := postRaw(t, cookieURL(srv, id), c.h, nil)
+				wantError(t, r, c.status, c.typ)
+				if len(r.Header["Set-Cookie"]) != 0 {
+					t.Errorf("a refusal set a cookie: %v", r.Header["Set-Cookie"])
+				}
+			})
+		}
+	})
+
+	t.Run("clear", func(t *testing.T) {
+		req := newRequest(t, http.MethodDelete, cookieURL(srv, id), nil, nil)
+		resp, err := browser.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("DELETE session-cookie = %d", resp.StatusCode)
+		}
+		_, err = client.NewInstance(srv.URL, id, "", &client.Options{HTTPClient: browser}).ListSessions(ctx(t))
+		if client.TypeOf(err) != methods.Unauthorized {
+			t.Errorf("listSessions after clearing the cookie: %v, want unauthorized", err)
+		}
+	})
+}
+
+func TestCORS(t *testing.T) {
+	srv := testutil.StartServer(t, platform.Config{})
+	id := createInstance(t, srv.Admin(), "cors")
+	tok := createToken(t, srv.Admin(), methods.CreateInstanceTokenInput{InstanceID: id}).Token
+	const origin = "https://app.example.com"
+
+	for _, path := range []string{instanceURL(srv, id), cookieURL(srv, id)} {
+		t.Run("preflight "+strings.TrimPrefix(path, srv.URL), func(t *testing.T) {
+			r := do(t, newRequest(t, http.MethodOptions, path, nil, hdr("Origin", origin,
+				"Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "authorization,content-type")))
+			if r.Status != http.StatusNoContent {
+				t.Fatalf("preflight = %s, want 204", r)
+			}
+			h := r.Header
+			if h.Get("Access-Control-Allow-Origin") != origin || h.Get("Access-Control-Allow-Credentials") != "true" {
+				t.Errorf("preflight allows origin %q credentials %q; want %q and true",
+					h.Get("Access-Control-Allow-Origin"), h.Get("Access-Control-Allow-Credentials"), origin)
+			}
+			if m := h.Get("Access-Control-Allow-Methods"); !strings.Contains(m, "POST") {
+				t.Errorf("Access-Control-Allow-Methods = %q, want POST in it", m)
+			}
+			allowed := strings.ToLower(h.Get("Access-Control-Allow-Headers"))
+			for _, want := range []string{"authorization", "content-type"} {
+				if !strings.Contains(allowed, want) {
+					t.Errorf("Access-Control-Allow-Headers = %q, want %s in it", allowed, want)
+				}
+			}
+			if !strings.Contains(strings.Join(h.Values("Vary"), ","), "Origin") {
+				t.Errorf("Vary = %v, want Origin", h.Values("Vary"))
+			}
+		})
+	}
+
+	t.Run("preflight without Origin", func(t *testing.T) {
+		r := do(t, newRequest(t, http.MethodOptions, instanceURL(srv, id), nil, nil))
+		if r.Status != http.StatusNoContent || r.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("preflight without Origin = %d, allow-origin %q; want 204 and no allow-origin",
+				r.Status, r.Header.Get("Access-Control-Allow-Origin"))
+		}
+	})
+
+	t.Run("replies carry CORS headers", func(t *testing.T) {
+		for _, h := range []http.Header{bearer(tok), {}} { // a success and a refusal
+			h.Set("Origin", origin)
+			r := callInstance(t, srv, id, h, methods.ListSessions, nil)
+			if r.Header.Get("Access-Control-Allow-Origin") != origin {
+				t.Errorf("reply %d has Access-Control-Allow-Origin %q, want %q", r.Status, r.Header.Get("Access-Control-Allow-Origin"), origin)
+			}
+			if !strings.Contains(r.Header.Get("Access-Control-Expose-Headers"), "X-Request-Id") {
+				t.Errorf("reply does not expose X-Request-Id to the page")
+			}
+		}
+	})
+}
+
+// ---------------------------------------------------------------------------
+// Audit log, metrics, health, request ids
+// ---------------------------------------------------------------------------
+
+type auditRow struct {
+	At         int64  `db:"at"`
+	Endpoint   string `db:"endpoint"`
+	OrgID      string `db:"org_id"`
+	CallerKind string `db:"caller_kind"`
+	CallerID   string `db:"caller_id"`
+	Method     string `db:"method"`
+	InstanceID string `db:"instance_id"`
+	Outcome    string `db:"outcome"`
+	DurationUS int64  `db:"duration_us"`
+	RequestID  string `db:"request_id"`
+}
+
+func TestAuditLog(t *testing.T) {
+	srv := testutil.StartServer(t, platform.Config{})
+	key, secret := srv.OrgKey(t, "audited", "auditor", false)
+	c := srv.Client(secret)
+	id := createInstance(t, c, "audited")
+	tok := createToken(t, c, methods.CreateInstanceTokenInput{InstanceID: id}).Token
+	jti, _ := jwtPart(t, tok, 1)["jti"].(string)
+
+	withID := func(h http.Header, reqID string) http.Header {
+		h.Set("X-Request-Id", reqID)
+		return h
+	}
+	start := time.Now()
+	calls := []struct {
+		reqID string
+		send  func(t *testing.T, reqID string) reply
+		want  auditRow
+	}{
+		{"audit-create", func(t *testing.T, rid string) reply {
+			return postRaw(t, platformURL(srv), withID(bearer(secret), rid),
+				envelope(t, methods.InstancesCreate, map[string]any{"templateSlug": "default", "name": "a"}))
+		}, auditRow{Endpoint: "platform", OrgID: key.OrgID, CallerKind: "key", CallerID: key.ID, Method: methods.InstancesCreate, InstanceID: "$NEW", Outcome: "ok"}},
+		{"audit-get", func(t *testing.T, rid string) reply {
+			return postRaw(t, platformURL(srv), withID(bearer(secret), rid), envelope(t, methods.InstancesGet, map[string]any{"instanceId": id}))
+		}, auditRow{Endpoint: "platform", OrgID: key.OrgID, CallerKind: "key", CallerID: key.ID, Method: methods.InstancesGet, InstanceID: id, Outcome: "ok"}},
+		{"audit-get-missing", func(t *testing.T, rid string) reply {
+			return postRaw(t, platformURL(srv), withID(bearer(secret), rid), envelope(t, methods.InstancesGet, map[string]any{"instanceId": "ins_missing"}))
+		}, auditRow{Endpoint: "platform", OrgID: key.OrgID, CallerKind: "key", CallerID: key.ID, Method: methods.InstancesGet, InstanceID: "ins_missing", Outcome: "not_found"}},
+		{"audit-token", func(t *testing.T, rid string) reply {
+			return postRaw(t, platformURL(srv), withID(bearer(secret), rid), envelope(t, methods.TokensCreate, map[string]any{"instanceId": id}))
+		}, auditRow{Endpoint: "platform", OrgID: key.OrgID, CallerKind: "key", CallerID: key.ID, Method: methods.TokensCreate, InstanceID: id, Outcome: "ok"}},
+		{"audit-invalid", func(t *testing.T, rid string) reply {
+			return postRaw(t, platformURL(srv), withID(bearer(secret), rid), envelope(t, methods.InstancesCreate, map[string]any{"name": "a"}))
+		}, auditRow{Endpoint: "platform", OrgID: key.OrgID, CallerKind: "key", CallerID: key.ID, Method: methods.InstancesCreate, Outcome: "invalid_input"}},
+		{"audit-no-method", func(t *testing.T, rid string) reply {
+			return postRaw(t, platformURL(srv), withID(bearer(secret), rid), envelope(t, "instances.nope", nil))
+		}, auditRow{Endpoint: "platform", OrgID: key.OrgID, CallerKind: "key", CallerID: key.ID, Outcome: "method_not_found"}},
+		{"audit-no-key", func(t *testing.T, rid string) reply {
+			return postRaw(t, platformURL(srv), withID(http.Header{}, rid), envelope(t, methods.InstancesList, nil))
+		}, auditRow{Endpoint: "platform", Outcome: "unauthorized"}},
+		{"audit-instance", func(t *testing.T, rid string) reply {
+			return postRaw(t, instanceURL(srv, id), withID(bearer(tok), rid), envelope(t, methods.ListSessions, nil))
+		}, auditRow{Endpoint: "instance", OrgID: key.OrgID, CallerKind: "token", CallerID: jti, Method: methods.ListSessions, InstanceID: id, Outcome: "ok"}},
+		{"audit-instance-refused", func(t *testing.T, rid string) reply {
+			return postRaw(t, instanceURL(srv, id), withID(bearer(secret), rid), envelope(t, methods.ListSessions, nil))
+		}, auditRow{Endpoint: "instance", Outcome: "unauthorized"}},
+	}
+	var newID string
+	for _, c := range calls {
+		r := c.send(t, c.reqID)
+		if got := r.Header.Get("X-Request-Id"); got != c.reqID {
+			t.Errorf("%s: reply X-Request-Id = %q, want the one sent", c.reqID, got)
+		}
+		if c.want.InstanceID == "$NEW" {
+			newID = decode[methods.CreateInstanceOutput](t, wantOK(t, r)).InstanceID
+		}
+	}
+	end := time.Now()
+
+	rowOf := func(t *testing.T, reqID string) (auditRow, bool) {
+		var rows []auditRow
+		err := srv.DB().SelectContext(ctx(t), &rows, `SELECT at, endpoint, org_id, caller_kind, caller_id, method, instance_id,
+			outcome, duration_us, request_id FROM audit_log WHERE request_id = ?`, reqID)
+		if err != nil {
+			t.Fatalf("query audit_log: %v", err)
+		}
+		if len(rows) > 1 {
+			t.Fatalf("%d audit rows for request %s, want one", len(rows), reqID)
+		}
+		if len(rows) == 0 {
+			return auditRow{}, false
+		}
+		return rows[0], true
+	}
+	for _, c := range calls {
+		t.Run(c.reqID, func(t *testing.T) {
+			var got auditRow
+			testutil.Eventually(t, testutil.Short, "the audit row of "+c.reqID, func() bool {
+				var ok bool
+				got, ok = rowOf(t, c.reqID)
+				return ok
+			})
+			want := c.want
+			if want.InstanceID == "$NEW" {
+				want.InstanceID = newID
+			}
+			want.RequestID = c.reqID
+			at := time.UnixMilli(got.At)
+			if at.Before(start.Truncate(time.Millisecond)) || at.After(end) || got.DurationUS < 0 {
+				t.Errorf("audit at %s, duration %d µs; want a time within the test and a duration ≥ 0", at, got.DurationUS)
+			}
+			got.At, got.DurationUS = 0, 0
+			if got != want {
+				t.Errorf("audit row = %+v\n want %+v", got, want)
+			}
+		})
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	srv := testutil.StartServer(t, platform.Config{})
+	admin := srv.Admin()
+	id := createInstance(t, admin, "m1")
+	createInstance(t, admin, "m2")
+	tok := createToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id}).Token
+	callPlatform(t, srv, srv.AdminKey, methods.InstancesCreate, map[string]any{"name": "x"})
+	callPlatform(t, srv, srv.AdminKey, "instances.nope", nil)
+	callPlatform(t, srv, "", methods.InstancesList, nil)
+	for range 3 {
+		callInstance(t, srv, id, bearer(tok), methods.ListSessions, nil)
+	}
+
+	want := map[string]int{
+		`roost_rpc_requests_total{endpoint="platform",method="instances.create",outcome="ok"}`:            2,
+		`roost_rpc_requests_total{endpoint="platform",method="instances.create",outcome="invalid_input"}`: 1,
+		`roost_rpc_requests_total{endpoint="platform",method="tokens.create",outcome="ok"}`:               1,
+		`roost_rpc_requests_total{endpoint="platform",method="unknown",outcome="method_not_found"}`:       1,
+		`roost_rpc_requests_total{endpoint="platform",method="unknown",outcome="unauthorized"}`:           1,
+		`roost_rpc_requests_total{endpoint="instance",method="listSessions",outcome="ok"}`:                3,
+		`roost_rpc_duration_seconds_count{endpoint="instance",method="listSessions",outcome="ok"}`:        3,
+	}
+	scrape := func() (map[string]int, reply) {
+		r := do(t, newRequest(t, http.MethodGet, srv.URL+"/metrics", nil, nil))
+		got := map[string]int{}
+		sc := bufio.NewScanner(bytes.NewReader(r.Body))
+		for sc.Scan() {
+			series, val, ok := strings.Cut(sc.Text(), " ")
+			if _, wanted := want[series]; ok && wanted {
+				n, _ := strconv.ParseFloat(val, 64)
+				got[series] = int(n)
+			}
+		}
+		return got, r
+	}
+	var got map[string]int
+	var last reply
+	testutil.Eventually(t, testutil.Short, "the metrics of the calls", func() bool {
+		got, last = scrape()
+		return fmt.Sprint(got) == fmt.Sprint(want)
+	})
+	if last.Status != http.StatusOK || !strings.HasPrefix(last.Header.Get("Content-Type"), "text/plain") {
+		t.Errorf("GET /metrics = %d %s", last.Status, last.Header.Get("Content-Type"))
+	}
+	if got := fmt.Sprint(got); got != fmt.Sprint(want) {
+		t.Errorf("metrics = %s, want %v", got, want)
+	}
+}
+
+func TestHealthAndRequestIDs(t *testing.T) {
+	srv := testutil.StartServer(t, platform.Config{})
+
+	t.Run("healthz", func(t *testing.T) {
+		r := do(t, newRequest(t, http.MethodGet, srv.URL+"/healthz", nil, nil))
+		if r.Status != http.StatusOK || !r.OK {
+			t.Errorf("GET /healthz = %s, want 200 {\"ok\":true}", r)
+		}
+	})
+
+	hex24 := regexp.MustCompile(`^[0-9a-f]{24}$`)
+	tests := []struct {
+		name string
+		sent string
+		want string // "" for a fresh id
+	}{
+		{"a sane id is kept", "req-123_abc.DEF", "req-123_abc.DEF"},
+		{"none makes one", "", ""},
+		{"an id with spaces is replaced", "a b", ""},
+		{"an id with markup is replaced", "<script>", ""},
+		{"an id over 64 characters is replaced", strings.Repeat("x", 65), ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := bearer(srv.AdminKey)
+			if tc.sent != "" {
+				h.Set("X-Request-Id", tc.sent)
+			}
+			r := postRaw(t, platformURL(srv), h, envelope(t, methods.InstancesList, nil))
+			got := r.Header.Get("X-Request-Id")
+			if tc.want != "" && got != tc.want || tc.want == "" && !hex24.MatchString(got) {
+				t.Errorf("X-Request-Id = %q, want %q (or a fresh id)", got, tc.want)
+			}
+		})
+	}
+
+	t.Run("ids differ between requests", func(t *testing.T) {
+		a := do(t, newRequest(t, http.MethodGet, srv.URL+"/healthz", nil, nil)).Header.Get("X-Request-Id")
+		b := do(t, newRequest(t, http.MethodGet, srv.URL+"/healthz", nil, nil)).Header.Get("X-Request-Id")
+		if a == b {
+			t.Errorf("two requests got the same id %q", a)
+		}
+	})
+	// Every other reply (errors, preflight, 413, metrics) is checked by do.
+}
+
+// ---------------------------------------------------------------------------
+// The CLI
+// ---------------------------------------------------------------------------
+
+// buildRoost builds the roost binary into a temp dir.
+func buildRoost(t *testing.T) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	bin := filepath.Join(t.TempDir(), "roost")
+	cmd := exec.CommandContext(testutil.Context(t, testutil.Long), goBin, "build", "-o", bin, "github.com/roosthq/roost/cmd/roost")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/roost: %v\n%s", err, out)
+	}
+	return bin
+}
+
+type cliResult struct {
+	stdout, stderr string
+	code           int
+}
+
+// runCLI runs the binary with args and extra environment, and waits for it.
+func runCLI(t *testing.T, bin string, env []string, stdin string, args ...string) cliResult {
+	t.Helper()
+	cmd := exec.CommandContext(testutil.Context(t, testutil.Medium), bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	res := cliResult{stdout: out.String(), stderr: errOut.String()}
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatalf("roost %v: %v", args, err)
+		}
+		res.code = ee.ExitCode()
+	}
+	return res
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return lines[len(lines)-1]
+}
+
+func TestCLI(t *testing.T) {
+	bin := buildRoost(t)
+	dir := t.TempDir()
+	srv := testutil.StartServer(t, platform.Config{DataDir: dir})
+
+	var keyID, secret string
+	t.Run("keys create", func(t *testing.T) {
+		res := runCLI(t, bin, nil, "", "keys", "create", "--data", dir, "--org", "acme", "--name", "x")
+		if res.code != 0 {
+			t.Fatalf("keys create exited %d: %s", res.code, res.stderr)
+		}
+		secret = lastLine(res.stdout)
+		if !regexp.MustCompile(`^rk_[A-Za-z0-9_-]{43}$`).MatchString(secret) {
+			t.Fatalf("last line of stdout = %q, want the key alone", secret)
+		}
+		m := regexp.MustCompile(`created key (key_\S+)`).FindStringSubmatch(res.stdout)
+		if m == nil {
+			t.Fatalf("keys create output names no key id: %s", res.stdout)
+		}
+		keyID = m[1]
+		if strings.Contains(res.stderr, secret) {
+			t.Errorf("the key was written to stderr too")
+		}
+		// It works against the running server on the same data dir, in its org.
+		c := srv.Client(secret)
+		id := createInstance(t, c, "acme's")
+		list, err := c.ListInstances(ctx(t), methods.ListInstancesInput{})
+		if err != nil || list.Total != 1 || list.Instances[0].InstanceID != id {
+			t.Errorf("instances.list with the new key = %+v, %v; want only acme's instance", list, err)
+		}
+		if rec := srv.KeyRecord(t, keyID); rec.Admin || rec.OrgName != "acme" || rec.Name != "x" {
+			t.Errorf("stored key = %+v; want a non-admin key x of org acme", rec)
+		}
+	})
+	if secret == "" {
+		t.FailNow()
+	}
+
+	t.Run("keys list", func(t *testing.T) {
+		res := runCLI(t, bin, nil, "", "keys", "list", "--data", dir)
+		if res.code != 0 {
+			t.Fatalf("keys list exited %d: %s", res.code, res.stderr)
+		}
+		var line string
+		for _, l := range strings.Split(res.stdout, "\n") {
+			if strings.HasPrefix(l, keyID+" ") {
+				line = l
+			}
+		}
+		f := strings.Fields(line)
+		if len(f) != 7 || f[1] != "acme" || f[2] != "x" || f[4] != "false" || f[6] != "-" {
+			t.Errorf("keys list line of %s = %q; want org acme, name x, not admin, not revoked\n%s", keyID, line, res.stdout)
+		}
+		if strings.Contains(res.stdout, secret) {
+			t.Errorf("keys list shows a secret")
+		}
+	})
+
+	u := srv.URL
+	t.Run("rpc", func(t *testing.T) {
+		res := runCLI(t, bin, nil, "", "rpc", "--url", u, "--key", secret, "instances.list", "{}")
+		if res.code != 0 {
+			t.Fatalf("rpc instances.list exited %d: %s %s", res.code, res.stdout, res.stderr)
+		}
+		out := decode[methods.ListInstancesOutput](t, json.RawMessage(res.stdout))
+		if out.Total != 1 || len(out.Instances) != 1 || out.Instances[0].Name != "acme's" {
+			t.Errorf("rpc instances.list printed %s; want the value with acme's one instance", res.stdout)
+		}
+
+		cases := []struct {
+			name  string
+			env   []string
+			stdin string
+			args  []string
+			code  int
+			typ   methods.ErrorType // of the printed error, when the server refused
+			check func(t *testing.T, v json.RawMessage)
+		}{
+			{name: "create", args: []string{"rpc", "--url", u, "--key", secret, "instances.create", `{"templateSlug":"default","name":"from-cli"}`},
+				check: func(t *testing.T, v json.RawMessage) {
+					if o := decode[methods.CreateInstanceOutput](t, v); o.Status != "created" || o.InstanceID == "" {
+						t.Errorf("printed %s", v)
+					}
+				}},
+			{name: "no input is {}", args: []string{"rpc", "--url", u, "--api-key", secret, "templates.list"},
+				check: func(t *testing.T, v json.RawMessage) { wantKeys(t, "templates.list", v, "templates") }},
+			{name: "input from stdin", stdin: `{"limit":1}`, args: []string{"rpc", "--url", u, "--key", secret, "instances.list", "-"},
+				check: func(t *testing.T, v json.RawMessage) {
+					if o := decode[methods.ListInstancesOutput](t, v); len(o.Instances) != 1 || o.Total != 2 {
+						t.Errorf("printed %s; want one of two instances", v)
+					}
+				}},
+			{name: "flags from the environment", env: []string{"ROOST_URL=" + u, "ROOST_KEY=" + secret}, args: []string{"rpc", "instances.list"},
+				check: func(t *testing.T, v json.RawMessage) { wantKeys(t, "instances.list", v, "instances", "total") }},
+			{name: "not found", args: []string{"rpc", "--url", u, "--key", secret, "instances.get", `{"instanceId":"ins_nope"}`}, code: 1, typ: methods.NotFound},
+			{name: "invalid input", args: []string{"rpc", "--url", u, "--key", secret, "instances.create", `{"name":""}`}, code: 1, typ: methods.InvalidInput},
+			{name: "unknown method", args: []string{"rpc", "--url", u, "--key", secret, "instances.nope"}, code: 1, typ: methods.MethodNotFound},
+			{name: "no key", args: []string{"rpc", "--url", u, "instances.list"}, code: 1, typ: methods.Unauthorized},
+			{name: "input not JSON", args: []string{"rpc", "--url", u, "--key", secret, "instances.list", "{"}, code: 1},
+			{name: "no method", args: []string{"rpc", "--url", u, "--key", secret}, code: 1},
+			{name: "server not reachable", args: []string{"rpc", "--url", "http://127.0.0.1:1", "--key", secret, "instances.list"}, code: 1},
+			{name: "unknown flag", args: []string{"rpc", "--nope", "instances.list"}, code: 2},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				res := runCLI(t, bin, tc.env, tc.stdin, tc.args...)
+				if res.code != tc.code {
+					t.Fatalf("exit code %d, want %d\nstdout: %s\nstderr: %s", res.code, tc.code, res.stdout, res.stderr)
+				}
+				if tc.check != nil {
+					tc.check(t, json.RawMessage(res.stdout))
+				}
+				if tc.typ != "" {
+					e := decode[struct {
+						OK    bool      `json:"ok"`
+						Error wireError `json:"error"`
+					}](t, json.RawMessage(res.stdout))
+					if e.OK || e.Error.Type != tc.typ || e.Error.Message == "" {
+						t.Errorf("printed %s; want an error of type %s", res.stdout, tc.typ)
+					}
+				}
+			})
+		}
+	})
+
+	t.Run("keys revoke", func(t *testing.T) {
+		res := runCLI(t, bin, nil, "", "keys", "revoke", "--data", dir, keyID)
+		if res.code != 0 {
+			t.Fatalf("keys revoke exited %d: %s", res.code, res.stderr)
+		}
+		// The server trusts a key it has seen for up to a second.
+		c := srv.Client(secret)
+		testutil.Eventually(t, testutil.Short, "the revoked key to be refused", func() bool {
+			_, err := c.ListInstances(ctx(t), methods.ListInstancesInput{})
+			return client.TypeOf(err) == methods.Unauthorized
+		})
+		res = runCLI(t, bin, nil, "", "rpc", "--url", u, "--key", secret, "instances.list")
+		if res.code == 0 || !strings.Contains(res.stdout, string(methods.Unauthorized)) {
+			t.Errorf("rpc with a revoked key exited %d: %s", res.code, res.stdout)
+		}
+		list := runCLI(t, bin, nil, "", "keys", "list", "--data", dir)
+		for _, l := range strings.Split(list.stdout, "\n") {
+			if f := strings.Fields(l); len(f) == 7 && f[0] == keyID {
+				parseTime(t, "revoked at", f[6])
+			}
+		}
+		// Revoking again is fine; an unknown id is an error.
+		if res := runCLI(t, bin, nil, "", "keys", "revoke", "--data", dir, keyID); res.code != 0 {
+			t.Errorf("revoking again exited %d: %s", res.code, res.stderr)
+		}
+		if res := runCLI(t, bin, nil, "", "keys", "revoke", "--data", dir, "key_nope"); res.code == 0 {
+			t.Errorf("revoking an unknown key succeeded")
+		}
+	})
+
+	t.Run("usage errors", func(t *testing.T) {
+		cases := []struct {
+			name string
+			args []string
+			code int
+		}{
+			{"no command", nil, 2},
+			{"unknown command", []string{"frobnicate"}, 2},
+			{"keys without subcommand", []string{"keys"}, 1},
+			{"keys create without org", []string{"keys", "create", "--data", dir}, 1},
+			{"keys on a missing data dir", []string{"keys", "list", "--data", filepath.Join(dir, "missing")}, 1},
+			{"unknown keys subcommand", []string{"keys", "rotate", "--data", dir}, 1},
+			{"version", []string{"version"}, 0},
+			{"help", []string{"help"}, 0},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				if res := runCLI(t, bin, nil, "", tc.args...); res.code != tc.code {
+					t.Errorf("roost %v exited %d, want %d: %s", tc.args, res.code, tc.code, res.stderr)
+				}
+			})
+		}
+	})
+
+	t.Run("serve", func(t *testing.T) {
+		data := filepath.Join(t.TempDir(), "fresh")
+		cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--data", data, "--log-level", "error")
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		lines := make(chan string, 64)
+		go func() {
+			sc := bufio.NewScanner(stdout)
+			for sc.Scan() {
+				select {
+				case lines <- sc.Text():
+				default: // nobody reads any more: drop it
+				}
+			}
+			close(lines)
+			exited <- cmd.Wait()
+		}()
+		stopped := false
+		t.Cleanup(func() {
+			if !stopped {
+				_ = cmd.Process.Kill()
+				<-exited
+			}
+		})
+
+		var baseURL, key string
+		timeout := time.After(testutil.Medium)
+		for key == "" {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("roost serve ended before printing a key; stderr:\n%s", stderr.String())
+				}
+				if m := regexp.MustCompile(`listening on (http://\S+)`).FindStringSubmatch(l); m != nil {
+					baseURL = m[1]
+				}
+				if strings.HasPrefix(l, "rk_") {
+					key = l
+				}
+			case <-timeout:
+				t.Fatalf("roost serve printed no URL and key within %s", testutil.Medium)
+			}
+		}
+		if !strings.HasPrefix(baseURL, "http://127.0.0.1:") || strings.HasSuffix(baseURL, ":0") {
+			t.Fatalf("roost serve printed URL %q, want the bound loopback address", baseURL)
+		}
+		out, err := client.New(baseURL, key, nil).ListInstances(ctx(t), methods.ListInstancesInput{})
+		if err != nil || out.Total != 0 {
+			t.Fatalf("instances.list with the printed key = %+v, %v", out, err)
+		}
+		if fi, err := os.Stat(platform.TokenKeyPath(data)); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("token signing key: %v, mode %v; want mode 0600", err, fi.Mode().Perm())
+		}
+
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-exited:
+			stopped = true
+			if err != nil {
+				t.Errorf("roost serve ended with %v after SIGTERM; stderr:\n%s", err, stderr.String())
+			}
+		case <-time.After(testutil.Medium):
+			t.Fatalf("roost serve did not stop within %s of SIGTERM", testutil.Medium)
+		}
+	})
+}
