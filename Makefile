@@ -27,6 +27,7 @@ unit:
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./rpc
+	$(GO) test -run '^$$' -fuzz '^FuzzInspect$$' -fuzztime $(FUZZTIME) ./bundles
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./platform/...
