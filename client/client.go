@@ -224,3 +224,34 @@ func (c *InstanceClient) Call(ctx context.Context, method string, input, out any
 func (c *InstanceClient) ListSessions(ctx context.Context) (*methods.InstanceListSessionsOutput, error) {
 	return call[methods.InstanceListSessionsOutput](ctx, c.t, methods.ListSessions, methods.InstanceListSessionsInput{})
 }
+
+// ListNodes calls nodes.list (admin key).
+func (c *Client) ListNodes(ctx context.Context) (*methods.ListNodesOutput, error) {
+	return call[methods.ListNodesOutput](ctx, c.t, methods.NodesList, methods.ListNodesInput{})
+}
+
+// GetNode calls nodes.get (admin key).
+func (c *Client) GetNode(ctx context.Context, id string) (*methods.Node, error) {
+	return call[methods.Node](ctx, c.t, methods.NodesGet, methods.NodeRef{NodeID: id})
+}
+
+// CreateEnrollToken calls nodes.createEnrollToken (admin key).
+func (c *Client) CreateEnrollToken(ctx context.Context, in methods.CreateEnrollTokenInput) (*methods.CreateEnrollTokenOutput, error) {
+	return call[methods.CreateEnrollTokenOutput](ctx, c.t, methods.NodesCreateEnrollToken, in)
+}
+
+// DrainNode calls nodes.drain; UndrainNode nodes.undrain; RemoveNode
+// nodes.remove (admin key).
+func (c *Client) DrainNode(ctx context.Context, id string) error {
+	return c.t.call(ctx, methods.NodesDrain, methods.NodeRef{NodeID: id}, nil)
+}
+
+// UndrainNode calls nodes.undrain (admin key).
+func (c *Client) UndrainNode(ctx context.Context, id string) error {
+	return c.t.call(ctx, methods.NodesUndrain, methods.NodeRef{NodeID: id}, nil)
+}
+
+// RemoveNode calls nodes.remove (admin key).
+func (c *Client) RemoveNode(ctx context.Context, id string) error {
+	return c.t.call(ctx, methods.NodesRemove, methods.NodeRef{NodeID: id}, nil)
+}

@@ -30,6 +30,8 @@ type Config struct {
 	// S3 selects the s3 blob store when S3.Endpoint is set; otherwise files
 	// live under DataDir/blobs.
 	S3 blob.S3Options
+	// NoLocalNode leaves out the embedded node.
+	NoLocalNode bool
 	// Out receives the first-start banner (URL and admin key). Default stdout.
 	Out io.Writer
 }
@@ -69,3 +71,6 @@ func TokenKeyPath(dataDir string) string { return filepath.Join(dataDir, "keys",
 
 // BlobDir is the fs blob store's directory in a data dir.
 func BlobDir(dataDir string) string { return filepath.Join(dataDir, "blobs") }
+
+// Version is the running roost's version, set by cmd/roost.
+var Version = "dev"

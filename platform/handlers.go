@@ -20,6 +20,7 @@ func (s *Server) registerMethods() {
 	s.files.Register(s.platform)
 	s.resources.Register(s.platform)
 	s.bundles.Register(s.platform)
+	s.fleet.RegisterAdmin(s.platform, func() string { return s.cfg.BaseURL })
 	rpc.Register(s.platform, methods.TokensCreate, s.createToken)
 	rpc.Register(s.platform, methods.TemplatesList, func(ctx context.Context, _ methods.ListTemplatesInput) (methods.ListTemplatesOutput, error) {
 		out := methods.ListTemplatesOutput{Templates: []methods.Template{}}

@@ -32,8 +32,12 @@ func (s *Server) routeTable() []route {
 		{http.MethodDelete, "/api/v1/instances/:id/session-cookie", s.handleClearCookie},
 		{http.MethodOptions, "/api/v1/instances/:id/session-cookie", s.handlePreflight},
 		{http.MethodPost, "/api/v1/instances/:id/session-cookie", s.handleSessionCookie},
+		{http.MethodGet, "/api/v1/nodes/binary", s.handleBinary},
+		{http.MethodGet, "/api/v1/nodes/connect", s.handleConnect},
+		{http.MethodPost, "/api/v1/nodes/enroll", s.handleEnroll},
 		{http.MethodPost, "/api/v1/rpc", s.handlePlatformRPC},
 		{http.MethodGet, "/healthz", s.handleHealth},
+		{http.MethodGet, "/install.sh", s.handleInstall},
 		{http.MethodGet, "/metrics", echo.WrapHandler(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))},
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/roosthq/roost/bundles"
 	"github.com/roosthq/roost/files"
 	"github.com/roosthq/roost/instance"
+	"github.com/roosthq/roost/node"
 	"github.com/roosthq/roost/platform/audit"
 	"github.com/roosthq/roost/platform/auth"
 	"github.com/roosthq/roost/resources"
@@ -37,6 +40,8 @@ type Server struct {
 	files     *files.Service
 	resources *resources.Service
 	bundles   *bundles.Service
+	fleet     *sandbox.Fleet
+	localNode *node.Node
 	audit     *audit.Log
 	metrics   *metrics
 	platform  *rpc.Registry
@@ -80,6 +85,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	} else if n > 0 {
 		s.log.Info("removed uploads left unfinished by a previous run", "files", n)
 	}
+	s.fleet = sandbox.NewFleet(sandbox.FleetOptions{DB: s.db, Logger: s.log})
 	s.metrics = newMetrics()
 	s.audit = audit.New(audit.Options{DB: s.db, RequestID: RequestID, Logger: s.log})
 
@@ -102,6 +108,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.cfg.BaseURL = "http://" + s.ln.Addr().String()
 	}
 	s.cfg.BaseURL = strings.TrimRight(s.cfg.BaseURL, "/")
+	if !cfg.NoLocalNode {
+		if s.localNode, err = s.prepareLocalNode(ctx); err != nil {
+			s.ln.Close()
+			s.close(ctx)
+			return nil, err
+		}
+	}
 	s.http = &http.Server{Handler: s.echo, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 
 	s.log.Info("roost platform configured", "listen", s.ln.Addr().String(), "url", s.cfg.BaseURL,
@@ -121,6 +134,20 @@ func (s *Server) URL() string { return s.cfg.BaseURL }
 func (s *Server) Serve(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.ln) }()
+	nodeCtx, stopNode := context.WithCancel(context.WithoutCancel(ctx))
+	nodeDone := make(chan struct{})
+	go func() {
+		defer close(nodeDone)
+		if s.localNode != nil {
+			if err := s.localNode.Run(nodeCtx); err != nil {
+				s.log.Error("local node stopped", "err", err)
+			}
+		}
+	}()
+	defer func() {
+		stopNode()
+		<-nodeDone
+	}()
 	select {
 	case err := <-errc:
 		s.close(context.Background())
@@ -128,6 +155,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	s.log.Info("shutting down")
+	stopNode()
+	<-nodeDone
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := s.http.Shutdown(sctx)
@@ -142,6 +171,9 @@ func (s *Server) Serve(ctx context.Context) error {
 }
 
 func (s *Server) close(ctx context.Context) {
+	if s.fleet != nil {
+		s.fleet.Close()
+	}
 	if s.audit != nil {
 		if err := s.audit.Close(ctx); err != nil {
 			s.log.Warn("audit log not fully written", "err", err)
@@ -195,3 +227,26 @@ func (s *Server) InstanceMethods() []rpc.Method { return s.instance.Methods() }
 
 // Audit is the platform's audit log writer.
 func (s *Server) Audit() *audit.Log { return s.audit }
+
+// Fleet is the platform's fleet of nodes.
+func (s *Server) Fleet() *sandbox.Fleet { return s.fleet }
+
+// LocalNode is the embedded node, or nil with NoLocalNode.
+func (s *Server) LocalNode() *node.Node { return s.localNode }
+
+// prepareLocalNode sets up the embedded node: it joins through the same
+// enrollment, websocket and tunnel as any node, over loopback. On its first
+// start the platform makes it an enrollment token.
+func (s *Server) prepareLocalNode(ctx context.Context) (*node.Node, error) {
+	dir := filepath.Join(s.cfg.DataDir, "node")
+	o := node.Options{Platform: "http://" + s.ln.Addr().String(), DataDir: dir, Name: "local",
+		Labels: []string{"local"}, Version: Version, Logger: s.log.With("component", "local-node")}
+	if _, err := os.Stat(filepath.Join(dir, "node.json")); err != nil {
+		tok, _, err := s.fleet.CreateEnrollToken(ctx, "platform", 10*time.Minute, nil)
+		if err != nil {
+			return nil, err
+		}
+		o.Token = tok
+	}
+	return node.New(o)
+}

@@ -16,6 +16,10 @@ Usage:
   roost keys revoke ID                                          revoke an API key
   roost rpc METHOD [JSON|-]                                     call a platform method
   roost bundles push DIR --slug SLUG                            pack, upload and publish a bundle
+  roost node --platform URL [--token T] --data DIR [--name N] [--labels a,b]
+                                                                run a worker node
+  roost nodes list|get ID|token [--labels a,b] [--ttl S]|drain ID|undrain ID|remove ID
+                                                                administer nodes (admin key)
   roost version                                                 print the version
 
 Every flag has an environment equivalent: --data is ROOST_DATA, --s3-bucket is
@@ -44,6 +48,10 @@ func run(args []string) int {
 		err = cmdRPC(args[1:])
 	case "bundles":
 		err = cmdBundles(args[1:])
+	case "node":
+		err = cmdNode(args[1:])
+	case "nodes":
+		err = cmdNodes(args[1:])
 	case "version", "--version":
 		fmt.Println("roost", version)
 	case "help", "-h", "--help":

@@ -26,6 +26,7 @@ func cmdServe(args []string) error {
 	fs.StringVar(&cfg.S3.SecretKey, "s3-secret-key", "", "S3 secret key")
 	fs.StringVar(&cfg.S3.Region, "s3-region", "", "S3 region")
 	fs.BoolVar(&cfg.S3.Insecure, "s3-insecure", false, "talk to the S3 endpoint over plain HTTP")
+	fs.BoolVar(&cfg.NoLocalNode, "no-local-node", false, "do not start the embedded node")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	if pos, err := parse(fs, args); err != nil {
@@ -37,6 +38,7 @@ func cmdServe(args []string) error {
 	if cfg.MaxUpload, err = parseSize(*maxUpload); err != nil {
 		return fmt.Errorf("--max-upload: %w", err)
 	}
+	platform.Version = version
 	cfg.Logger = platform.NewLogger(os.Stderr, *logLevel, *logFormat)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -1,0 +1,70 @@
+package methods
+
+// Roost additions: node administration (admin API keys only).
+const (
+	NodesList              = "nodes.list"
+	NodesGet               = "nodes.get"
+	NodesCreateEnrollToken = "nodes.createEnrollToken"
+	NodesDrain             = "nodes.drain"
+	NodesUndrain           = "nodes.undrain"
+	NodesRemove            = "nodes.remove"
+)
+
+// Node statuses.
+const (
+	NodeOnline   = "online"
+	NodeOffline  = "offline"
+	NodeDraining = "draining"
+)
+
+// NodeMetrics is what a node's last heartbeat reported.
+type NodeMetrics struct {
+	CPUUsage         float64    `json:"cpuUsage"`
+	MemoryUsedMB     int64      `json:"memoryUsedMb"`
+	MemoryTotalMB    int64      `json:"memoryTotalMb"`
+	LoadAverage      [3]float64 `json:"loadAverage"`
+	RunningSandboxes int        `json:"runningSandboxes"`
+	DiskFreeMB       int64      `json:"diskFreeMb"`
+	Version          string     `json:"version"`
+}
+
+// Node describes a worker node.
+type Node struct {
+	ID              string       `json:"id"`
+	Name            string       `json:"name"`
+	Hostname        string       `json:"hostname"`
+	Status          string       `json:"status"`
+	Labels          []string     `json:"labels"`
+	Metrics         *NodeMetrics `json:"metrics"`
+	LastHeartbeatAt *string      `json:"lastHeartbeatAt"`
+	Version         string       `json:"version"`
+	CreatedAt       string       `json:"createdAt"`
+}
+
+// ListNodesInput is the input of nodes.list.
+type ListNodesInput struct{}
+
+// ListNodesOutput is the output of nodes.list.
+type ListNodesOutput struct {
+	Nodes []Node `json:"nodes"`
+}
+
+// NodeRef names a node (nodes.get, drain, undrain, remove).
+type NodeRef struct {
+	NodeID string `json:"nodeId" required:"true"`
+}
+
+// CreateEnrollTokenInput is the input of nodes.createEnrollToken.
+type CreateEnrollTokenInput struct {
+	// TTL in seconds; default 3600, at most 7 days.
+	TTL *int `json:"ttl,omitempty"`
+	// Labels given to the node that enrolls with the token.
+	Labels []string `json:"labels,omitempty"`
+}
+
+// CreateEnrollTokenOutput is the output of nodes.createEnrollToken.
+type CreateEnrollTokenOutput struct {
+	Token          string `json:"token"`
+	ExpiresAt      string `json:"expiresAt"`
+	InstallCommand string `json:"installCommand"`
+}
