@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/roosthq/roost/methods"
 )
@@ -44,6 +45,12 @@ func TestDecodeEnvelope(t *testing.T) {
 		{name: "whitespace around", body: " \n{ \"method\" : \"m\" }\n", method: "m"},
 		{name: "unknown top-level field", body: `{"method":"a","input":{},"extra":1}`,
 			errType: methods.InvalidInput, field: "extra", reason: "unknown"},
+		{name: "escaped names and method", body: `{"m\u0065thod":"a\u002eb","input":{}}`, method: "a.b", input: `{}`},
+		{name: "repeated method, last wins", body: `{"method":"a","method":"b"}`, method: "b"},
+		{name: "unknown empty name", body: `{"method":"a","":1}`,
+			errType: methods.InvalidInput, field: "", reason: "unknown"},
+		{name: "first unknown in document order", body: `{"b":1,"method":"a","a":2}`,
+			errType: methods.InvalidInput, field: "b", reason: "unknown"},
 		{name: "field names are case-sensitive", body: `{"Method":"a"}`,
 			errType: methods.InvalidInput, field: "Method", reason: "unknown"},
 		{name: "missing method", body: `{"input":{}}`,
@@ -191,7 +198,7 @@ func TestDecodeInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := decodeInput(json.RawMessage(tt.input), tt.into)
+			err := decodeInput(json.RawMessage(tt.input), tt.into, false)
 			if tt.field == "" && tt.reason == "" {
 				if err != nil {
 					t.Fatalf("decodeInput: %v", err)
@@ -217,22 +224,108 @@ func TestDecodeInput(t *testing.T) {
 	}
 }
 
-// TestWrongTypeInArrayItem pins what a scalar type error inside an array of
-// structs reports today: encoding/json names the field path without the
-// index, unlike the shape errors above.
-func TestWrongTypeInArrayItem(t *testing.T) {
-	err := decodeInput(json.RawMessage(`{"items":[{"x":1},{"x":"two"}]}`), &withItems{})
-	fe := fieldErr(t, err)
-	if fe.Reason != "type" || (fe.Field != "items[1].x" && fe.Field != "items.x") {
-		t.Errorf("details = %+v, want a type error on items[1].x", fe)
+type (
+	clock struct {
+		At time.Time `json:"at" required:"true"`
+	}
+	tree struct {
+		Name     string `json:"name" required:"true"`
+		Children []tree `json:"children,omitempty"`
+		Parent   *tree  `json:"parent,omitempty"`
+	}
+	odd struct {
+		Dash   string      `json:"-,"`
+		Quoted int         `json:"quoted,string,omitempty"`
+		Num    json.Number `json:"num,omitempty"`
+		Raw    []byte      `json:"raw,omitempty"`
+		Grid   [][]int     `json:"grid,omitempty"`
+		Free   any         `json:"free,omitempty"`
+	}
+)
+
+// TestDecodeInputPaths covers what the checker reports by itself, before
+// encoding/json runs: exact paths with indexes, escaped names, repeated
+// members, recursive types and types that decode themselves.
+func TestDecodeInputPaths(t *testing.T) {
+	tests := []struct {
+		name   string
+		input  string
+		into   any
+		field  string // "" for success
+		reason string
+	}{
+		{name: "wrong type in an array item names the index", input: `{"items":[{"x":1},{"x":"two"}]}`, into: &withItems{}, field: "items[1].x", reason: "type"},
+		{name: "wrong type in a scalar array", input: `{"tags":["a",2]}`, into: &withItems{}, field: "tags[1]", reason: "type"},
+		{name: "null in a scalar array", input: `{"tags":["a",null]}`, into: &withItems{}},
+		{name: "nested arrays", input: `{"grid":[[1,2],[3,"4"]]}`, into: &odd{}, field: "grid[1][1]", reason: "type"},
+		{name: "escaped member name", input: `{"instance\u0049d":"i"}`, into: &methods.GetInstanceInput{}},
+		{name: "escaped unknown member name", input: `{"x\u0041":1,"instanceId":"i"}`, into: &methods.GetInstanceInput{}, field: "xA", reason: "unknown"},
+		{name: "repeated member, last not null", input: `{"instanceId":null,"instanceId":"i"}`, into: &methods.GetInstanceInput{}},
+		{name: "repeated member, last null", input: `{"instanceId":"i","instanceId":null}`, into: &methods.GetInstanceInput{}, field: "instanceId", reason: "required"},
+		{name: "unknown field in an earlier repeat", input: `{"templateSlug":"t","name":"n","autoCreateSession":{"presetId":"p","nope":1},"autoCreateSession":{"presetId":"p"}}`,
+			into: &methods.CreateInstanceInput{}, field: "autoCreateSession.nope", reason: "unknown"},
+		{name: "first error in document order", input: `{"limit":"1","page":2}`, into: &methods.ListInstancesInput{}, field: "limit", reason: "type"},
+		{name: "recursive type", input: `{"name":"a","children":[{"name":"b","children":[{"name":"c"},{}]}]}`, into: &tree{}, field: "children[0].children[1].name", reason: "required"},
+		{name: "recursive pointer", input: `{"name":"a","parent":{"name":"b","parent":{"nam":"c"}}}`, into: &tree{}, field: "parent.parent.nam", reason: "unknown"},
+		{name: "a type that decodes itself takes a string", input: `{"at":"2026-11-21T09:00:00Z"}`, into: &clock{}},
+		{name: "field named -", input: `{"-":"d"}`, into: &odd{}},
+		{name: ",string option takes a quoted number", input: `{"quoted":"5"}`, into: &odd{}},
+		{name: "json.Number takes a number", input: `{"num":1.5e3}`, into: &odd{}},
+		{name: "[]byte takes base64", input: `{"raw":"aGk="}`, into: &odd{}},
+		{name: "any takes anything", input: `{"free":[{"a":1}]}`, into: &odd{}},
+		{name: "number for bool", input: `{"blocking":1,"presetId":"p"}`, into: &methods.AutoCreateSession{}, field: "blocking", reason: "type"},
+		{name: "object for string", input: `{"instanceId":{}}`, into: &methods.GetInstanceInput{}, field: "instanceId", reason: "type"},
+		{name: "array for map", input: `{"templateSlug":"t","name":"n","metadata":[]}`, into: &methods.CreateInstanceInput{}, field: "metadata", reason: "type"},
+		{name: "integer out of range is left to encoding/json", input: `{"limit":99999999999999999999}`, into: &methods.ListInstancesInput{}, field: "limit", reason: "type"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := decodeInput(json.RawMessage(tt.input), tt.into, false)
+			if tt.field == "" && tt.reason == "" {
+				if err != nil {
+					t.Fatalf("decodeInput: %v", err)
+				}
+				return
+			}
+			fe := fieldErr(t, err)
+			if fe.Field != tt.field || fe.Reason != tt.reason {
+				t.Errorf("details = %+v, want field %q reason %q (%v)", fe, tt.field, tt.reason, err)
+			}
+		})
 	}
 }
 
-func TestShapeIsCachedPerType(t *testing.T) {
-	a := shapeOf(reflect.TypeFor[methods.CreateInstanceInput]())
-	b := shapeOf(reflect.TypeFor[methods.CreateInstanceInput]())
+func TestDecodeInputRefusedByUnmarshaler(t *testing.T) {
+	for _, raw := range []string{`{"at":5}`, `{"at":"yesterday"}`} {
+		t.Run(raw, func(t *testing.T) {
+			err := decodeInput(json.RawMessage(raw), &clock{}, false)
+			if !errors.Is(err, errBadValue) {
+				t.Fatalf("decodeInput(%q) = %v, want errBadValue", raw, err)
+			}
+			if _, w := ToWire(err); w.Type != methods.InvalidInput || strings.Contains(w.Message, "parsing time") {
+				t.Errorf("wire = %+v", w)
+			}
+		})
+	}
+}
+
+func TestDecodeInputNotJSON(t *testing.T) {
+	// Registry.Call takes raw input from Go callers; it is checked too.
+	for _, raw := range []string{`{"instanceId":`, `{"instanceId":"i"} x`, `{'a':1}`, " "} {
+		t.Run(raw, func(t *testing.T) {
+			err := decodeInput(json.RawMessage(raw), &methods.GetInstanceInput{}, false)
+			if _, w := ToWire(err); w.Type != methods.InvalidInput {
+				t.Errorf("decodeInput(%q) = %v, want invalid_input", raw, err)
+			}
+		})
+	}
+}
+
+func TestCheckIsCachedPerType(t *testing.T) {
+	a := checkFor(reflect.TypeFor[methods.CreateInstanceInput]())
+	b := checkFor(reflect.TypeFor[methods.CreateInstanceInput]())
 	if a != b {
-		t.Error("shapeOf computed the shape twice")
+		t.Error("checkFor computed the check twice")
 	}
 	if want := []string{"name", "templateSlug"}; !reflect.DeepEqual(a.required, want) {
 		t.Errorf("required = %v, want %v", a.required, want)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"reflect"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/roosthq/roost/methods"
@@ -42,7 +43,9 @@ type Method struct {
 
 type entry struct {
 	Method
-	call func(ctx context.Context, raw json.RawMessage) (any, error)
+	// call decodes raw and runs the method; valid says raw is known to be
+	// valid JSON, so that it is not checked twice.
+	call func(ctx context.Context, raw json.RawMessage, valid bool) (any, error)
 }
 
 // Registry holds the methods of one endpoint.
@@ -79,9 +82,9 @@ func Register[In, Out any](r *Registry, name string, fn func(context.Context, In
 	}
 	r.methods[name] = &entry{
 		Method: Method{Name: name, Input: reflect.TypeFor[In](), Output: reflect.TypeFor[Out]()},
-		call: func(ctx context.Context, raw json.RawMessage) (any, error) {
+		call: func(ctx context.Context, raw json.RawMessage, valid bool) (any, error) {
 			var in In
-			if err := decodeInput(raw, &in); err != nil {
+			if err := decodeInput(raw, &in, valid); err != nil {
 				return nil, err
 			}
 			return fn(ctx, in)
@@ -104,12 +107,16 @@ func (r *Registry) Has(name string) bool { _, ok := r.methods[name]; return ok }
 
 // Call decodes raw into the method's input, runs it and returns its output.
 func (r *Registry) Call(ctx context.Context, method string, raw json.RawMessage) (any, error) {
+	return r.call(ctx, method, raw, false)
+}
+
+func (r *Registry) call(ctx context.Context, method string, raw json.RawMessage, valid bool) (any, error) {
 	e, ok := r.methods[method]
 	if !ok {
 		return nil, Errorf(methods.MethodNotFound, "There is no method %q on this endpoint. See GET /api/v1/schema for the list.", method).
 			WithDetails(map[string]string{"method": method})
 	}
-	return e.call(ctx, raw)
+	return e.call(ctx, raw, valid)
 }
 
 // ServeHTTP handles one RPC request. The caller, if any, must already be in
@@ -156,10 +163,15 @@ func (r *Registry) handle(ctx context.Context, req *http.Request, method *string
 	if req.ContentLength > MaxBody {
 		return nil, errTooLarge
 	}
-	body, err := io.ReadAll(io.LimitReader(req.Body, MaxBody+1))
-	if err != nil {
+	buf := getBuffer()
+	defer putBuffer(buf)
+	if req.ContentLength > 0 {
+		buf.Grow(int(req.ContentLength) + 1) // +1 so that ReadFrom sees EOF without growing
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(req.Body, MaxBody+1)); err != nil {
 		return nil, Errorf(methods.InvalidInput, "The request body could not be read. Retry the request.").Wrap(err)
 	}
+	body := buf.Bytes()
 	if len(body) > MaxBody {
 		return nil, errTooLarge
 	}
@@ -168,13 +180,32 @@ func (r *Registry) handle(ctx context.Context, req *http.Request, method *string
 		return nil, err
 	}
 	*method = env.Method
-	return r.Call(ctx, env.Method, env.Input)
+	// body goes back to the pool when the call returns: decoding copies
+	// what it keeps, and nothing else sees env.Input.
+	return r.call(ctx, env.Method, env.Input, true)
+}
+
+// Buffers for request bodies and replies, reused across calls. Buffers that
+// grew past maxPooled are dropped, so that one large body does not stay.
+const maxPooled = 64 << 10
+
+var bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func getBuffer() *bytes.Buffer { return bufferPool.Get().(*bytes.Buffer) }
+
+func putBuffer(b *bytes.Buffer) {
+	if b.Cap() > maxPooled {
+		return
+	}
+	b.Reset()
+	bufferPool.Put(b)
 }
 
 // WriteJSON writes v as a JSON reply with the given status.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+	buf := getBuffer()
+	defer putBuffer(buf)
+	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
 		status = http.StatusInternalServerError

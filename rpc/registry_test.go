@@ -400,3 +400,48 @@ func TestBodyLimitOverTheWire(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkServeHTTP measures the core's own cost per call: reading the
+// body, the envelope and input checks, decoding, and writing the reply.
+func BenchmarkServeHTTP(b *testing.B) {
+	r := rpc.New(rpc.Options{Name: "bench", Observers: []rpc.Observer{&recorder{}}})
+	out := methods.GetInstanceOutput{InstanceID: "ins_0123456789abcdefghjkmnpqrs", Name: "bench", Status: "created",
+		TemplateSlug: "default", VCSType: "none", CreatedAt: "2026-11-21T09:00:00.000Z"}
+	rpc.Register(r, methods.InstancesGet, func(ctx context.Context, in methods.GetInstanceInput) (methods.GetInstanceOutput, error) {
+		return out, nil
+	})
+	rpc.Register(r, methods.InstancesCreate, func(ctx context.Context, in methods.CreateInstanceInput) (methods.CreateInstanceOutput, error) {
+		return methods.CreateInstanceOutput{InstanceID: "ins_1", Status: "created"}, nil
+	})
+	bodies := map[string]string{
+		"get":    `{"method":"instances.get","input":{"instanceId":"ins_0123456789abcdefghjkmnpqrs"}}`,
+		"create": `{"method":"instances.create","input":{"templateSlug":"default","name":"a name","vcsType":"none","metadata":{"team":"x","n":1},"autoCreateSession":{"presetId":"p","initialPrompt":"hello there","resourceIds":["r1","r2"]}}}`,
+	}
+	for _, name := range []string{"get", "create"} {
+		body := []byte(bodies[name])
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			w := &discardWriter{h: http.Header{}}
+			req := httptest.NewRequest(http.MethodPost, "/rpc", nil)
+			rd := bytes.NewReader(body)
+			req.Body, req.ContentLength = io.NopCloser(rd), int64(len(body))
+			for b.Loop() {
+				rd.Reset(body)
+				clear(w.h)
+				r.ServeHTTP(w, req)
+				if w.status != http.StatusOK {
+					b.Fatalf("status %d", w.status)
+				}
+			}
+		})
+	}
+}
+
+type discardWriter struct {
+	h      http.Header
+	status int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) WriteHeader(s int)           { w.status = s }
+func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
