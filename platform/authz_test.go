@@ -23,7 +23,10 @@ import (
 type expect int
 
 const (
-	// expectOK: the call goes through (the positive control of the matrix).
+	// expectOK: the credential is accepted (the positive control of the
+	// matrix). A method with a known-valid input must answer ok; any other
+	// may refuse a guessed input, or a non-admin (forbidden), but never
+	// answer unauthorized.
 	expectOK expect = iota
 	// expectUnauthorized: 401 unauthorized, whatever the method and input.
 	expectUnauthorized
@@ -165,8 +168,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 	expiredTok := srv.SignToken(t, org, target, "", -time.Hour)
 
-	// Another org, with its own instance and token.
-	_, otherKey := srv.OrgKey(t, "other", "other", true)
+	// Another org, with its own instance and token, a normal key and an
+	// admin key: being an admin does not open another org's objects.
+	_, otherKey := srv.OrgKey(t, "other", "other", false)
+	_, otherAdminKey := srv.OrgKey(t, "other", "other-admin", true)
+	// A key of the first org that is not an admin.
+	_, plainKey := srv.OrgKey(t, "default", "plain", false)
 	otherInst := createInstance(t, srv.Client(otherKey), "theirs")
 	otherTok := createToken(t, srv.Client(otherKey), methods.CreateInstanceTokenInput{InstanceID: otherInst}).Token
 
@@ -204,7 +211,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{name: "unknown key", header: bearer(unknownKey), secret: unknownKey, platform: U, instance: U},
 		{name: "revoked key", header: bearer(revokedKey), secret: revokedKey, platform: U, instance: U},
 		{name: "other org's key", header: bearer(otherKey), secret: otherKey, platform: expectForeign, instance: U},
+		{name: "other org's admin key", header: bearer(otherAdminKey), secret: otherAdminKey, platform: expectForeign, instance: U},
 		{name: "API key", header: bearer(srv.AdminKey), secret: srv.AdminKey, platform: OK, instance: U},
+		{name: "non-admin API key", header: bearer(plainKey), secret: plainKey, platform: OK, instance: U},
 		{name: "API key in the cookie", header: cookie(srv.AdminKey), secret: srv.AdminKey, platform: U, instance: U},
 		{name: "instance token", header: bearer(targetTok), secret: targetTok, platform: U, instance: OK},
 		{name: "instance cookie", header: cookie(targetTok), secret: targetTok, platform: U, instance: OK},

@@ -781,6 +781,25 @@ func TestRPCErrors(t *testing.T) {
 		})
 	}
 
+	// With several faults the reply names one of them; it must be the same
+	// one every time, or a client cannot rely on details.field.
+	t.Run("one request, one answer", func(t *testing.T) {
+		bodies := []string{
+			`{"method":"instances.create","input":{"templateSlug":"default","name":"x","zeta":1,"alpha":2,"mid":3,"beta":4}}`,
+			`{"method":"instances.create","input":{"templateSlug":"default","name":"x","bundleSlug":"b","autoCreateSession":{"presetId":"p","zeta":1,"alpha":2,"mid":3}}}`,
+			`{"method":"instances.create","input":{"zeta":1,"templateSlug":5,"name":true}}`,
+		}
+		for _, b := range bodies {
+			first := postRaw(t, platformURL(srv), bearer(srv.AdminKey), []byte(b))
+			wantError(t, first, http.StatusBadRequest, methods.InvalidInput)
+			for range 20 {
+				if r := postRaw(t, platformURL(srv), bearer(srv.AdminKey), []byte(b)); !bytes.Equal(r.Body, first.Body) {
+					t.Fatalf("the same request got two answers:\n%s\n%s", first.Body, r.Body)
+				}
+			}
+		}
+	})
+
 	// The limits themselves are allowed.
 	okTests := []struct {
 		name   string
@@ -1609,19 +1628,25 @@ func TestCLI(t *testing.T) {
 	t.Run("serve", func(t *testing.T) {
 		data := filepath.Join(t.TempDir(), "fresh")
 		cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--data", data, "--log-level", "error")
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
+		// Through a pipe of our own, so that Wait does not wait on processes
+		// the server started that still hold its stdout, beyond WaitDelay.
+		pr, pw := io.Pipe()
+		cmd.Stdout = pw
+		cmd.WaitDelay = testutil.Short
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		exited := make(chan error, 1)
+		go func() {
+			err := cmd.Wait()
+			pw.Close()
+			exited <- err
+		}()
 		lines := make(chan string, 64)
 		go func() {
-			sc := bufio.NewScanner(stdout)
+			sc := bufio.NewScanner(pr)
 			for sc.Scan() {
 				select {
 				case lines <- sc.Text():
@@ -1629,7 +1654,6 @@ func TestCLI(t *testing.T) {
 				}
 			}
 			close(lines)
-			exited <- cmd.Wait()
 		}()
 		stopped := false
 		t.Cleanup(func() {
