@@ -41,6 +41,7 @@ func (n *Node) api() http.Handler {
 			}
 		}
 	})
+	n.sandboxRoutes(mux)
 	return mux
 }
 

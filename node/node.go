@@ -42,6 +42,9 @@ type Options struct {
 	// BackoffBase and BackoffCap bound the reconnect delay. Defaults 500 ms
 	// and 30 s.
 	BackoffBase, BackoffCap time.Duration
+	// Executable is the roost binary that runs sandbox-init and
+	// sandbox-enter; default the running executable.
+	Executable string
 	// HTTPClient is used for enrollment and the websocket dial.
 	HTTPClient *http.Client
 	Logger     *slog.Logger
@@ -58,6 +61,7 @@ type Node struct {
 	hostname string
 	metrics  *sampler
 	started  time.Time
+	rt       *runtime
 
 	mu    sync.Mutex
 	state state
@@ -105,7 +109,13 @@ func New(o Options) (*Node, error) {
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("node: data dir: %w", err)
 	}
-	return &Node{o: o, hostname: host, metrics: &sampler{dir: o.DataDir}, started: time.Now()}, nil
+	n := &Node{o: o, hostname: host, metrics: &sampler{dir: o.DataDir}, started: time.Now()}
+	rt, err := newRuntime(o.DataDir, o.Executable, o.Logger, n.fetchBundle, n.reportEvent)
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	n.rt = rt
+	return n, nil
 }
 
 // ID is the node's id once enrolled.
@@ -177,6 +187,8 @@ func (n *Node) Run(ctx context.Context) error {
 	if err := n.Enroll(ctx); err != nil {
 		return err
 	}
+	n.rt.restore(ctx)
+	defer n.rt.close()
 	attempt := 0
 	for {
 		connected, err := n.connectOnce(ctx)
@@ -277,12 +289,23 @@ func (n *Node) connectOnce(ctx context.Context) (connected bool, err error) {
 }
 
 func (n *Node) sample() nodeapi.Metrics {
-	return n.metrics.sample(n.o.Version, 0)
+	return n.metrics.sample(n.o.Version, len(n.rt.ids()))
+}
+
+// reportEvent tells the platform what happened to a sandbox.
+func (n *Node) reportEvent(ev nodeapi.SandboxEvent) error {
+	n.mu.Lock()
+	peer := n.peer
+	n.mu.Unlock()
+	if peer == nil {
+		return errors.New("not connected to the platform")
+	}
+	return n.post(context.Background(), peer, nodeapi.SandboxEventsPath, ev)
 }
 
 func (n *Node) hello() nodeapi.Hello {
 	return nodeapi.Hello{Name: n.o.Name, Hostname: n.hostname, Labels: n.o.Labels, Version: n.o.Version,
-		Sandboxes: []string{}, Metrics: n.sample(), StartedAt: n.started,
+		Sandboxes: n.rt.ids(), Metrics: n.sample(), StartedAt: n.started,
 		HeartbeatMs: n.o.Heartbeat.Milliseconds()}
 }
 

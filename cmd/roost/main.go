@@ -52,6 +52,10 @@ func run(args []string) int {
 		err = cmdNode(args[1:])
 	case "nodes":
 		err = cmdNodes(args[1:])
+	case "sandbox-init":
+		err = cmdSandboxInit(args[1:])
+	case "sandbox-enter":
+		err = cmdSandboxEnter(args[1:])
 	case "version", "--version":
 		fmt.Println("roost", version)
 	case "help", "-h", "--help":

@@ -1,0 +1,5 @@
+package node
+
+import "syscall"
+
+const syscallNoFollow = syscall.O_NOFOLLOW

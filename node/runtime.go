@@ -1,0 +1,792 @@
+package node
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/roosthq/roost/node/nodeapi"
+	"github.com/roosthq/roost/node/supervisor"
+)
+
+// Errors of the runtime, which the node API maps to HTTP statuses.
+var (
+	errNoSandbox = errors.New("no such sandbox on this node")
+	errPaused    = errors.New("the sandbox is paused")
+)
+
+// firstUID is the first host uid given to sandboxes; each sandbox runs as
+// its own unprivileged uid.
+const firstUID = 200000
+
+// runtime runs the sandboxes of a node.
+type runtime struct {
+	dir     string // DataDir/sandboxes
+	exe     string // this binary, for sandbox-init and sandbox-enter
+	bwrap   string // "" without bubblewrap
+	cg      *cgroups
+	bundles *bundleCache
+	log     *slog.Logger
+	report  func(nodeapi.SandboxEvent) error
+
+	mu        sync.Mutex
+	sandboxes map[string]*sbox
+	closed    bool
+}
+
+// sbox is one sandbox on the node.
+type sbox struct {
+	spec    nodeapi.SandboxSpec
+	dir     string
+	uid     int
+	limits  nodeapi.Limits
+	isol    string
+	cg      *sandboxCgroup
+	pid     int // the process that holds the sandbox (bwrap or the supervisor)
+	paused  bool
+	stopped chan struct{}
+	client  *http.Client // to the supervisor's socket
+	cancel  context.CancelFunc
+}
+
+func (s *sbox) runDir() string       { return filepath.Join(s.dir, "run") }
+func (s *sbox) workspace() string    { return filepath.Join(s.dir, "workspace") }
+func (s *sbox) socket() string       { return filepath.Join(s.runDir(), supervisor.SocketName) }
+func (s *sbox) specPath() string     { return filepath.Join(s.dir, "spec.json") }
+func (s *sbox) pidPath() string      { return filepath.Join(s.dir, "pid") }
+func (s *sbox) seqPath() string      { return filepath.Join(s.dir, "events.seq") }
+func (s *sbox) execFile(id, stream string) string {
+	return filepath.Join(s.runDir(), supervisor.ExecsDir, id+"."+stream)
+}
+
+func newRuntime(dataDir, exe string, log *slog.Logger, fetch func(context.Context, string) (io.ReadCloser, error), report func(nodeapi.SandboxEvent) error) (*runtime, error) {
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return nil, err
+		}
+	}
+	r := &runtime{
+		dir: filepath.Join(dataDir, "sandboxes"), exe: exe, log: log, report: report,
+		bundles:   &bundleCache{dir: filepath.Join(dataDir, "bundles"), fetch: fetch},
+		sandboxes: map[string]*sbox{},
+	}
+	if p, err := exec.LookPath("bwrap"); err == nil {
+		r.bwrap = p
+	}
+	if os.Geteuid() == 0 {
+		r.cg = detectCgroups("")
+	} else {
+		r.cg = &cgroups{v1: map[string]string{}}
+	}
+	// Sandboxes' uids must reach their own directories under the data dir,
+	// and nothing else in it.
+	if err := os.MkdirAll(r.dir, 0o711); err != nil {
+		return nil, err
+	}
+	_ = os.Chmod(dataDir, 0o711)
+	_ = os.Chmod(r.dir, 0o711)
+	return r, nil
+}
+
+// ids lists the sandboxes this node runs.
+func (r *runtime) ids() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]string, 0, len(r.sandboxes))
+	for id := range r.sandboxes {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (r *runtime) get(id string) (*sbox, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, ok := r.sandboxes[id]
+	if !ok {
+		return nil, errNoSandbox
+	}
+	return s, nil
+}
+
+func (r *runtime) info(s *sbox) nodeapi.SandboxInfo {
+	st := "running"
+	if s.paused {
+		st = "paused"
+	}
+	select {
+	case <-s.stopped:
+		st = "stopped"
+	default:
+	}
+	inf := nodeapi.SandboxInfo{SandboxID: s.spec.SandboxID, InstanceID: s.spec.InstanceID, State: st,
+		Isolation: s.isol, Limits: s.limits}
+	if st == "running" {
+		var status supervisor.Status
+		if err := s.getJSON(context.Background(), supervisor.StatusPath, &status); err == nil {
+			inf.Agent, inf.Healthy = status.Agent, status.Healthy
+		}
+	}
+	return inf
+}
+
+// allocUID picks a host uid no other sandbox of this node uses.
+func (r *runtime) allocUID() int {
+	used := map[int]bool{}
+	entries, _ := os.ReadDir(r.dir)
+	for _, e := range entries {
+		if st, err := os.Stat(filepath.Join(r.dir, e.Name(), "workspace")); err == nil {
+			if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+				used[int(sys.Uid)] = true
+			}
+		}
+	}
+	r.mu.Lock()
+	for _, s := range r.sandboxes {
+		used[s.uid] = true
+	}
+	r.mu.Unlock()
+	for uid := firstUID; ; uid++ {
+		if !used[uid] {
+			return uid
+		}
+	}
+}
+
+var idForm = func(id string) bool {
+	if id == "" || len(id) > 100 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// create starts a sandbox (or returns the running one with that id).
+func (r *runtime) create(ctx context.Context, spec nodeapi.SandboxSpec) (nodeapi.SandboxInfo, error) {
+	if !idForm(spec.SandboxID) {
+		return nodeapi.SandboxInfo{}, fmt.Errorf("sandbox id %q is not valid", spec.SandboxID)
+	}
+	if s, err := r.get(spec.SandboxID); err == nil {
+		return r.info(s), nil
+	}
+	dir := filepath.Join(r.dir, spec.SandboxID)
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		return nodeapi.SandboxInfo{}, err
+	}
+	b, _ := json.Marshal(spec)
+	if err := writeFileAtomic(filepath.Join(dir, "spec.json"), b, 0o600); err != nil {
+		return nodeapi.SandboxInfo{}, err
+	}
+	s, err := r.start(ctx, spec, dir)
+	if err != nil {
+		return nodeapi.SandboxInfo{}, err
+	}
+	return r.info(s), nil
+}
+
+func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, mode); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// start brings up a sandbox's supervisor from its directory: first start,
+// or again after a node restart (the workspace is kept).
+func (r *runtime) start(ctx context.Context, spec nodeapi.SandboxSpec, dir string) (*sbox, error) {
+	s := &sbox{spec: spec, dir: dir, stopped: make(chan struct{})}
+	if st, err := os.Stat(s.workspace()); err == nil {
+		if sys, ok := st.Sys().(*syscall.Stat_t); ok && sys.Uid != 0 {
+			s.uid = int(sys.Uid)
+		}
+	}
+	if s.uid == 0 {
+		s.uid = r.allocUID()
+	}
+	root := os.Geteuid() == 0
+	if err := os.MkdirAll(s.workspace(), 0o700); err != nil {
+		return nil, err
+	}
+	_ = os.RemoveAll(s.runDir())
+	if err := os.MkdirAll(filepath.Join(s.runDir(), supervisor.ExecsDir), 0o700); err != nil {
+		return nil, err
+	}
+	if root {
+		for _, p := range []string{s.workspace(), s.runDir(), filepath.Join(s.runDir(), supervisor.ExecsDir)} {
+			if err := os.Chown(p, s.uid, s.uid); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	agentDir := ""
+	if spec.BundleRevisionID != "" {
+		d, err := r.bundles.ensure(ctx, spec.BundleRevisionID, spec.BundleSHA256)
+		if err != nil {
+			return nil, err
+		}
+		agentDir = d
+	}
+
+	s.isol = nodeapi.IsolationNone
+	if r.bwrap != "" && spec.Isolation != nodeapi.IsolationNone {
+		s.isol = nodeapi.IsolationBubblewrap
+	}
+	sup := supervisor.Spec{SandboxID: spec.SandboxID, InstanceID: spec.InstanceID, Token: spec.Token,
+		Entrypoint: spec.Entrypoint, Env: spec.Env, Health: spec.Health, AgentPort: spec.AgentPort}
+	if s.isol == nodeapi.IsolationBubblewrap {
+		sup.AgentDir, sup.Workspace, sup.RunDir = "/agent", "/workspace", "/run/roost"
+	} else {
+		sup.AgentDir, sup.Workspace, sup.RunDir = agentDir, s.workspace(), s.runDir()
+		if agentDir == "" {
+			sup.AgentDir = s.workspace()
+		}
+	}
+	if spec.BundleRevisionID == "" && s.isol == nodeapi.IsolationBubblewrap {
+		sup.AgentDir = "/workspace"
+	}
+	sb, _ := json.Marshal(sup)
+	if err := os.WriteFile(filepath.Join(s.runDir(), "supervisor.json"), sb, 0o600); err != nil {
+		return nil, err
+	}
+	if root {
+		_ = os.Chown(filepath.Join(s.runDir(), "supervisor.json"), s.uid, s.uid)
+	}
+
+	if root {
+		s.cg, s.limits = r.cg.create(spec.SandboxID, spec)
+	} else {
+		s.cg, s.limits = &sandboxCgroup{dirs: map[string]string{}}, nodeapi.Limits{Freeze: "signals"}
+	}
+
+	var argv []string
+	specInside := filepath.Join(s.runDir(), "supervisor.json")
+	if s.isol == nodeapi.IsolationBubblewrap {
+		if err := writeIdentity(s.runDir()); err != nil {
+			return nil, err
+		}
+		specInside = "/run/roost/supervisor.json"
+		argv = append([]string{r.bwrap}, bwrapArgs(r.exe, s, agentDir)...)
+		argv = append(argv, "/roost/bin/roost", "sandbox-init", specInside)
+	} else {
+		argv = []string{r.exe, "sandbox-init", specInside}
+	}
+	// sandbox-enter joins the cgroups and drops to the sandbox's uid, then
+	// execs the rest: nothing runs in the sandbox before it is limited.
+	enter := []string{r.exe, "sandbox-enter"}
+	for _, f := range s.cg.procsFiles() {
+		enter = append(enter, "--cgroup-procs", f)
+	}
+	if root {
+		enter = append(enter, "--uid", strconv.Itoa(s.uid))
+	}
+	enter = append(enter, "--")
+	argv = append(enter, argv...)
+
+	logf, err := os.OpenFile(filepath.Join(s.dir, "supervisor.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Dir = "/"
+	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin"}
+	// A session of its own: it survives the node's exit, so a restarted
+	// node re-attaches to it, and it has no terminal of the node's.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, err
+	}
+	logf.Close()
+	s.pid = cmd.Process.Pid
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	_ = os.WriteFile(s.pidPath(), []byte(strconv.Itoa(s.pid)), 0o600)
+
+	s.client = unixClient(s.socket())
+	if err := waitSocket(ctx, s.socket(), exited); err != nil {
+		r.kill(s)
+		out, _ := os.ReadFile(filepath.Join(s.dir, "supervisor.log"))
+		return nil, fmt.Errorf("sandbox did not start: %w: %s", err, lastLines(string(out), 5))
+	}
+	go func() {
+		<-exited
+		r.onExit(s)
+	}()
+	r.attach(s)
+	return s, nil
+}
+
+// attach registers a live sandbox and starts forwarding its events.
+func (r *runtime) attach(s *sbox) {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	r.mu.Lock()
+	r.sandboxes[s.spec.SandboxID] = s
+	r.mu.Unlock()
+	go r.forwardEvents(ctx, s)
+}
+
+func (r *runtime) onExit(s *sbox) {
+	select {
+	case <-s.stopped:
+		return
+	default:
+	}
+	close(s.stopped)
+	if s.cancel != nil {
+		s.cancel()
+	}
+	r.mu.Lock()
+	if r.sandboxes[s.spec.SandboxID] == s {
+		delete(r.sandboxes, s.spec.SandboxID)
+	}
+	closed := r.closed
+	r.mu.Unlock()
+	if !closed {
+		_ = r.report(nodeapi.SandboxEvent{SandboxID: s.spec.SandboxID, Type: "sandbox_stopped", Time: time.Now().UnixMilli(),
+			Detail: "the sandbox's supervisor exited"})
+	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}
+
+// writeIdentity gives the sandbox its own /etc/passwd and /etc/group with
+// one user, roost (1000), instead of the host's.
+func writeIdentity(runDir string) error {
+	if err := os.WriteFile(filepath.Join(runDir, "passwd"), []byte("root:x:0:0:root:/root:/bin/sh\nroost:x:1000:1000:roost:/workspace:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(runDir, "group"), []byte("root:x:0:\nroost:x:1000:\nnogroup:x:65534:\n"), 0o644)
+}
+
+// etcAllowed are the parts of the host's /etc a sandbox sees: what programs
+// need to resolve names, find libraries and certificates, and no secrets.
+var etcAllowed = []string{
+	"/etc/alternatives", "/etc/ca-certificates", "/etc/ssl/certs", "/etc/ld.so.cache", "/etc/ld.so.conf",
+	"/etc/ld.so.conf.d", "/etc/localtime", "/etc/nsswitch.conf", "/etc/hosts", "/etc/resolv.conf",
+	"/etc/host.conf", "/etc/profile", "/etc/profile.d", "/etc/bash.bashrc", "/etc/mime.types",
+	"/etc/protocols", "/etc/services", "/etc/timezone", "/etc/os-release", "/etc/debian_version",
+	"/etc/python3", "/etc/python3.11", "/etc/gitconfig", "/etc/inputrc", "/etc/terminfo",
+}
+
+// bwrapArgs builds the sandbox: new pid, mount, ipc, uts, user (and, for
+// network "none", net) namespaces; the host's /usr read-only; only parts of
+// /etc; private /tmp; the workspace writable; the bundle read-only; no
+// capabilities; uid 1000 inside, the sandbox's own uid outside.
+func bwrapArgs(exe string, s *sbox, agentDir string) []string {
+	a := []string{
+		"--unshare-user", "--uid", "1000", "--gid", "1000",
+		"--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+		"--hostname", "sandbox", "--as-pid-1", "--new-session", "--cap-drop", "ALL",
+		"--ro-bind", "/usr", "/usr",
+		"--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
+		"--symlink", "usr/lib", "/lib",
+		"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run",
+		"--dir", "/etc",
+	}
+	if _, err := os.Stat("/usr/lib64"); err == nil {
+		a = append(a, "--symlink", "usr/lib64", "/lib64")
+	}
+	if s.spec.Network != "full" {
+		a = append(a, "--unshare-net")
+	}
+	for _, p := range etcAllowed {
+		if _, err := os.Stat(p); err == nil {
+			a = append(a, "--ro-bind", p, p)
+		}
+	}
+	a = append(a,
+		"--ro-bind", filepath.Join(s.runDir(), "passwd"), "/etc/passwd",
+		"--ro-bind", filepath.Join(s.runDir(), "group"), "/etc/group",
+		"--bind", s.workspace(), "/workspace",
+		"--bind", s.runDir(), "/run/roost",
+		"--ro-bind", exe, "/roost/bin/roost",
+		"--chdir", "/workspace",
+		"--setenv", "HOME", "/workspace",
+	)
+	if agentDir != "" {
+		a = append(a, "--ro-bind", agentDir, "/agent")
+	}
+	return a
+}
+
+func unixClient(sock string) *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		},
+		MaxIdleConnsPerHost: 16,
+	}}
+}
+
+// waitSocket waits for the supervisor to answer on its socket.
+func waitSocket(ctx context.Context, sock string, exited <-chan struct{}) error {
+	deadline := time.Now().Add(15 * time.Second)
+	wait := 500 * time.Microsecond
+	for {
+		c, err := net.Dial("unix", sock)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case <-exited:
+			return errors.New("the supervisor exited")
+		case <-ctx.Done():
+			return ctx.Err()
+		default:
+		}
+		if time.Now().After(deadline) {
+			return errors.New("the supervisor did not open its socket in 15 s")
+		}
+		time.Sleep(wait)
+		if wait < 20*time.Millisecond {
+			wait *= 2
+		}
+	}
+}
+
+func (s *sbox) url(path string) string { return "http://sandbox" + path }
+
+func (s *sbox) getJSON(ctx context.Context, path string, v any) error {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.url(path), nil)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+func (s *sbox) postJSON(ctx context.Context, path string, in, out any) error {
+	body, _ := json.Marshal(in)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.url(path), bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var e struct{ Error string }
+		_ = json.NewDecoder(resp.Body).Decode(&e)
+		return fmt.Errorf("supervisor: %s (HTTP %d)", e.Error, resp.StatusCode)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// forwardEvents streams the supervisor's events to the platform, resuming
+// after the last one forwarded.
+func (r *runtime) forwardEvents(ctx context.Context, s *sbox) {
+	var since int64
+	if b, err := os.ReadFile(s.seqPath()); err == nil {
+		since, _ = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	}
+	for ctx.Err() == nil {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.url(supervisor.EventsPath+"?since="+strconv.FormatInt(since, 10)), nil)
+		resp, err := s.client.Do(req)
+		if err != nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+			continue
+		}
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			var e supervisor.Event
+			if json.Unmarshal(sc.Bytes(), &e) != nil {
+				continue
+			}
+			ev := nodeapi.SandboxEvent{SandboxID: s.spec.SandboxID, Type: e.Type, Code: e.Code, Detail: e.Detail, Time: e.Time}
+			for ctx.Err() == nil {
+				if err := r.report(ev); err == nil {
+					break
+				}
+				select {
+				case <-ctx.Done():
+				case <-time.After(500 * time.Millisecond):
+				}
+			}
+			since = e.Seq
+			_ = os.WriteFile(s.seqPath(), []byte(strconv.FormatInt(since, 10)), 0o600)
+		}
+		resp.Body.Close()
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.stopped:
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// restore re-attaches to sandboxes that outlived the node's last run, and
+// starts again those whose supervisor is gone, from their workspaces.
+func (r *runtime) restore(ctx context.Context) {
+	entries, err := os.ReadDir(r.dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !idForm(e.Name()) {
+			continue
+		}
+		dir := filepath.Join(r.dir, e.Name())
+		b, err := os.ReadFile(filepath.Join(dir, "spec.json"))
+		if err != nil {
+			continue
+		}
+		var spec nodeapi.SandboxSpec
+		if json.Unmarshal(b, &spec) != nil {
+			continue
+		}
+		s := &sbox{spec: spec, dir: dir, stopped: make(chan struct{})}
+		s.client = unixClient(s.socket())
+		pidb, _ := os.ReadFile(s.pidPath())
+		s.pid, _ = strconv.Atoi(strings.TrimSpace(string(pidb)))
+		var st supervisor.Status
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err = s.getJSON(sctx, supervisor.StatusPath, &st)
+		cancel()
+		if err == nil && s.pid > 0 && syscall.Kill(s.pid, 0) == nil {
+			if st, err := os.Stat(s.workspace()); err == nil {
+				if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+					s.uid = int(sys.Uid)
+				}
+			}
+			s.isol = nodeapi.IsolationNone
+			if r.bwrap != "" && spec.Isolation != nodeapi.IsolationNone {
+				s.isol = nodeapi.IsolationBubblewrap
+			}
+			if os.Geteuid() == 0 {
+				s.cg, s.limits = r.cg.create(spec.SandboxID, spec)
+			} else {
+				s.cg, s.limits = &sandboxCgroup{dirs: map[string]string{}}, nodeapi.Limits{Freeze: "signals"}
+			}
+			s.paused = spec.Paused
+			go r.watchPID(s)
+			r.attach(s)
+			r.log.Info("re-attached to a running sandbox", "sandbox", spec.SandboxID)
+			continue
+		}
+		r.log.Info("restarting a sandbox from its workspace", "sandbox", spec.SandboxID)
+		if _, err := r.start(ctx, spec, dir); err != nil {
+			r.log.Error("sandbox did not restart", "sandbox", spec.SandboxID, "err", err)
+			_ = r.report(nodeapi.SandboxEvent{SandboxID: spec.SandboxID, Type: "sandbox_failed", Time: time.Now().UnixMilli(),
+				Detail: "the node restarted and could not start the sandbox again: " + err.Error()})
+			continue
+		}
+		if spec.Paused {
+			s2, _ := r.get(spec.SandboxID)
+			if s2 != nil {
+				_ = r.pause(s2, true)
+			}
+		}
+	}
+}
+
+// watchPID notices the exit of a process that is not our child.
+func (r *runtime) watchPID(s *sbox) {
+	for syscall.Kill(s.pid, 0) == nil {
+		select {
+		case <-s.stopped:
+			return
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	r.onExit(s)
+}
+
+// pause freezes (or thaws) every process of the sandbox.
+func (r *runtime) pause(s *sbox, frozen bool) error {
+	if s.paused == frozen {
+		return nil
+	}
+	err := s.cg.freeze(frozen)
+	if errors.Is(err, errNoFreezer) {
+		sig := syscall.SIGCONT
+		if frozen {
+			sig = syscall.SIGSTOP
+		}
+		for _, p := range descendants(s.pid) {
+			_ = syscall.Kill(p, sig)
+		}
+		err = nil
+	}
+	if err != nil {
+		return err
+	}
+	s.paused = frozen
+	s.spec.Paused = frozen
+	b, _ := json.Marshal(s.spec)
+	_ = writeFileAtomic(s.specPath(), b, 0o600)
+	return nil
+}
+
+// descendants lists pid and every process below it, from /proc.
+func descendants(pid int) []int {
+	children := map[int][]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// The command may hold spaces and parentheses: fields follow the last ')'.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 2 {
+			continue
+		}
+		pp, _ := strconv.Atoi(f[1])
+		children[pp] = append(children[pp], p)
+	}
+	out := []int{pid}
+	for i := 0; i < len(out); i++ {
+		out = append(out, children[out[i]]...)
+	}
+	return out
+}
+
+// kill ends every process of a sandbox at once.
+func (r *runtime) kill(s *sbox) {
+	_ = s.cg.freeze(false)
+	pids := s.cg.pids()
+	if len(pids) == 0 {
+		pids = descendants(s.pid)
+	}
+	for _, p := range pids {
+		_ = syscall.Kill(p, syscall.SIGKILL)
+	}
+	if s.pid > 0 {
+		_ = syscall.Kill(s.pid, syscall.SIGCONT)
+		_ = syscall.Kill(s.pid, syscall.SIGKILL)
+	}
+}
+
+// stop terminates a sandbox and removes it, workspace included.
+func (r *runtime) stop(ctx context.Context, s *sbox) error {
+	if s.paused {
+		_ = r.pause(s, false)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	_ = s.postJSON(sctx, supervisor.ShutdownPath, struct{}{}, nil)
+	cancel()
+	select {
+	case <-s.stopped:
+	case <-time.After(8 * time.Second):
+		r.kill(s)
+		select {
+		case <-s.stopped:
+		case <-time.After(5 * time.Second):
+		}
+	}
+	r.kill(s)
+	r.mu.Lock()
+	delete(r.sandboxes, s.spec.SandboxID)
+	r.mu.Unlock()
+	s.cg.remove()
+	return os.RemoveAll(s.dir)
+}
+
+// close detaches from every sandbox without stopping them: they keep
+// running while the node restarts.
+func (r *runtime) close() {
+	r.mu.Lock()
+	r.closed = true
+	for _, s := range r.sandboxes {
+		if s.cancel != nil {
+			s.cancel()
+		}
+	}
+	r.mu.Unlock()
+}
+
+// logs returns the last lines of the agent's log.
+func (r *runtime) logs(s *sbox, lines int) nodeapi.LogsResult {
+	if lines <= 0 {
+		lines = 100
+	}
+	cur, _ := os.ReadFile(filepath.Join(s.runDir(), supervisor.LogName))
+	prev, _ := os.ReadFile(filepath.Join(s.runDir(), supervisor.LogName+".1"))
+	all := strings.Split(strings.TrimRight(string(prev)+string(cur), "\n"), "\n")
+	if len(all) == 1 && all[0] == "" {
+		all = nil
+	}
+	res := nodeapi.LogsResult{}
+	if len(all) > lines {
+		all = all[len(all)-lines:]
+		res.Truncated = true
+	}
+	if len(all) > 0 {
+		res.Logs = strings.Join(all, "\n") + "\n"
+	}
+	return res
+}
+
+// execOutput reads a range of a command's full output.
+func (r *runtime) execOutput(s *sbox, execID, stream string, offset, limit int64) ([]byte, int64, error) {
+	if !idForm(execID) || (stream != "stdout" && stream != "stderr") {
+		return nil, 0, errNoSandbox
+	}
+	f, err := os.Open(s.execFile(execID, stream))
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	if limit <= 0 || limit > 4<<20 {
+		limit = 4 << 20
+	}
+	b := make([]byte, limit)
+	n, err := f.ReadAt(b, offset)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, 0, err
+	}
+	return b[:n], st.Size(), nil
+}
