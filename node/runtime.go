@@ -65,12 +65,12 @@ type sbox struct {
 	cancel  context.CancelFunc
 }
 
-func (s *sbox) runDir() string       { return filepath.Join(s.dir, "run") }
-func (s *sbox) workspace() string    { return filepath.Join(s.dir, "workspace") }
-func (s *sbox) socket() string       { return filepath.Join(s.runDir(), supervisor.SocketName) }
-func (s *sbox) specPath() string     { return filepath.Join(s.dir, "spec.json") }
-func (s *sbox) pidPath() string      { return filepath.Join(s.dir, "pid") }
-func (s *sbox) seqPath() string      { return filepath.Join(s.dir, "events.seq") }
+func (s *sbox) runDir() string    { return filepath.Join(s.dir, "run") }
+func (s *sbox) workspace() string { return filepath.Join(s.dir, "workspace") }
+func (s *sbox) socket() string    { return filepath.Join(s.runDir(), supervisor.SocketName) }
+func (s *sbox) specPath() string  { return filepath.Join(s.dir, "spec.json") }
+func (s *sbox) pidPath() string   { return filepath.Join(s.dir, "pid") }
+func (s *sbox) seqPath() string   { return filepath.Join(s.dir, "events.seq") }
 func (s *sbox) execFile(id, stream string) string {
 	return filepath.Join(s.runDir(), supervisor.ExecsDir, id+"."+stream)
 }
