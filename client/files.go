@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
-	"strings"
 
 	"github.com/roosthq/roost/methods"
 )
@@ -45,7 +45,11 @@ func (c *Client) UploadFile(ctx context.Context, filename, mimeType string, r io
 	mw := multipart.NewWriter(pw)
 	go func() {
 		h := textproto.MIMEHeader{}
-		h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="file"; filename="%s"`, escapeQuotes(filename)))
+		// FormatMediaType encodes a name with control or non-ASCII
+		// characters as RFC 2231 filename*=, which the server decodes: a raw
+		// control character would make the part header malformed, and CR LF
+		// would end it.
+		h.Set("Content-Disposition", mime.FormatMediaType("form-data", map[string]string{"name": "file", "filename": filename}))
 		if mimeType != "" {
 			h.Set("Content-Type", mimeType)
 		}
@@ -88,10 +92,6 @@ func (c *Client) UploadFile(ctx context.Context, filename, mimeType string, r io
 	}
 	return &out, nil
 }
-
-var quoteEscaper = strings.NewReplacer("\\", "\\\\", `"`, "\\\"")
-
-func escapeQuotes(s string) string { return quoteEscaper.Replace(s) }
 
 // GetFile calls files.get.
 func (c *Client) GetFile(ctx context.Context, id string) (*methods.FileInfo, error) {

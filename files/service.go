@@ -281,5 +281,19 @@ func (c *countingReader) Read(p []byte) (int, error) {
 		return 0, errOverLimit
 	}
 	c.h.Write(p[:n])
+	if err != nil && err != io.EOF {
+		// A part cut short fails with io.ErrUnexpectedEOF. Copy loops that
+		// fill buffers with ReadFull semantics (minio-go's multipart upload,
+		// the fs store's) take that very value for their own "last short
+		// buffer" and would store the truncated file as whole.
+		err = &sourceError{err}
+	}
 	return n, err
 }
+
+// sourceError is a failure of the upload's source, kept distinct from the
+// sentinel values copy loops compare against.
+type sourceError struct{ err error }
+
+func (e *sourceError) Error() string { return "read upload: " + e.err.Error() }
+func (e *sourceError) Unwrap() error { return e.err }

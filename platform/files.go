@@ -81,7 +81,9 @@ func (s *Server) handleUpload(c echo.Context) error {
 	var stored *files.File
 	for {
 		part, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
+		// A bare io.EOF is the closing boundary; a body that ends without
+		// one gives a wrapped EOF ("multipart: NextPart: EOF").
+		if err == io.EOF {
 			break
 		}
 		if err != nil {
