@@ -39,7 +39,8 @@ func (s *Server) createToken(ctx context.Context, in methods.CreateInstanceToken
 	}
 	ttl := auth.DefaultTokenTTL
 	if in.ExpiresIn != nil {
-		if *in.ExpiresIn < 1 || time.Duration(*in.ExpiresIn)*time.Second > auth.MaxTokenTTL {
+		// Compared in seconds: a huge value must not overflow a Duration.
+		if *in.ExpiresIn < 1 || *in.ExpiresIn > int(auth.MaxTokenTTL/time.Second) {
 			return out, rpc.InvalidField("expiresIn", "range", "The expiresIn must be between 1 and %d seconds (7 days).", int(auth.MaxTokenTTL.Seconds()))
 		}
 		ttl = time.Duration(*in.ExpiresIn) * time.Second

@@ -45,7 +45,7 @@ func (f *Fleet) RegisterAdmin(r *rpc.Registry, baseURL func() string) {
 	rpc.Register(r, methods.NodesCreateEnrollToken, admin(func(ctx context.Context, c rpc.Caller, in methods.CreateEnrollTokenInput) (methods.CreateEnrollTokenOutput, error) {
 		ttl := DefaultEnrollTTL
 		if in.TTL != nil {
-			if *in.TTL < 1 || time.Duration(*in.TTL)*time.Second > MaxEnrollTTL {
+			if *in.TTL < 1 || *in.TTL > int(MaxEnrollTTL/time.Second) {
 				return methods.CreateEnrollTokenOutput{}, rpc.InvalidField("ttl", "range", "The ttl must be between 1 and %d seconds (7 days).", int(MaxEnrollTTL.Seconds()))
 			}
 			ttl = time.Duration(*in.TTL) * time.Second
