@@ -332,3 +332,17 @@ func (s *Service) Revision(ctx context.Context, orgID, revisionID string) (Revis
 	}
 	return r, nil
 }
+
+// OpenRevision streams a revision's archive, whatever its org: nodes fetch
+// the bundles of the sandboxes they were given.
+func (s *Service) OpenRevision(ctx context.Context, revisionID string) (io.ReadCloser, error) {
+	var key string
+	if err := s.db.GetContext(ctx, &key, `SELECT blob_key FROM bundle_revisions WHERE id = ?`, revisionID); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, ErrRevisionNotFound
+		}
+		return nil, err
+	}
+	rc, _, err := s.files.Blobs().Get(ctx, key, nil)
+	return rc, err
+}

@@ -30,6 +30,16 @@ type BundleResolver interface {
 	ResolveBundle(ctx context.Context, orgID, slug, revisionID string) (bundleSlug, revisionID2 string, err error)
 }
 
+// Sandboxes is what instances ask of the sandbox service.
+type Sandboxes interface {
+	// Schedule starts the instance's sandbox in the background.
+	Schedule(ctx context.Context, r Row) error
+	// Summary is the sandbox part of instances.status, or nil.
+	Summary(ctx context.Context, instanceID string) (*methods.SandboxSummary, error)
+	// TerminateLive ends the instance's live sandbox, if any.
+	TerminateLive(ctx context.Context, instanceID, why string) error
+}
+
 // Options configures a Service.
 type Options struct {
 	Store     *Store
@@ -42,7 +52,11 @@ type Service struct {
 	store     *Store
 	templates TemplateSet
 	bundles   BundleResolver
+	sandboxes Sandboxes
 }
+
+// SetSandboxes connects the sandbox service (the two know each other).
+func (s *Service) SetSandboxes(sb Sandboxes) { s.sandboxes = sb }
 
 // NewService returns a Service.
 func NewService(o Options) *Service {
@@ -113,7 +127,23 @@ func (s *Service) Create(ctx context.Context, orgID string, in methods.CreateIns
 		return out, err
 	}
 	rpc.SetInstance(ctx, r.ID)
-	return methods.CreateInstanceOutput{InstanceID: r.ID, Status: string(r.Status)}, nil
+	out = methods.CreateInstanceOutput{InstanceID: r.ID, Status: string(r.Status)}
+	if s.sandboxes != nil {
+		if err := s.sandboxes.Schedule(ctx, r); err != nil {
+			// The instance exists; its sandbox can be started later with
+			// ensureSandbox. The reason is in its history.
+			_ = s.store.AddEvent(ctx, EventRow{ID: storage.NewID("iev"), InstanceID: r.ID, Event: "sandbox_not_scheduled",
+				Detail: errorSentence(err), CreatedAt: storage.Now()})
+		} else {
+			out.Status = string(StateInitializing)
+		}
+	}
+	return out, nil
+}
+
+func errorSentence(err error) string {
+	_, w := rpc.ToWire(err)
+	return w.Message
 }
 
 // Get returns one instance of the org.
@@ -176,7 +206,14 @@ func (s *Service) Status(ctx context.Context, orgID, id string) (methods.GetInst
 	if err != nil {
 		return methods.GetInstanceStatusOutput{}, err
 	}
+	var sb *methods.SandboxSummary
+	if s.sandboxes != nil {
+		if sb, err = s.sandboxes.Summary(ctx, r.ID); err != nil {
+			return methods.GetInstanceStatusOutput{}, err
+		}
+	}
 	out := methods.GetInstanceStatusOutput{
+		Sandbox:         sb,
 		InstanceID:      r.ID,
 		Status:          string(r.Status),
 		Sessions:        []methods.SessionSummary{},
@@ -201,6 +238,11 @@ func (s *Service) Archive(ctx context.Context, orgID, id string) error {
 		}
 		if r.Status == StateArchived {
 			return nil
+		}
+		if s.sandboxes != nil {
+			if err := s.sandboxes.TerminateLive(ctx, id, "instance archived"); err != nil {
+				return err
+			}
 		}
 		if err := checkMove(r.Status, StateArchived); err != nil {
 			return err
@@ -230,4 +272,31 @@ func toWire(r Row) (methods.GetInstanceOutput, error) {
 		}
 	}
 	return out, nil
+}
+
+// Event appends a lifecycle event to an instance's history.
+func (s *Service) Event(ctx context.Context, instanceID, event, detail string) error {
+	return s.store.AddEvent(ctx, EventRow{ID: storage.NewID("iev"), InstanceID: instanceID, Event: event, Detail: detail, CreatedAt: storage.Now()})
+}
+
+// SetStatus moves an instance's status as its sandbox progresses; moves
+// the table does not allow are refused.
+func (s *Service) SetStatus(ctx context.Context, instanceID string, to State, detail string) error {
+	for {
+		r, err := s.store.GetAny(ctx, instanceID)
+		if err != nil {
+			return err
+		}
+		if r.Status == to {
+			return nil
+		}
+		if err := checkMove(r.Status, to); err != nil {
+			return err
+		}
+		moved, err := s.store.Move(ctx, r.OrgID, r.ID, r.Status, to,
+			EventRow{ID: storage.NewID("iev"), InstanceID: r.ID, Event: string(to), Detail: detail, CreatedAt: storage.Now()})
+		if err != nil || moved {
+			return err
+		}
+	}
 }

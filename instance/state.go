@@ -15,14 +15,16 @@ const (
 	StateCreated      State = methods.InstanceCreated
 	StateInitializing State = methods.InstanceInitializing
 	StateReady        State = methods.InstanceReady
+	StateError        State = "error"
 	StateArchived     State = methods.InstanceArchived
 )
 
 // transitions is the table of allowed moves; anything else is refused.
 var transitions = map[State][]State{
-	StateCreated:      {StateInitializing, StateReady, StateArchived},
-	StateInitializing: {StateReady, StateCreated, StateArchived},
-	StateReady:        {StateInitializing, StateCreated, StateArchived},
+	StateCreated:      {StateInitializing, StateReady, StateError, StateArchived},
+	StateInitializing: {StateReady, StateCreated, StateError, StateArchived},
+	StateReady:        {StateInitializing, StateCreated, StateError, StateArchived},
+	StateError:        {StateInitializing, StateCreated, StateArchived},
 	StateArchived:     {},
 }
 

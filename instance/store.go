@@ -127,6 +127,24 @@ func (s *Store) Move(ctx context.Context, orgID, id string, from, to State, ev E
 	return moved, err
 }
 
+// GetAny returns an instance by id, whatever its org (for events from
+// nodes, which name the instance themselves).
+func (s *Store) GetAny(ctx context.Context, id string) (Row, error) {
+	var r Row
+	err := s.db.GetContext(ctx, &r, `SELECT `+rowColumns+` FROM instances WHERE id = ?`, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, ErrNotFound
+	}
+	return r, err
+}
+
+// AddEvent appends a lifecycle event.
+func (s *Store) AddEvent(ctx context.Context, ev EventRow) error {
+	_, err := s.db.NamedExecContext(ctx, `INSERT INTO instance_events (id, instance_id, event, detail, created_at)
+		VALUES (:id, :instance_id, :event, :detail, :created_at)`, ev)
+	return err
+}
+
 func insertEvent(ctx context.Context, tx *sqlx.Tx, ev EventRow) error {
 	_, err := tx.NamedExecContext(ctx, `INSERT INTO instance_events (id, instance_id, event, detail, created_at)
 		VALUES (:id, :instance_id, :event, :detail, :created_at)`, ev)

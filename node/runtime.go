@@ -81,6 +81,11 @@ func newRuntime(dataDir, exe string, log *slog.Logger, fetch func(context.Contex
 		if exe, err = os.Executable(); err != nil {
 			return nil, err
 		}
+		// A test binary is not roost: starting it as sandbox-init would
+		// run the test suite again, inside every sandbox.
+		if strings.HasSuffix(exe, ".test") {
+			exe = ""
+		}
 	}
 	r := &runtime{
 		dir: filepath.Join(dataDir, "sandboxes"), exe: exe, log: log, report: report,
@@ -188,6 +193,7 @@ func (r *runtime) create(ctx context.Context, spec nodeapi.SandboxSpec) (nodeapi
 	if !idForm(spec.SandboxID) {
 		return nodeapi.SandboxInfo{}, fmt.Errorf("sandbox id %q is not valid", spec.SandboxID)
 	}
+
 	if s, err := r.get(spec.SandboxID); err == nil {
 		return r.info(s), nil
 	}
@@ -217,6 +223,9 @@ func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
 // start brings up a sandbox's supervisor from its directory: first start,
 // or again after a node restart (the workspace is kept).
 func (r *runtime) start(ctx context.Context, spec nodeapi.SandboxSpec, dir string) (*sbox, error) {
+	if r.exe == "" {
+		return nil, errors.New("this node cannot run sandboxes: it has no roost executable to start them with (set the node's Executable)")
+	}
 	s := &sbox{spec: spec, dir: dir, stopped: make(chan struct{})}
 	if st, err := os.Stat(s.workspace()); err == nil {
 		if sys, ok := st.Sys().(*syscall.Stat_t); ok && sys.Uid != 0 {

@@ -32,6 +32,9 @@ type Config struct {
 	S3 blob.S3Options
 	// NoLocalNode leaves out the embedded node.
 	NoLocalNode bool
+	// NodeExecutable is the roost binary the embedded node starts sandboxes
+	// with; default the running executable.
+	NodeExecutable string
 	// Out receives the first-start banner (URL and admin key). Default stdout.
 	Out io.Writer
 }

@@ -391,12 +391,17 @@ func TestInstanceLifecycle(t *testing.T) {
 			}
 		}
 		evs := decode[[]json.RawMessage](t, field(t, v, "lifecycleEvents"))
-		if len(evs) != 1 {
-			t.Fatalf("lifecycleEvents = %s, want one created event", field(t, v, "lifecycleEvents"))
+		// The test platform has no node: the second event says why no
+		// sandbox was scheduled.
+		if len(evs) != 2 {
+			t.Fatalf("lifecycleEvents = %s, want created and sandbox_not_scheduled", field(t, v, "lifecycleEvents"))
 		}
 		ev := decode[methods.LifecycleEvent](t, evs[0])
 		if ev.Event != "created" {
 			t.Errorf("first lifecycle event = %q, want created", ev.Event)
+		}
+		if ev := decode[methods.LifecycleEvent](t, evs[1]); ev.Event != "sandbox_not_scheduled" || !strings.Contains(ev.Detail, "No node") {
+			t.Errorf("second lifecycle event = %+v, want sandbox_not_scheduled saying no node is connected", ev)
 		}
 		within(t, "created event createdAt", parseTime(t, "event createdAt", ev.CreatedAt), before, after)
 		typed, err := admin.InstanceStatus(ctx(t), id)
@@ -451,10 +456,10 @@ func TestInstanceLifecycle(t *testing.T) {
 			names = append(names, ev.Event)
 			parseTime(t, ev.Event+" createdAt", ev.CreatedAt)
 		}
-		if strings.Join(names, ",") != "created,archived" || st.Status != "archived" {
-			t.Errorf("after two archives: status %q, events %v; want archived with events created,archived", st.Status, names)
+		if strings.Join(names, ",") != "created,sandbox_not_scheduled,archived" || st.Status != "archived" {
+			t.Errorf("after two archives: status %q, events %v; want archived with events created,sandbox_not_scheduled,archived", st.Status, names)
 		}
-		if len(st.LifecycleEvents) == 2 && parseTime(t, "", st.LifecycleEvents[1].CreatedAt).Before(parseTime(t, "", st.LifecycleEvents[0].CreatedAt)) {
+		if len(st.LifecycleEvents) == 3 && parseTime(t, "", st.LifecycleEvents[2].CreatedAt).Before(parseTime(t, "", st.LifecycleEvents[0].CreatedAt)) {
 			t.Errorf("archived event is older than created event: %+v", st.LifecycleEvents)
 		}
 	})

@@ -41,6 +41,7 @@ type Server struct {
 	resources *resources.Service
 	bundles   *bundles.Service
 	fleet     *sandbox.Fleet
+	sandboxes *sandbox.Service
 	localNode *node.Node
 	audit     *audit.Log
 	metrics   *metrics
@@ -86,6 +87,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.log.Info("removed uploads left unfinished by a previous run", "files", n)
 	}
 	s.fleet = sandbox.NewFleet(sandbox.FleetOptions{DB: s.db, Logger: s.log})
+	s.sandboxes = sandbox.NewService(sandbox.ServiceOptions{DB: s.db, Fleet: s.fleet, Templates: s.templates,
+		Instances: instancesForSandboxes{s.instances}, Bundles: bundlesForSandboxes{s.bundles}, Logger: s.log})
+	s.instances.SetSandboxes(sandboxesForInstances{s.sandboxes})
+	if err := s.sandboxes.MarkStaleExecs(ctx); err != nil {
+		s.db.Close()
+		return nil, err
+	}
 	s.metrics = newMetrics()
 	s.audit = audit.New(audit.Options{DB: s.db, RequestID: RequestID, Logger: s.log})
 
@@ -171,6 +179,9 @@ func (s *Server) Serve(ctx context.Context) error {
 }
 
 func (s *Server) close(ctx context.Context) {
+	if s.sandboxes != nil {
+		s.sandboxes.Close()
+	}
 	if s.fleet != nil {
 		s.fleet.Close()
 	}
@@ -240,7 +251,8 @@ func (s *Server) LocalNode() *node.Node { return s.localNode }
 func (s *Server) prepareLocalNode(ctx context.Context) (*node.Node, error) {
 	dir := filepath.Join(s.cfg.DataDir, "node")
 	o := node.Options{Platform: "http://" + s.ln.Addr().String(), DataDir: dir, Name: "local",
-		Labels: []string{"local"}, Version: Version, Logger: s.log.With("component", "local-node")}
+		Labels: []string{"local"}, Version: Version, Logger: s.log.With("component", "local-node"),
+		Executable: s.cfg.NodeExecutable}
 	if _, err := os.Stat(filepath.Join(dir, "node.json")); err != nil {
 		tok, _, err := s.fleet.CreateEnrollToken(ctx, "platform", 10*time.Minute, nil)
 		if err != nil {

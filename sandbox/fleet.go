@@ -42,6 +42,7 @@ type Fleet struct {
 	every time.Duration
 
 	mu     sync.Mutex
+	hooks  fleetHooks
 	live   map[string]*liveNode
 	closed bool
 	stop   chan struct{}
@@ -114,6 +115,25 @@ func (f *Fleet) watch() {
 			}
 		}
 	}
+}
+
+// fleetHooks are what the sandbox service learns from nodes.
+type fleetHooks struct {
+	onHello    func(nodeID string, sandboxes []string)
+	onEvent    func(nodeID string, ev nodeapi.SandboxEvent)
+	openBundle func(ctx context.Context, revisionID string) (io.ReadCloser, error)
+}
+
+func (f *Fleet) setHooks(h fleetHooks) {
+	f.mu.Lock()
+	f.hooks = h
+	f.mu.Unlock()
+}
+
+func (f *Fleet) getHooks() fleetHooks {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.hooks
 }
 
 // Enroll spends an enrollment token for a node.
@@ -213,6 +233,35 @@ func (f *Fleet) nodeHandler(id string, l *liveNode) http.Handler {
 		}
 		f.log.Info("node reported", "node", id, "sandboxes", len(h.Sandboxes), "version", h.Version)
 		w.WriteHeader(http.StatusOK)
+		if hk := f.getHooks(); hk.onHello != nil {
+			go hk.onHello(id, h.Sandboxes)
+		}
+	})
+	mux.HandleFunc("POST "+nodeapi.SandboxEventsPath, func(w http.ResponseWriter, r *http.Request) {
+		var ev nodeapi.SandboxEvent
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&ev); err != nil {
+			http.Error(w, "bad event", http.StatusBadRequest)
+			return
+		}
+		if hk := f.getHooks(); hk.onEvent != nil {
+			hk.onEvent(id, ev)
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	mux.HandleFunc("GET "+nodeapi.BundlePath, func(w http.ResponseWriter, r *http.Request) {
+		hk := f.getHooks()
+		if hk.openBundle == nil {
+			http.Error(w, "no bundles here", http.StatusNotFound)
+			return
+		}
+		rc, err := hk.openBundle(r.Context(), r.PathValue("revision"))
+		if err != nil {
+			http.Error(w, "no such bundle revision", http.StatusNotFound)
+			return
+		}
+		defer rc.Close()
+		w.Header().Set("Content-Type", "application/octet-stream")
+		_, _ = io.Copy(w, rc)
 	})
 	mux.HandleFunc("POST "+nodeapi.HeartbeatPath, func(w http.ResponseWriter, r *http.Request) {
 		var m nodeapi.Metrics

@@ -68,10 +68,28 @@ func (s *Server) Admin() *client.Client { return s.Client(s.AdminKey) }
 // Stop shuts the server down and waits for it.
 func (s *Server) Stop() { s.stop() }
 
+// Option changes how StartServer starts a platform.
+type Option func(*platform.Config)
+
+// WithLocalNode keeps the embedded node, which runs sandboxes with the roost
+// binary built for the tests. Without it, test platforms have no node.
+func WithLocalNode(t testing.TB) Option {
+	bin := RoostBinary(t)
+	return func(c *platform.Config) {
+		c.NoLocalNode = false
+		c.NodeExecutable = bin
+	}
+}
+
 // StartServer starts a platform with a fresh data dir (or cfg.DataDir when
-// set) on 127.0.0.1:0, and stops it when the test ends.
-func StartServer(t testing.TB, cfg platform.Config) *Server {
+// set) on 127.0.0.1:0, and stops it when the test ends. It has no embedded
+// node unless WithLocalNode is given.
+func StartServer(t testing.TB, cfg platform.Config, opts ...Option) *Server {
 	t.Helper()
+	cfg.NoLocalNode = true
+	for _, o := range opts {
+		o(&cfg)
+	}
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
 	}

@@ -1,0 +1,72 @@
+package platform
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+
+	"github.com/roosthq/roost/bundles"
+	"github.com/roosthq/roost/instance"
+	"github.com/roosthq/roost/methods"
+	"github.com/roosthq/roost/sandbox"
+)
+
+// The domain services know each other only through small interfaces; these
+// adapters join them.
+
+// instancesForSandboxes lets the sandbox service read and report to
+// instances.
+type instancesForSandboxes struct{ s *instance.Service }
+
+func (a instancesForSandboxes) Info(ctx context.Context, orgID, id string) (sandbox.InstanceInfo, error) {
+	r, err := a.s.Lookup(ctx, orgID, id)
+	if err != nil {
+		return sandbox.InstanceInfo{}, err
+	}
+	return sandbox.InstanceInfo{ID: r.ID, OrgID: r.OrgID, TemplateSlug: r.TemplateSlug,
+		BundleRevisionID: r.BundleRevisionID, Archived: r.Status == instance.StateArchived}, nil
+}
+
+func (a instancesForSandboxes) Event(ctx context.Context, instanceID, event, detail string) error {
+	return a.s.Event(ctx, instanceID, event, detail)
+}
+
+func (a instancesForSandboxes) SetStatus(ctx context.Context, instanceID, status, detail string) error {
+	return a.s.SetStatus(ctx, instanceID, instance.State(status), detail)
+}
+
+// sandboxesForInstances lets instances start, show and end sandboxes.
+type sandboxesForInstances struct{ s *sandbox.Service }
+
+func (a sandboxesForInstances) Schedule(ctx context.Context, r instance.Row) error {
+	_, err := a.s.Create(ctx, sandbox.InstanceInfo{ID: r.ID, OrgID: r.OrgID, TemplateSlug: r.TemplateSlug,
+		BundleRevisionID: r.BundleRevisionID})
+	return err
+}
+
+func (a sandboxesForInstances) Summary(ctx context.Context, instanceID string) (*methods.SandboxSummary, error) {
+	return a.s.Summary(ctx, instanceID)
+}
+
+func (a sandboxesForInstances) TerminateLive(ctx context.Context, instanceID, why string) error {
+	return a.s.TerminateLive(ctx, instanceID, why)
+}
+
+// bundlesForSandboxes gives sandboxes their bundle revisions.
+type bundlesForSandboxes struct{ s *bundles.Service }
+
+func (a bundlesForSandboxes) Revision(ctx context.Context, orgID, id string) (sandbox.Revision, error) {
+	r, err := a.s.Revision(ctx, orgID, id)
+	if err != nil {
+		return sandbox.Revision{}, err
+	}
+	var m methods.BundleManifest
+	if err := json.Unmarshal([]byte(r.Manifest), &m); err != nil {
+		return sandbox.Revision{}, err
+	}
+	return sandbox.Revision{SHA256: r.SHA256, Manifest: m}, nil
+}
+
+func (a bundlesForSandboxes) Open(ctx context.Context, revisionID string) (io.ReadCloser, error) {
+	return a.s.OpenRevision(ctx, revisionID)
+}

@@ -1,0 +1,245 @@
+package sandbox
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/roosthq/roost/methods"
+	"github.com/roosthq/roost/node/nodeapi"
+	"github.com/roosthq/roost/rpc"
+	"github.com/roosthq/roost/storage"
+)
+
+// Exec limits.
+const (
+	DefaultExecTimeout = 5 * time.Minute
+	MaxExecTimeout     = 24 * time.Hour
+	MaxCommandLength   = 64 << 10
+	maxOutputChunk     = 1 << 20
+)
+
+// Exec statuses.
+const (
+	ExecRunning   = "running"
+	ExecCompleted = "completed"
+	ExecFailed    = "failed"
+	ExecTimedOut  = "timed_out"
+	ExecCancelled = "cancelled"
+)
+
+type execRow struct {
+	ID         string        `db:"id"`
+	OrgID      string        `db:"org_id"`
+	InstanceID string        `db:"instance_id"`
+	SandboxID  string        `db:"sandbox_id"`
+	NodeID     string        `db:"node_id"`
+	Command    string        `db:"command"`
+	Status     string        `db:"status"`
+	ExitCode   sql.NullInt64 `db:"exit_code"`
+	TimedOut   bool          `db:"timed_out"`
+	StdoutSize int64         `db:"stdout_size"`
+	StderrSize int64         `db:"stderr_size"`
+	Detail     string        `db:"detail"`
+	CallerID   string        `db:"caller_id"`
+	CreatedAt  int64         `db:"created_at"`
+	FinishedAt sql.NullInt64 `db:"finished_at"`
+	DurationMs sql.NullInt64 `db:"duration_ms"`
+}
+
+const execColumns = `id, org_id, instance_id, sandbox_id, node_id, command, status, exit_code, timed_out, stdout_size, stderr_size, detail, caller_id, created_at, finished_at, duration_ms`
+
+// Exec runs a command with bash -lc in the sandbox's workspace and waits
+// for it. The full output stays on the node for getExecOutput.
+func (s *Service) Exec(ctx context.Context, inst InstanceInfo, callerID string, in methods.InstanceExecInSandboxInputFull) (methods.InstanceExecInSandboxOutputFull, error) {
+	var out methods.InstanceExecInSandboxOutputFull
+	if strings.TrimSpace(in.Command) == "" || len(in.Command) > MaxCommandLength || !utf8.ValidString(in.Command) || strings.ContainsRune(in.Command, 0) {
+		return out, rpc.InvalidField("command", "range", "The command must be non-empty UTF-8 without NUL, at most %d bytes.", MaxCommandLength)
+	}
+	timeout := DefaultExecTimeout
+	if in.TimeoutMs != nil {
+		if *in.TimeoutMs < 1 || *in.TimeoutMs > MaxExecTimeout.Milliseconds() {
+			return out, rpc.InvalidField("timeoutMs", "range", "The timeoutMs must be between 1 and %d (24 hours).", MaxExecTimeout.Milliseconds())
+		}
+		timeout = time.Duration(*in.TimeoutMs) * time.Millisecond
+	}
+	if len(in.Env) > 256 {
+		return out, rpc.InvalidField("env", "range", "At most 256 environment variables.")
+	}
+	for k, v := range in.Env {
+		if !envName(k) || strings.ContainsRune(v, 0) {
+			return out, rpc.InvalidField("env."+k, "format", "The env name %q must be letters, digits and _, not starting with a digit; values may not hold NUL.", k)
+		}
+	}
+	r, err := s.usable(ctx, inst, "")
+	if err != nil {
+		return out, err
+	}
+	e := execRow{ID: storage.NewID("exe"), OrgID: r.OrgID, InstanceID: r.InstanceID, SandboxID: r.ID, NodeID: r.NodeID,
+		Command: in.Command, Status: ExecRunning, CallerID: callerID, CreatedAt: storage.Now()}
+	if _, err := s.o.DB.NamedExecContext(ctx, `INSERT INTO execs (`+execColumns+`) VALUES (:id, :org_id, :instance_id, :sandbox_id,
+		:node_id, :command, :status, :exit_code, :timed_out, :stdout_size, :stderr_size, :detail, :caller_id, :created_at, :finished_at, :duration_ms)`, e); err != nil {
+		return out, fmt.Errorf("record exec: %w", err)
+	}
+	// The command's result is recorded even if the caller goes away.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout+time.Minute)
+	defer cancel()
+	var res nodeapi.ExecResult
+	err = s.callNode(cctx, r.NodeID, http.MethodPost, pathOf(nodeapi.SandboxExecPath, r.ID, ""),
+		nodeapi.ExecRequest{ExecID: e.ID, Command: in.Command, TimeoutMs: timeout.Milliseconds(), Env: in.Env}, &res)
+	now := storage.Now()
+	if err != nil {
+		_, _ = s.o.DB.ExecContext(cctx, `UPDATE execs SET status = ?, detail = ?, finished_at = ?, duration_ms = ? WHERE id = ?`,
+			ExecFailed, reason(err), now, now-e.CreatedAt, e.ID)
+		return out, s.nodeFailure(ctx, &r, err)
+	}
+	status := ExecCompleted
+	switch {
+	case res.Cancelled:
+		status = ExecCancelled
+	case res.TimedOut:
+		status = ExecTimedOut
+	}
+	_, _ = s.o.DB.ExecContext(cctx, `UPDATE execs SET status = ?, exit_code = ?, timed_out = ?, stdout_size = ?, stderr_size = ?,
+		finished_at = ?, duration_ms = ? WHERE id = ?`, status, res.ExitCode, res.TimedOut, res.StdoutSize, res.StderrSize, now, res.DurationMs, e.ID)
+	s.store.touch(cctx, r.ID)
+	return methods.InstanceExecInSandboxOutputFull{
+		Stdout: res.Stdout, Stderr: res.Stderr, Success: res.ExitCode == 0 && !res.TimedOut && !res.Cancelled,
+		ExitCode: res.ExitCode, ExecID: e.ID, DurationMs: res.DurationMs, TimedOut: res.TimedOut, Cancelled: res.Cancelled,
+		StdoutTruncated: res.StdoutTruncated, StderrTruncated: res.StderrTruncated,
+	}, nil
+}
+
+func envName(k string) bool {
+	if k == "" || len(k) > 128 || (k[0] >= '0' && k[0] <= '9') {
+		return false
+	}
+	for _, c := range k {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Service) execOf(ctx context.Context, inst InstanceInfo, id string) (execRow, error) {
+	var e execRow
+	err := s.o.DB.GetContext(ctx, &e, `SELECT `+execColumns+` FROM execs WHERE id = ? AND instance_id = ? AND org_id = ?`, id, inst.ID, inst.OrgID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return e, ErrExecNotFound
+	}
+	return e, err
+}
+
+// ExecOutput returns a piece of a command's full output.
+func (s *Service) ExecOutput(ctx context.Context, inst InstanceInfo, in methods.GetExecOutputInput) (methods.GetExecOutputOutput, error) {
+	stream := in.Stream
+	if stream == "" {
+		stream = "stdout"
+	}
+	if stream != "stdout" && stream != "stderr" {
+		return methods.GetExecOutputOutput{}, rpc.InvalidField("stream", "enum", "The stream must be \"stdout\" or \"stderr\".")
+	}
+	var offset, limit int64 = 0, maxOutputChunk
+	if in.Offset != nil {
+		if *in.Offset < 0 {
+			return methods.GetExecOutputOutput{}, rpc.InvalidField("offset", "range", "The offset must not be negative.")
+		}
+		offset = *in.Offset
+	}
+	if in.Limit != nil {
+		if *in.Limit < 1 || *in.Limit > maxOutputChunk {
+			return methods.GetExecOutputOutput{}, rpc.InvalidField("limit", "range", "The limit must be between 1 and %d bytes.", maxOutputChunk)
+		}
+		limit = *in.Limit
+	}
+	e, err := s.execOf(ctx, inst, in.ExecID)
+	if err != nil {
+		return methods.GetExecOutputOutput{}, err
+	}
+	path := pathOf(nodeapi.SandboxExecOutput, e.SandboxID, e.ID) + "?stream=" + stream +
+		"&offset=" + strconv.FormatInt(offset, 10) + "&limit=" + strconv.FormatInt(limit, 10)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+nodeapi.TunnelHost+path, nil)
+	if err != nil {
+		return methods.GetExecOutputOutput{}, err
+	}
+	resp, err := s.o.Fleet.Do(req, e.NodeID)
+	if err != nil {
+		return methods.GetExecOutputOutput{}, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return methods.GetExecOutputOutput{}, rpc.Errorf(methods.NotFound, "The output of this command is no longer on its node (the sandbox was terminated).")
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit))
+	if err != nil {
+		return methods.GetExecOutputOutput{}, Unavailable(e.NodeID, err)
+	}
+	total, _ := strconv.ParseInt(resp.Header.Get("X-Total-Size"), 10, 64)
+	return methods.GetExecOutputOutput{ExecID: e.ID, Stream: stream, Data: string(data), Offset: offset,
+		TotalSize: total, EOF: offset+int64(len(data)) >= total}, nil
+}
+
+// ListExecs pages the instance's commands, newest first.
+func (s *Service) ListExecs(ctx context.Context, inst InstanceInfo, in methods.ListExecsInput) (methods.ListExecsOutput, error) {
+	limit, offset, err := rpc.Page(in.Limit, in.Offset)
+	if err != nil {
+		return methods.ListExecsOutput{}, err
+	}
+	out := methods.ListExecsOutput{Execs: []methods.ExecSummary{}}
+	if err := s.o.DB.GetContext(ctx, &out.Total, `SELECT COUNT(*) FROM execs WHERE instance_id = ? AND org_id = ?`, inst.ID, inst.OrgID); err != nil {
+		return out, err
+	}
+	var rows []execRow
+	if err := s.o.DB.SelectContext(ctx, &rows, `SELECT `+execColumns+` FROM execs WHERE instance_id = ? AND org_id = ?
+		ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`, inst.ID, inst.OrgID, limit, offset); err != nil {
+		return out, err
+	}
+	for _, e := range rows {
+		w := methods.ExecSummary{ExecID: e.ID, SandboxID: e.SandboxID, Command: e.Command, Status: e.Status, Detail: e.Detail,
+			StartedAt: storage.FormatTime(e.CreatedAt)}
+		if e.ExitCode.Valid {
+			c := int(e.ExitCode.Int64)
+			w.ExitCode = &c
+		}
+		if e.FinishedAt.Valid {
+			f := storage.FormatTime(e.FinishedAt.Int64)
+			w.FinishedAt = &f
+		}
+		if e.DurationMs.Valid {
+			d := e.DurationMs.Int64
+			w.DurationMs = &d
+		}
+		out.Execs = append(out.Execs, w)
+	}
+	return out, nil
+}
+
+// CancelExec kills a running command's process group.
+func (s *Service) CancelExec(ctx context.Context, inst InstanceInfo, id string) (methods.CancelExecOutput, error) {
+	e, err := s.execOf(ctx, inst, id)
+	if err != nil {
+		return methods.CancelExecOutput{}, err
+	}
+	if e.Status != ExecRunning {
+		return methods.CancelExecOutput{OK: true, Cancelled: false}, nil
+	}
+	var res struct {
+		Cancelled bool `json:"cancelled"`
+	}
+	if err := s.callNode(ctx, e.NodeID, http.MethodPost, pathOf(nodeapi.SandboxExecCancel, e.SandboxID, e.ID), struct{}{}, &res); err != nil {
+		var ne *nodeError
+		if errors.As(err, &ne) {
+			return methods.CancelExecOutput{OK: true}, nil
+		}
+		return methods.CancelExecOutput{}, err
+	}
+	return methods.CancelExecOutput{OK: true, Cancelled: res.Cancelled}, nil
+}

@@ -1,0 +1,639 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/roosthq/roost/methods"
+	"github.com/roosthq/roost/node/nodeapi"
+	"github.com/roosthq/roost/rpc"
+	"github.com/roosthq/roost/storage"
+)
+
+// Errors of sandboxes.
+var (
+	ErrSandboxNotFound = &rpc.Error{Type: methods.NotFound,
+		Message: "No sandbox with this id belongs to this instance. Use the sandboxId from ensureSandbox or instances.status."}
+	ErrNoLiveSandbox = &rpc.Error{Type: methods.Conflict,
+		Message: "The instance has no live sandbox. Start one with ensureSandbox or createSandbox."}
+	ErrLiveExists = &rpc.Error{Type: methods.Conflict,
+		Message: "The instance already has a live sandbox. Use ensureSandbox to get it, or terminate it first."}
+	ErrPausedByUser = &rpc.Error{Type: methods.Conflict,
+		Message: "The sandbox is paused. Resume it with resumeSandbox, then retry."}
+	ErrNotReady = &rpc.Error{Type: methods.Conflict,
+		Message: "The sandbox is still starting. Retry in a moment."}
+	ErrExecNotFound = &rpc.Error{Type: methods.NotFound,
+		Message: "No command with this execId was run in this instance. See listExecs."}
+)
+
+// AgentPort is the port the agent serves its HTTP API on, inside the
+// sandbox's own network; ROOST_AGENT_ADDR tells the agent.
+const AgentPort = 7700
+
+// InstanceInfo is what sandboxes need to know of their instance.
+type InstanceInfo struct {
+	ID               string
+	OrgID            string
+	TemplateSlug     string
+	BundleRevisionID string
+	Archived         bool
+}
+
+// Instances is the instance side the sandbox service reports to.
+type Instances interface {
+	// Info describes an instance of the org.
+	Info(ctx context.Context, orgID, instanceID string) (InstanceInfo, error)
+	// Event appends a lifecycle event to the instance's history.
+	Event(ctx context.Context, instanceID, event, detail string) error
+	// SetStatus moves the instance's status (initializing, ready, error).
+	SetStatus(ctx context.Context, instanceID, status, detail string) error
+}
+
+// Revision is what a sandbox needs of its bundle revision.
+type Revision struct {
+	SHA256   string
+	Manifest methods.BundleManifest
+}
+
+// Bundles finds bundle revisions and opens their archives.
+type Bundles interface {
+	Revision(ctx context.Context, orgID, revisionID string) (Revision, error)
+	// Open streams a revision's archive, whatever its org (for nodes).
+	Open(ctx context.Context, revisionID string) (io.ReadCloser, error)
+}
+
+// ServiceOptions configures a Service.
+type ServiceOptions struct {
+	DB        *storage.DB
+	Fleet     *Fleet
+	Templates *Templates
+	Instances Instances
+	Bundles   Bundles
+	Logger    *slog.Logger
+	// IdleEvery is how often idle sandboxes are looked for. Default 10 s.
+	IdleEvery time.Duration
+}
+
+// Service runs the sandboxes of instances on the fleet.
+type Service struct {
+	o     ServiceOptions
+	store store
+	log   *slog.Logger
+	stop  chan struct{}
+	wg    sync.WaitGroup
+	once  sync.Once
+}
+
+// NewService starts the service's idle watcher.
+func NewService(o ServiceOptions) *Service {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.IdleEvery <= 0 {
+		o.IdleEvery = 10 * time.Second
+	}
+	s := &Service{o: o, store: store{o.DB}, log: o.Logger, stop: make(chan struct{})}
+	o.Fleet.setHooks(fleetHooks{onHello: s.onHello, onEvent: s.onEvent, openBundle: s.openBundle})
+	s.wg.Add(1)
+	go s.idleLoop()
+	return s
+}
+
+// Close stops the idle watcher.
+func (s *Service) Close() {
+	s.once.Do(func() { close(s.stop) })
+	s.wg.Wait()
+}
+
+// MarkStaleExecs fails the commands a previous run of the platform left
+// running: their results can no longer reach anyone.
+func (s *Service) MarkStaleExecs(ctx context.Context) error {
+	_, err := s.o.DB.ExecContext(ctx, `UPDATE execs SET status = 'failed', detail = ?, finished_at = ? WHERE status = 'running'`,
+		"the platform restarted while the command ran", storage.Now())
+	return err
+}
+
+func hashToken(t string) string {
+	h := sha256.Sum256([]byte(t))
+	return hex.EncodeToString(h[:])
+}
+
+// transition moves a sandbox and records it in the instance's history.
+func (s *Service) transition(ctx context.Context, r *Row, to State, pausedBy, reason string) error {
+	if r.State == to {
+		return nil
+	}
+	if !CanMove(r.State, to) {
+		return illegal(r.State, to)
+	}
+	errText := ""
+	if to == Failed {
+		errText = reason
+	}
+	ok, err := s.store.move(ctx, r.ID, r.State, to, pausedBy, errText)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		cur, err := s.store.get(ctx, r.ID)
+		if err != nil {
+			return err
+		}
+		*r = cur
+		if cur.State == to {
+			return nil
+		}
+		if !CanMove(cur.State, to) {
+			return illegal(cur.State, to)
+		}
+		return s.transition(ctx, r, to, pausedBy, reason)
+	}
+	r.State, r.PausedBy = to, pausedBy
+	if err := s.o.Instances.Event(ctx, r.InstanceID, "sandbox_"+string(to), reason); err != nil {
+		s.log.Error("record sandbox event", "sandbox", r.ID, "err", err)
+	}
+	return nil
+}
+
+// forInstance returns a sandbox of the instance by id.
+func (s *Service) forInstance(ctx context.Context, inst InstanceInfo, sandboxID string) (Row, error) {
+	r, err := s.store.get(ctx, sandboxID)
+	if err != nil || r.InstanceID != inst.ID || r.OrgID != inst.OrgID {
+		return Row{}, ErrSandboxNotFound
+	}
+	return r, nil
+}
+
+// Create schedules a new sandbox for the instance and starts it in the
+// background; the reply does not wait for the agent.
+func (s *Service) Create(ctx context.Context, inst InstanceInfo) (Row, error) {
+	if inst.Archived {
+		return Row{}, rpc.Errorf(methods.Conflict, "The instance is archived and takes no new work.")
+	}
+	if _, err := s.store.live(ctx, inst.ID); err == nil {
+		return Row{}, ErrLiveExists
+	}
+	tpl, ok := s.o.Templates.Get(inst.TemplateSlug)
+	if !ok {
+		tpl = DefaultTemplate
+	}
+	spec := nodeapi.SandboxSpec{InstanceID: inst.ID, Isolation: tpl.Isolation, Network: tpl.Network,
+		MemoryMB: tpl.MemoryMB, CPUs: tpl.CPUs, Pids: tpl.Pids}
+	if inst.BundleRevisionID != "" {
+		rev, err := s.o.Bundles.Revision(ctx, inst.OrgID, inst.BundleRevisionID)
+		if err != nil {
+			return Row{}, err
+		}
+		m := rev.Manifest
+		spec.BundleRevisionID, spec.BundleSHA256 = inst.BundleRevisionID, rev.SHA256
+		spec.Entrypoint, spec.Env, spec.AgentPort = m.Entrypoint, m.Env, AgentPort
+		if m.Health != nil {
+			spec.Health = *m.Health
+		}
+	}
+	n, err := s.o.Fleet.Pick(ctx, tpl.RequiredLabels)
+	if err != nil {
+		return Row{}, err
+	}
+	now := storage.Now()
+	token := newSecret("rst_")
+	r := Row{ID: storage.NewID("sbx"), OrgID: inst.OrgID, InstanceID: inst.ID, NodeID: n.ID, State: Creating,
+		Limits: "{}", TokenHash: hashToken(token), IdleTimeoutMs: int64(tpl.IdleTimeoutSeconds) * 1000,
+		CreatedAt: now, UpdatedAt: now, LastActivityAt: now}
+	if err := s.store.insert(ctx, r); err != nil {
+		if storage.IsUniqueViolation(err) {
+			return Row{}, ErrLiveExists
+		}
+		return Row{}, fmt.Errorf("create sandbox: %w", err)
+	}
+	spec.SandboxID, spec.Token = r.ID, token
+	_ = s.o.Instances.Event(ctx, inst.ID, "sandbox_creating", fmt.Sprintf("sandbox %s scheduled on node %s (%s)", r.ID, n.Name, n.ID))
+	_ = s.o.Instances.SetStatus(ctx, inst.ID, methods.InstanceInitializing, "sandbox starting")
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.launch(r, spec)
+	}()
+	return r, nil
+}
+
+// launch asks the node to start the sandbox and records the outcome.
+func (s *Service) launch(r Row, spec nodeapi.SandboxSpec) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var info nodeapi.SandboxInfo
+	err := s.callNode(ctx, r.NodeID, http.MethodPut, pathOf(nodeapi.SandboxPath, r.ID, ""), spec, &info)
+	if err != nil {
+		s.fail(ctx, &r, "the sandbox did not start: "+reason(err))
+		return
+	}
+	lj, _ := json.Marshal(info.Limits)
+	_, _ = s.o.DB.ExecContext(ctx, `UPDATE sandboxes SET isolation = ?, limits = ? WHERE id = ?`, info.Isolation, string(lj), r.ID)
+	detail := fmt.Sprintf("isolation %s; limits enforced: memory %v, cpu %v, pids %v; pause by %s",
+		info.Isolation, info.Limits.Memory, info.Limits.CPU, info.Limits.Pids, info.Limits.Freeze)
+	if err := s.transition(ctx, &r, Running, "", detail); err != nil {
+		s.log.Warn("sandbox started but not moved to running", "sandbox", r.ID, "err", err)
+		return
+	}
+	if len(spec.Entrypoint) == 0 || info.Healthy {
+		_ = s.o.Instances.SetStatus(ctx, r.InstanceID, methods.InstanceReady, "sandbox running")
+	}
+}
+
+// reason is an error's sentence for a lifecycle event.
+func reason(err error) string {
+	var e *rpc.Error
+	if errors.As(err, &e) {
+		if e.Cause != nil && e.Type != methods.Unavailable {
+			return e.Message + " (" + e.Cause.Error() + ")"
+		}
+		return e.Message
+	}
+	return err.Error()
+}
+
+// fail moves a sandbox to error and the instance with it.
+func (s *Service) fail(ctx context.Context, r *Row, why string) {
+	if err := s.transition(ctx, r, Failed, "", why); err != nil {
+		s.log.Warn("sandbox not moved to error", "sandbox", r.ID, "err", err)
+		return
+	}
+	_ = s.o.Instances.SetStatus(ctx, r.InstanceID, methods.SandboxError, why)
+}
+
+func pathOf(pattern, id, exec string) string {
+	p := strings.Replace(pattern, "{id}", id, 1)
+	return strings.Replace(p, "{exec}", exec, 1)
+}
+
+// nodeError is a node's {error} reply.
+type nodeError struct {
+	status int
+	msg    string
+}
+
+func (e *nodeError) Error() string { return fmt.Sprintf("node answered %d: %s", e.status, e.msg) }
+
+// callNode sends a JSON request to a node and decodes its JSON reply.
+func (s *Service) callNode(ctx context.Context, nodeID, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, _ := json.Marshal(in)
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+nodeapi.TunnelHost+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := s.o.Fleet.Do(req, nodeID)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return Unavailable(nodeID, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e nodeapi.ErrorResponse
+		_ = json.Unmarshal(data, &e)
+		return &nodeError{status: resp.StatusCode, msg: e.Error}
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+// Ensure returns the instance's live sandbox, resuming it if it was paused
+// for idleness, or creates one.
+func (s *Service) Ensure(ctx context.Context, inst InstanceInfo) (Row, error) {
+	r, err := s.store.live(ctx, inst.ID)
+	if errors.Is(err, ErrNoLiveSandbox) {
+		return s.Create(ctx, inst)
+	}
+	if err != nil {
+		return r, err
+	}
+	if r.State == Paused {
+		if err := s.resume(ctx, &r); err != nil {
+			return r, err
+		}
+	}
+	s.store.touch(ctx, r.ID)
+	return r, nil
+}
+
+// Pause freezes a sandbox; pausing a paused one does nothing.
+func (s *Service) Pause(ctx context.Context, inst InstanceInfo, sandboxID, by string) error {
+	r, err := s.forInstance(ctx, inst, sandboxID)
+	if err != nil {
+		return err
+	}
+	return s.pause(ctx, &r, by)
+}
+
+func (s *Service) pause(ctx context.Context, r *Row, by string) error {
+	switch r.State {
+	case Paused:
+		return nil
+	case Creating:
+		return ErrNotReady
+	case Running:
+	default:
+		return illegal(r.State, Paused)
+	}
+	if err := s.callNode(ctx, r.NodeID, http.MethodPost, pathOf(nodeapi.SandboxPausePath, r.ID, ""), nil, nil); err != nil {
+		return s.nodeFailure(ctx, r, err)
+	}
+	return s.transition(ctx, r, Paused, by, "paused by "+by)
+}
+
+// Resume thaws the instance's live sandbox; a running one is left as is.
+func (s *Service) Resume(ctx context.Context, inst InstanceInfo) error {
+	r, err := s.store.live(ctx, inst.ID)
+	if err != nil {
+		return err
+	}
+	if r.State != Paused {
+		return nil
+	}
+	return s.resume(ctx, &r)
+}
+
+func (s *Service) resume(ctx context.Context, r *Row) error {
+	if err := s.callNode(ctx, r.NodeID, http.MethodPost, pathOf(nodeapi.SandboxResumePath, r.ID, ""), nil, nil); err != nil {
+		return s.nodeFailure(ctx, r, err)
+	}
+	return s.transition(ctx, r, Running, "", "resumed")
+}
+
+// nodeFailure turns a node's answer into the caller's error; a node that
+// no longer has the sandbox makes it error.
+func (s *Service) nodeFailure(ctx context.Context, r *Row, err error) error {
+	var ne *nodeError
+	if errors.As(err, &ne) && ne.status == http.StatusNotFound {
+		s.fail(ctx, r, "the node no longer runs this sandbox")
+		return rpc.Errorf(methods.Conflict, "The sandbox is gone from its node and was marked error. Start a new one with ensureSandbox.")
+	}
+	if errors.As(err, &ne) && ne.status == http.StatusConflict {
+		return ErrPausedByUser
+	}
+	if errors.As(err, &ne) {
+		return rpc.ErrInternal.Wrap(err)
+	}
+	return err
+}
+
+// Terminate stops a sandbox for good; terminating a terminated one does
+// nothing.
+func (s *Service) Terminate(ctx context.Context, inst InstanceInfo, sandboxID string) error {
+	r, err := s.forInstance(ctx, inst, sandboxID)
+	if err != nil {
+		return err
+	}
+	return s.terminate(ctx, &r, "terminated by request")
+}
+
+func (s *Service) terminate(ctx context.Context, r *Row, why string) error {
+	if r.State == Terminated {
+		return nil
+	}
+	if err := s.transition(ctx, r, Terminating, "", why); err != nil {
+		return err
+	}
+	err := s.callNode(ctx, r.NodeID, http.MethodDelete, pathOf(nodeapi.SandboxPath, r.ID, ""), nil, nil)
+	detail := "sandbox removed from its node"
+	if err != nil {
+		// The node removes it when it reconnects and reports what it runs.
+		detail = "node unreachable; it removes the sandbox when it reconnects"
+	}
+	return s.transition(ctx, r, Terminated, "", detail)
+}
+
+// TerminateLive terminates the instance's live sandbox, if any (archive).
+func (s *Service) TerminateLive(ctx context.Context, instanceID, why string) error {
+	r, err := s.store.live(ctx, instanceID)
+	if errors.Is(err, ErrNoLiveSandbox) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return s.terminate(ctx, &r, why)
+}
+
+// RestartAgent restarts the agent of a running sandbox.
+func (s *Service) RestartAgent(ctx context.Context, inst InstanceInfo, sandboxID string) error {
+	r, err := s.usable(ctx, inst, sandboxID)
+	if err != nil {
+		return err
+	}
+	if err := s.callNode(ctx, r.NodeID, http.MethodPost, pathOf(nodeapi.SandboxRestartPath, r.ID, ""), nil, nil); err != nil {
+		var ne *nodeError
+		if errors.As(err, &ne) && ne.status == http.StatusInternalServerError && strings.Contains(ne.msg, "no agent") {
+			return rpc.Errorf(methods.Conflict, "This sandbox runs no agent: its instance has no bundle.")
+		}
+		return s.nodeFailure(ctx, &r, err)
+	}
+	_ = s.o.Instances.Event(ctx, r.InstanceID, "agent_restart_requested", "")
+	return nil
+}
+
+// usable returns a sandbox that can take work: running, or paused for
+// idleness (then resumed). A sandbox paused by request is a conflict.
+func (s *Service) usable(ctx context.Context, inst InstanceInfo, sandboxID string) (Row, error) {
+	var r Row
+	var err error
+	if sandboxID == "" {
+		r, err = s.store.live(ctx, inst.ID)
+	} else {
+		r, err = s.forInstance(ctx, inst, sandboxID)
+	}
+	if err != nil {
+		return r, err
+	}
+	switch r.State {
+	case Running:
+	case Paused:
+		if r.PausedBy != "idle" {
+			return r, ErrPausedByUser
+		}
+		if err := s.resume(ctx, &r); err != nil {
+			return r, err
+		}
+	case Creating:
+		return r, ErrNotReady
+	default:
+		return r, rpc.Errorf(methods.Conflict, "The sandbox is %s. Start a new one with ensureSandbox.", r.State)
+	}
+	s.store.touch(ctx, r.ID)
+	return r, nil
+}
+
+// Logs returns the tail of the agent's log.
+func (s *Service) Logs(ctx context.Context, inst InstanceInfo, sandboxID string, lines *int) (methods.GetAgentLogsOutput, error) {
+	n := 100
+	if lines != nil {
+		if *lines < 1 || *lines > 10000 {
+			return methods.GetAgentLogsOutput{}, rpc.InvalidField("lines", "range", "The lines must be between 1 and 10000.")
+		}
+		n = *lines
+	}
+	r, err := s.forInstance(ctx, inst, sandboxID)
+	if err != nil {
+		return methods.GetAgentLogsOutput{}, err
+	}
+	var out nodeapi.LogsResult
+	if err := s.callNode(ctx, r.NodeID, http.MethodGet, pathOf(nodeapi.SandboxLogsPath, r.ID, "")+fmt.Sprintf("?lines=%d", n), nil, &out); err != nil {
+		return methods.GetAgentLogsOutput{}, s.nodeFailure(ctx, &r, err)
+	}
+	return methods.GetAgentLogsOutput{Logs: out.Logs, Truncated: out.Truncated}, nil
+}
+
+// ValidateToken tells whether token is the sandbox's ROOST_SANDBOX_TOKEN.
+func (s *Service) ValidateToken(ctx context.Context, inst InstanceInfo, sandboxID, token string) (bool, error) {
+	r, err := s.forInstance(ctx, inst, sandboxID)
+	if err != nil {
+		return false, err
+	}
+	ok := subtle.ConstantTimeCompare([]byte(hashToken(token)), []byte(r.TokenHash)) == 1
+	return ok && r.State.Live(), nil
+}
+
+// Summary is the sandbox part of instances.status: the live sandbox, else
+// the latest one.
+func (s *Service) Summary(ctx context.Context, instanceID string) (*methods.SandboxSummary, error) {
+	r, err := s.store.live(ctx, instanceID)
+	if errors.Is(err, ErrNoLiveSandbox) {
+		r, err = s.store.latest(ctx, instanceID)
+	}
+	if errors.Is(err, ErrNoLiveSandbox) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &methods.SandboxSummary{State: string(r.State), E2BID: r.ID, LastActivityAt: storage.FormatTime(r.LastActivityAt)}, nil
+}
+
+// Live returns the instance's live sandbox id and state.
+func (s *Service) Live(ctx context.Context, instanceID string) (Row, error) {
+	return s.store.live(ctx, instanceID)
+}
+
+// idleLoop pauses sandboxes that were idle longer than their template's
+// idle timeout.
+func (s *Service) idleLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.o.IdleEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		var idle []Row
+		now := storage.Now()
+		if err := s.o.DB.Select(&idle, `SELECT `+sandboxColumns+` FROM sandboxes WHERE state = 'running'
+			AND idle_timeout_ms > 0 AND last_activity_at + idle_timeout_ms < ?`, now); err != nil {
+			s.log.Error("find idle sandboxes", "err", err)
+			continue
+		}
+		for _, r := range idle {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			if err := s.pause(ctx, &r, "idle"); err != nil {
+				s.log.Warn("idle sandbox not paused", "sandbox", r.ID, "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// onHello reconciles a node's report of what it runs with what the
+// platform believes.
+func (s *Service) onHello(nodeID string, running []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	has := map[string]bool{}
+	for _, id := range running {
+		has[id] = true
+	}
+	rows, err := s.store.onNode(ctx, nodeID)
+	if err != nil {
+		s.log.Error("reconcile node", "node", nodeID, "err", err)
+		return
+	}
+	live := map[string]bool{}
+	for _, r := range rows {
+		live[r.ID] = true
+		if has[r.ID] {
+			continue
+		}
+		if r.State == Creating && time.Since(time.UnixMilli(r.CreatedAt)) < 5*time.Minute {
+			continue // its launch may still be on the way
+		}
+		if r.State == Terminating {
+			_ = s.transition(ctx, &r, Terminated, "", "the node no longer runs it")
+			continue
+		}
+		s.fail(ctx, &r, "the node reconnected without this sandbox")
+	}
+	for _, id := range running {
+		if !live[id] {
+			s.log.Info("removing a sandbox the platform no longer wants", "node", nodeID, "sandbox", id)
+			if err := s.callNode(ctx, nodeID, http.MethodDelete, pathOf(nodeapi.SandboxPath, id, ""), nil, nil); err != nil {
+				s.log.Warn("stale sandbox not removed", "sandbox", id, "err", err)
+			}
+		}
+	}
+	_, _ = s.o.DB.ExecContext(ctx, `UPDATE execs SET status = 'failed', detail = ?, finished_at = ? WHERE status = 'running' AND node_id = ?`,
+		"the node restarted or reconnected while the command ran", storage.Now(), nodeID)
+}
+
+// onEvent records what a node reports of a sandbox.
+func (s *Service) onEvent(nodeID string, ev nodeapi.SandboxEvent) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r, err := s.store.get(ctx, ev.SandboxID)
+	if err != nil || r.NodeID != nodeID {
+		return
+	}
+	detail := ev.Detail
+	switch ev.Type {
+	case "agent_healthy":
+		if r.State == Running || r.State == Creating {
+			_ = s.o.Instances.SetStatus(ctx, r.InstanceID, methods.InstanceReady, "agent is up")
+		}
+		return
+	case "sandbox_stopped", "sandbox_failed":
+		if r.State.Live() && r.State != Terminating {
+			s.fail(ctx, &r, detail)
+		}
+		return
+	case "agent_exited":
+		if ev.Code != nil {
+			detail = fmt.Sprintf("agent exited with code %d", *ev.Code)
+		}
+	}
+	_ = s.o.Instances.Event(ctx, r.InstanceID, ev.Type, detail)
+}
+
+// openBundle streams a revision's archive to a node.
+func (s *Service) openBundle(ctx context.Context, revisionID string) (io.ReadCloser, error) {
+	return s.o.Bundles.Open(ctx, revisionID)
+}

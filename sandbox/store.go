@@ -1,0 +1,92 @@
+package sandbox
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/roosthq/roost/storage"
+)
+
+// Row is a sandbox as stored.
+type Row struct {
+	ID             string `db:"id"`
+	OrgID          string `db:"org_id"`
+	InstanceID     string `db:"instance_id"`
+	NodeID         string `db:"node_id"`
+	State          State  `db:"state"`
+	PausedBy       string `db:"paused_by"`
+	Isolation      string `db:"isolation"`
+	Limits         string `db:"limits"`
+	TokenHash      string `db:"token_hash"`
+	IdleTimeoutMs  int64  `db:"idle_timeout_ms"`
+	Error          string `db:"error"`
+	CreatedAt      int64  `db:"created_at"`
+	UpdatedAt      int64  `db:"updated_at"`
+	LastActivityAt int64  `db:"last_activity_at"`
+}
+
+const sandboxColumns = `id, org_id, instance_id, node_id, state, paused_by, isolation, limits, token_hash, idle_timeout_ms, error, created_at, updated_at, last_activity_at`
+
+type store struct{ db *storage.DB }
+
+func (s store) insert(ctx context.Context, r Row) error {
+	_, err := s.db.NamedExecContext(ctx, `INSERT INTO sandboxes (`+sandboxColumns+`) VALUES
+		(:id, :org_id, :instance_id, :node_id, :state, :paused_by, :isolation, :limits, :token_hash, :idle_timeout_ms, :error, :created_at, :updated_at, :last_activity_at)`, r)
+	return err
+}
+
+func (s store) get(ctx context.Context, id string) (Row, error) {
+	var r Row
+	err := s.db.GetContext(ctx, &r, `SELECT `+sandboxColumns+` FROM sandboxes WHERE id = ?`, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, ErrSandboxNotFound
+	}
+	return r, err
+}
+
+// live returns the instance's live sandbox, or ErrNoLiveSandbox.
+func (s store) live(ctx context.Context, instanceID string) (Row, error) {
+	var r Row
+	err := s.db.GetContext(ctx, &r, `SELECT `+sandboxColumns+` FROM sandboxes WHERE instance_id = ?
+		AND state IN ('creating', 'running', 'paused', 'terminating')`, instanceID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, ErrNoLiveSandbox
+	}
+	return r, err
+}
+
+// latest returns the instance's most recent sandbox, live or not.
+func (s store) latest(ctx context.Context, instanceID string) (Row, error) {
+	var r Row
+	err := s.db.GetContext(ctx, &r, `SELECT `+sandboxColumns+` FROM sandboxes WHERE instance_id = ?
+		ORDER BY created_at DESC, id DESC LIMIT 1`, instanceID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, ErrNoLiveSandbox
+	}
+	return r, err
+}
+
+func (s store) onNode(ctx context.Context, nodeID string) ([]Row, error) {
+	var rows []Row
+	err := s.db.SelectContext(ctx, &rows, `SELECT `+sandboxColumns+` FROM sandboxes WHERE node_id = ?
+		AND state IN ('creating', 'running', 'paused', 'terminating')`, nodeID)
+	return rows, err
+}
+
+// move changes the state if it is still from; it reports whether it did.
+func (s store) move(ctx context.Context, id string, from, to State, pausedBy, errText string) (bool, error) {
+	now := storage.Now()
+	res, err := s.db.ExecContext(ctx, `UPDATE sandboxes SET state = ?, paused_by = ?, error = CASE WHEN ? = '' THEN error ELSE ? END,
+		updated_at = ?, last_activity_at = ? WHERE id = ? AND state = ?`, to, pausedBy, errText, errText, now, now, id, from)
+	if err != nil {
+		return false, fmt.Errorf("move sandbox: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+func (s store) touch(ctx context.Context, id string) {
+	_, _ = s.db.ExecContext(ctx, `UPDATE sandboxes SET last_activity_at = ? WHERE id = ?`, storage.Now(), id)
+}
