@@ -141,13 +141,19 @@ func (s *S3) Stat(ctx context.Context, key string) (Info, error) {
 	return Info{Key: key, Size: oi.Size, ModTime: oi.LastModified}, nil
 }
 
-// Delete removes key; deleting a missing key succeeds.
+// Delete removes key, and the parts of any unfinished upload to it; deleting
+// a missing key succeeds. A process killed in the middle of a Put leaves its
+// multipart upload behind (parts stored, no object), which only an abort
+// frees; deleting the key is how a crashed upload is swept.
 func (s *S3) Delete(ctx context.Context, key string) error {
 	if err := ValidKey(key); err != nil {
 		return err
 	}
 	if err := s.c.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{}); err != nil && !isNotFound(err) {
 		return fmt.Errorf("blob s3: delete %s: %w", key, err)
+	}
+	if err := s.c.RemoveIncompleteUpload(ctx, s.bucket, key); err != nil && !isNotFound(err) {
+		return fmt.Errorf("blob s3: abort unfinished uploads of %s: %w", key, err)
 	}
 	return nil
 }
