@@ -107,6 +107,11 @@ func newRuntime(dataDir, exe string, log *slog.Logger, fetch func(context.Contex
 	}
 	_ = os.Chmod(dataDir, 0o711)
 	_ = os.Chmod(r.dir, 0o711)
+	if os.Geteuid() == 0 {
+		if p := unreachable(r.dir); p != "" {
+			log.Warn("sandboxes run as unprivileged users who cannot reach the node's data dir; make its parents searchable (chmod o+x)", "dir", p)
+		}
+	}
 	return r, nil
 }
 
@@ -798,4 +803,21 @@ func (r *runtime) execOutput(s *sbox, execID, stream string, offset, limit int64
 		return nil, 0, err
 	}
 	return b[:n], st.Size(), nil
+}
+
+// unreachable returns the first directory on the way to dir that others
+// cannot search, or "".
+func unreachable(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return ""
+	}
+	for p := abs; ; p = filepath.Dir(p) {
+		if st, err := os.Stat(p); err == nil && st.Mode().Perm()&0o001 == 0 {
+			return p
+		}
+		if p == filepath.Dir(p) {
+			return ""
+		}
+	}
 }

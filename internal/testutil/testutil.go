@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -92,6 +93,8 @@ func StartServer(t testing.TB, cfg platform.Config, opts ...Option) *Server {
 	}
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
+		// Sandboxes run as unprivileged uids that must reach the data dir.
+		_ = os.Chmod(filepath.Dir(cfg.DataDir), 0o711)
 	}
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:0"
