@@ -42,6 +42,7 @@ func (n *Node) api() http.Handler {
 		}
 	})
 	n.sandboxRoutes(mux)
+	n.fileRoutes(mux)
 	return mux
 }
 

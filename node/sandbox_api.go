@@ -174,7 +174,9 @@ func (n *Node) sandboxRoutes(mux *http.ServeMux) {
 			up.Close()
 			return
 		}
-		_, _ = io.WriteString(conn, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+		// 101 lets an http.Client on the other side take the connection as
+		// a raw stream (its Body becomes read-write).
+		_, _ = io.WriteString(conn, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: roost-dial\r\n\r\n")
 		go func() {
 			if k := cbuf.Reader.Buffered(); k > 0 {
 				b, _ := cbuf.Reader.Peek(k)

@@ -13,6 +13,7 @@ const (
 	SandboxExecCancel   = "/v1/sandboxes/{id}/execs/{exec}/cancel"
 	SandboxExecOutput   = "/v1/sandboxes/{id}/execs/{exec}/output"
 	SandboxDialPath     = "/v1/sandboxes/{id}/dial"
+	SandboxFilesPath    = "/v1/sandboxes/{id}/files"
 	BundlePath          = "/v1/bundles/{revision}"
 	SandboxEventsPath   = "/v1/events"
 	IsolationBubblewrap = "bubblewrap"
