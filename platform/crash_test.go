@@ -107,8 +107,9 @@ func feServe(t *testing.T, bin string, env []string, firstStart bool, args ...st
 		for range lines {
 		}
 	}()
+	hc := &http.Client{Timeout: testutil.Short}
 	testutil.Eventually(t, testutil.Medium, "roost serve to answer /healthz", func() bool {
-		resp, err := http.Get(p.url + "/healthz")
+		resp, err := hc.Get(p.url + "/healthz")
 		if err != nil {
 			return false
 		}

@@ -472,7 +472,7 @@ func TestFileUploads(t *testing.T) {
 					out.Size != int64(len(data)) || out.R2Key == "" {
 					t.Errorf("upload reply %+v", out)
 				}
-				if got := env.objects(t); !contains(got, out.R2Key) {
+				if got := env.objects(t); !feContains(got, out.R2Key) {
 					t.Errorf("the store holds %v, not the r2Key %s", got, out.R2Key)
 				}
 				info, err := admin.GetFile(feCtx(t), out.FileID)
@@ -616,28 +616,28 @@ func TestFileUploads(t *testing.T) {
 					status      int
 				}{
 					{name: "no part named file", key: env.AdminKey, status: http.StatusBadRequest,
-						body: mustMultipart(fePart{name: "other", filename: "x.txt", data: []byte("x")})},
+						body: feMultipartBody(fePart{name: "other", filename: "x.txt", data: []byte("x")})},
 					{name: "a form field only", key: env.AdminKey, status: http.StatusBadRequest,
-						body: mustMultipart(fePart{disposition: `form-data; name="note"`, data: []byte("x")})},
-					{name: "no parts", key: env.AdminKey, status: http.StatusBadRequest, body: mustMultipart()},
+						body: feMultipartBody(fePart{disposition: `form-data; name="note"`, data: []byte("x")})},
+					{name: "no parts", key: env.AdminKey, status: http.StatusBadRequest, body: feMultipartBody()},
 					{name: "two files", key: env.AdminKey, status: http.StatusBadRequest,
-						body: mustMultipart(fePart{name: "file", filename: "a.bin", data: big}, fePart{name: "file", filename: "b.bin", data: big})},
+						body: feMultipartBody(fePart{name: "file", filename: "a.bin", data: big}, fePart{name: "file", filename: "b.bin", data: big})},
 					{name: "a file then two", key: env.AdminKey, status: http.StatusBadRequest,
-						body: mustMultipart(fePart{name: "file", filename: "a.bin", data: big}, fePart{name: "other", data: []byte("x")},
+						body: feMultipartBody(fePart{name: "file", filename: "a.bin", data: big}, fePart{name: "other", data: []byte("x")},
 							fePart{name: "file", filename: "b.bin", data: big})},
 					{name: "not multipart", key: env.AdminKey, contentType: "application/json", status: http.StatusBadRequest,
 						body: []byte(`{"file": "x"}`)},
 					{name: "no content type", key: env.AdminKey, contentType: "-", status: http.StatusBadRequest, body: []byte("x")},
 					{name: "multipart without boundary", key: env.AdminKey, contentType: "multipart/form-data", status: http.StatusBadRequest,
-						body: mustMultipart(fePart{name: "file", filename: "x", data: []byte("x")})},
+						body: feMultipartBody(fePart{name: "file", filename: "x", data: []byte("x")})},
 					{name: "raw control character in a part header", key: env.AdminKey, status: http.StatusBadRequest,
-						body: mustMultipart(fePart{disposition: "form-data; name=\"file\"; filename=\"a\x01b\"", data: []byte("x")})},
+						body: feMultipartBody(fePart{disposition: "form-data; name=\"file\"; filename=\"a\x01b\"", data: []byte("x")})},
 					{name: "body cut short", key: env.AdminKey, status: http.StatusBadRequest,
-						body: cutClosing(mustMultipart(fePart{name: "file", filename: "a.bin", data: big}))},
+						body: feCutClosing(feMultipartBody(fePart{name: "file", filename: "a.bin", data: big}))},
 					{name: "no key", status: http.StatusUnauthorized,
-						body: mustMultipart(fePart{name: "file", filename: "x", data: []byte("x")})},
+						body: feMultipartBody(fePart{name: "file", filename: "x", data: []byte("x")})},
 					{name: "unknown key", key: "rk_" + strings.Repeat("0", 40), status: http.StatusUnauthorized,
-						body: mustMultipart(fePart{name: "file", filename: "x", data: []byte("x")})},
+						body: feMultipartBody(fePart{name: "file", filename: "x", data: []byte("x")})},
 				}
 				for _, tc := range cases {
 					t.Run(tc.name, func(t *testing.T) {
@@ -735,7 +735,7 @@ func TestFileUploads(t *testing.T) {
 	}
 }
 
-func contains(list []string, s string) bool {
+func feContains(list []string, s string) bool {
 	for _, v := range list {
 		if v == s {
 			return true
@@ -744,15 +744,15 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// mustMultipart is the body of feMultipart.
-func mustMultipart(parts ...fePart) []byte {
+// feMultipartBody is the body of feMultipart.
+func feMultipartBody(parts ...fePart) []byte {
 	_, b := feMultipart(parts...)
 	return b
 }
 
-// cutClosing drops a multipart body's closing boundary: the body ends
+// feCutClosing drops a multipart body's closing boundary: the body ends
 // cleanly as HTTP, but the file part never ends.
-func cutClosing(body []byte) []byte {
+func feCutClosing(body []byte) []byte {
 	i := bytes.LastIndex(body, []byte("\r\n--"))
 	return body[:i]
 }
@@ -881,13 +881,13 @@ func TestFileDownloads(t *testing.T) {
 
 			t.Run("delete removes the object", func(t *testing.T) {
 				d := feUpload(t, admin, "doomed.txt", "", []byte("bye"))
-				if !contains(env.objects(t), d.R2Key) {
+				if !feContains(env.objects(t), d.R2Key) {
 					t.Fatalf("no object %s after upload", d.R2Key)
 				}
 				if _, err := admin.DeleteFile(feCtx(t), d.FileID); err != nil {
 					t.Fatalf("files.delete: %v", err)
 				}
-				if contains(env.objects(t), d.R2Key) {
+				if feContains(env.objects(t), d.R2Key) {
 					t.Errorf("object %s still stored after files.delete", d.R2Key)
 				}
 				feWantRPCError(t, feGet(t, env.Server, http.MethodGet, env.AdminKey, d.FileID), http.StatusNotFound, methods.NotFound)
@@ -1023,8 +1023,8 @@ func TestResources(t *testing.T) {
 			feWantKeys(t, "latestRevision.file", feField(t, latest, "file"), "id", "filename", "mimeType", "size")
 			var got methods.GetResourceOutput
 			_ = json.Unmarshal(raw, &got)
-			if got.ID != res.ResourceID || got.Slug != "prompts" || deref(got.Name) != "Prompts" || deref(got.Description) != "The prompt pack." ||
-				got.LatestRevision == nil || got.LatestRevision.ID != res.RevisionID || deref(got.LatestRevision.Label) != "v1" ||
+			if got.ID != res.ResourceID || got.Slug != "prompts" || feDeref(got.Name) != "Prompts" || feDeref(got.Description) != "The prompt pack." ||
+				got.LatestRevision == nil || got.LatestRevision.ID != res.RevisionID || feDeref(got.LatestRevision.Label) != "v1" ||
 				got.LatestRevision.File != (methods.ResourceFile{ID: f1.FileID, Filename: "one.md", MimeType: "text/markdown", Size: f1.Size}) {
 				t.Errorf("resources.get %s: %s", in, raw)
 			}
@@ -1085,12 +1085,12 @@ func TestResources(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantLatest(t, admin, "prompts", byID.RevisionID, "v2", f2)
+		feWantLatest(t, admin, "prompts", byID.RevisionID, "v2", f2)
 		bySlug, err := admin.AddResourceRevision(feCtx(t), methods.AddResourceRevisionInput{ResourceSlug: "prompts", FileID: f3.FileID})
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantLatest(t, admin, "prompts", bySlug.RevisionID, "", f3)
+		feWantLatest(t, admin, "prompts", bySlug.RevisionID, "", f3)
 		// Each new revision is the latest at once, however quickly they
 		// follow each other.
 		for i := 0; i < 25; i++ {
@@ -1100,7 +1100,7 @@ func TestResources(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !wantLatest(t, admin, "prompts", rev.RevisionID, label, f) {
+			if !feWantLatest(t, admin, "prompts", rev.RevisionID, label, f) {
 				break
 			}
 		}
@@ -1127,6 +1127,8 @@ func TestResources(t *testing.T) {
 		}
 		_, err := admin.GetResource(feCtx(t), methods.GetResourceInput{})
 		feWantErr(t, err, http.StatusBadRequest, methods.InvalidInput, "resourceId")
+		_, err = admin.GetResource(feCtx(t), methods.GetResourceInput{ResourceID: res.ResourceID, ResourceSlug: "bare"})
+		feWantErr(t, err, http.StatusBadRequest, methods.InvalidInput, "resourceSlug")
 	})
 
 	t.Run("list", func(t *testing.T) {
@@ -1162,6 +1164,11 @@ func TestResources(t *testing.T) {
 		of := feUpload(t, other, "theirs.md", "", []byte("theirs"))
 		_, err = other.AddResourceRevision(feCtx(t), methods.AddResourceRevisionInput{ResourceID: res.ResourceID, FileID: of.FileID})
 		feWantErr(t, err, http.StatusNotFound, methods.NotFound, "")
+		// Nor can we use their file.
+		_, err = admin.AddResourceRevision(feCtx(t), methods.AddResourceRevisionInput{ResourceID: res.ResourceID, FileID: of.FileID})
+		feWantErr(t, err, http.StatusNotFound, methods.NotFound, "")
+		_, err = admin.CreateResource(feCtx(t), methods.CreateResourceInput{Slug: "borrowed", FileID: of.FileID})
+		feWantErr(t, err, http.StatusNotFound, methods.NotFound, "")
 		_, err = other.DeleteResource(feCtx(t), res.ResourceID)
 		feWantErr(t, err, http.StatusNotFound, methods.NotFound, "")
 		// Slugs are per organization.
@@ -1173,7 +1180,7 @@ func TestResources(t *testing.T) {
 			t.Errorf("another org's list: %+v, %v", list, err)
 		}
 		// Its own resource does not hide ours.
-		wantLatestID(t, admin, "prompts", res.ResourceID)
+		feWantLatestID(t, admin, "prompts", res.ResourceID)
 	})
 
 	t.Run("a file in use cannot be deleted", func(t *testing.T) {
@@ -1210,29 +1217,29 @@ func TestResources(t *testing.T) {
 	})
 }
 
-func deref(s *string) string {
+func feDeref(s *string) string {
 	if s == nil {
 		return ""
 	}
 	return *s
 }
 
-// wantLatest checks a resource's latest revision; label "" means null.
-func wantLatest(t testing.TB, c *client.Client, slug, revID, label string, f *methods.UploadFileOutput) bool {
+// feWantLatest checks a resource's latest revision; label "" means null.
+func feWantLatest(t testing.TB, c *client.Client, slug, revID, label string, f *methods.UploadFileOutput) bool {
 	t.Helper()
 	got, err := c.GetResource(feCtx(t), methods.GetResourceInput{ResourceSlug: slug})
 	if err != nil {
 		t.Fatalf("resources.get: %v", err)
 	}
 	l := got.LatestRevision
-	if l == nil || l.ID != revID || deref(l.Label) != label || (label == "") != (l.Label == nil) || l.File.ID != f.FileID || l.File.Filename != f.Filename {
+	if l == nil || l.ID != revID || feDeref(l.Label) != label || (label == "") != (l.Label == nil) || l.File.ID != f.FileID || l.File.Filename != f.Filename {
 		t.Errorf("latestRevision %+v, want revision %s label %q file %s", l, revID, label, f.FileID)
 		return false
 	}
 	return true
 }
 
-func wantLatestID(t testing.TB, c *client.Client, slug, id string) {
+func feWantLatestID(t testing.TB, c *client.Client, slug, id string) {
 	t.Helper()
 	got, err := c.GetResource(feCtx(t), methods.GetResourceInput{ResourceSlug: slug})
 	if err != nil || got.ID != id {
@@ -1426,8 +1433,8 @@ func TestBundles(t *testing.T) {
 				feWantKeys(t, "latestRevision", feField(t, items[0], "latestRevision"), "id", "version", "r2Key", "createdAt")
 				var b methods.BundleSummary
 				_ = json.Unmarshal(items[0], &b)
-				if b.ID != v1.BundleID || b.Slug != "echo" || deref(b.Name) != "Echo" || deref(b.Description) != "Echoes." || b.LatestRevision == nil ||
-					b.LatestRevision.ID != v2.RevisionID || deref(b.LatestRevision.Version) != "2.0.0" || b.LatestRevision.R2Key != v2File.R2Key {
+				if b.ID != v1.BundleID || b.Slug != "echo" || feDeref(b.Name) != "Echo" || feDeref(b.Description) != "Echoes." || b.LatestRevision == nil ||
+					b.LatestRevision.ID != v2.RevisionID || feDeref(b.LatestRevision.Version) != "2.0.0" || b.LatestRevision.R2Key != v2File.R2Key {
 					t.Errorf("bundles.list item: %s", items[0])
 				}
 			})
@@ -1469,7 +1476,7 @@ func TestBundles(t *testing.T) {
 					if r.Version != "1.0.0" || r.FileID != v1File.FileID || r.R2Key != v1File.R2Key || m.Name != "Echo agent" || m.Version != "1.0.0" ||
 						strings.Join(m.Entrypoint, " ") != "python3 agent.py" || len(m.Presets) != 2 || m.Presets[0] != (methods.BundlePreset{ID: "chat", Name: "Chat", Description: "Talk to the agent."}) ||
 						len(m.Services) != 2 || m.Services[1] != (methods.BundleService{ServiceType: "api", Port: 8080}) ||
-						m.Env["AGENT_MODE"] != "test" || deref(m.Health) != "/health" {
+						m.Env["AGENT_MODE"] != "test" || feDeref(m.Health) != "/health" {
 						t.Errorf("revision 1.0.0: %+v", r)
 					}
 					info, err := admin.GetFile(feCtx(t), v1File.FileID)
