@@ -48,22 +48,4 @@ func (s *Service) Register(r *rpc.Registry) {
 		}
 		return methods.ArchiveInstanceOutput{OK: true}, nil
 	})
-	rpc.Register(r, methods.SessionsList, func(ctx context.Context, in methods.ListSessionsInput) (methods.ListSessionsOutput, error) {
-		org, err := rpc.OrgOf(ctx)
-		if err != nil {
-			return methods.ListSessionsOutput{}, err
-		}
-		rpc.SetInstance(ctx, in.InstanceID)
-		if _, err := s.store.Get(ctx, org, in.InstanceID); err != nil {
-			return methods.ListSessionsOutput{}, err
-		}
-		return methods.ListSessionsOutput{Sessions: []methods.SessionSummary{}}, nil
-	})
-}
-
-// RegisterInstance binds the instance-RPC methods this package serves.
-func (s *Service) RegisterInstance(r *rpc.Registry) {
-	rpc.Register(r, methods.ListSessions, func(ctx context.Context, _ methods.InstanceListSessionsInput) (methods.InstanceListSessionsOutput, error) {
-		return methods.InstanceListSessionsOutput{Sessions: []methods.InstanceSession{}}, nil
-	})
 }

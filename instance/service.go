@@ -40,6 +40,14 @@ type Sandboxes interface {
 	TerminateLive(ctx context.Context, instanceID, why string) error
 }
 
+// Sessions is what instances ask of the sessions service.
+type Sessions interface {
+	Summaries(ctx context.Context, orgID, instanceID string) ([]methods.SessionSummary, error)
+	InstanceServiceURLs(ctx context.Context, orgID, instanceID string) ([]methods.ServiceURL, error)
+	// AutoCreate opens the session instances.create asked for.
+	AutoCreate(ctx context.Context, orgID, instanceID string, in methods.AutoCreateSession) (sessionID, wsToken, status string, err error)
+}
+
 // Options configures a Service.
 type Options struct {
 	Store     *Store
@@ -53,7 +61,11 @@ type Service struct {
 	templates TemplateSet
 	bundles   BundleResolver
 	sandboxes Sandboxes
+	sessions  Sessions
 }
+
+// SetSessions connects the sessions service.
+func (s *Service) SetSessions(ss Sessions) { s.sessions = ss }
 
 // SetSandboxes connects the sandbox service (the two know each other).
 func (s *Service) SetSandboxes(sb Sandboxes) { s.sandboxes = sb }
@@ -138,6 +150,17 @@ func (s *Service) Create(ctx context.Context, orgID string, in methods.CreateIns
 			out.Status = string(StateInitializing)
 		}
 	}
+	if in.AutoCreateSession != nil && s.sessions != nil {
+		sid, tok, status, err := s.sessions.AutoCreate(ctx, orgID, r.ID, *in.AutoCreateSession)
+		if err != nil {
+			// The instance stays; the caller learns why its session did not.
+			return out, err
+		}
+		out.SessionID, out.WSToken = sid, tok
+		if status == "active" {
+			out.Status = string(StateReady)
+		}
+	}
 	return out, nil
 }
 
@@ -212,13 +235,22 @@ func (s *Service) Status(ctx context.Context, orgID, id string) (methods.GetInst
 			return methods.GetInstanceStatusOutput{}, err
 		}
 	}
+	sessions, urls := []methods.SessionSummary{}, []methods.ServiceURL{}
+	if s.sessions != nil {
+		if sessions, err = s.sessions.Summaries(ctx, orgID, r.ID); err != nil {
+			return methods.GetInstanceStatusOutput{}, err
+		}
+		if urls, err = s.sessions.InstanceServiceURLs(ctx, orgID, r.ID); err != nil {
+			return methods.GetInstanceStatusOutput{}, err
+		}
+	}
 	out := methods.GetInstanceStatusOutput{
 		Sandbox:         sb,
 		InstanceID:      r.ID,
 		Status:          string(r.Status),
-		Sessions:        []methods.SessionSummary{},
+		Sessions:        sessions,
 		LifecycleEvents: make([]methods.LifecycleEvent, 0, len(evs)),
-		ServiceURLs:     []methods.ServiceURL{},
+		ServiceURLs:     urls,
 	}
 	for _, e := range evs {
 		out.LifecycleEvents = append(out.LifecycleEvents, methods.LifecycleEvent{

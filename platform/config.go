@@ -35,6 +35,12 @@ type Config struct {
 	// NodeExecutable is the roost binary the embedded node starts sandboxes
 	// with; default the running executable.
 	NodeExecutable string
+	// ServiceDomain, when set, gives services https://{code}.DOMAIN/ too
+	// (a wildcard DNS name pointing at the platform).
+	ServiceDomain string
+	// GitRemote is where vcsType github instances push ({instanceId} is
+	// replaced); GitToken authenticates the push.
+	GitRemote, GitToken string
 	// Out receives the first-start banner (URL and admin key). Default stdout.
 	Out io.Writer
 }
@@ -77,3 +83,6 @@ func BlobDir(dataDir string) string { return filepath.Join(dataDir, "blobs") }
 
 // Version is the running roost's version, set by cmd/roost.
 var Version = "dev"
+
+// GitDir is where the platform keeps instances' bare repositories.
+func GitDir(dataDir string) string { return filepath.Join(dataDir, "git") }

@@ -16,7 +16,8 @@ const MaxTokenMetaSize = 4 << 10
 
 func (s *Server) registerMethods() {
 	s.instances.Register(s.platform)
-	s.instances.RegisterInstance(s.instance)
+	s.sessions.Register(s.platform)
+	s.sessions.RegisterInstance(s.instance)
 	s.sandboxes.RegisterInstance(s.instance)
 	s.files.Register(s.platform)
 	s.resources.Register(s.platform)

@@ -32,10 +32,13 @@ func (s *Server) routeTable() []route {
 		{http.MethodDelete, "/api/v1/instances/:id/session-cookie", s.handleClearCookie},
 		{http.MethodOptions, "/api/v1/instances/:id/session-cookie", s.handlePreflight},
 		{http.MethodPost, "/api/v1/instances/:id/session-cookie", s.handleSessionCookie},
+		{http.MethodGet, "/api/v1/instances/:id/sessions/:sid/ws", s.handleSessionWS},
 		{http.MethodGet, "/api/v1/nodes/binary", s.handleBinary},
 		{http.MethodGet, "/api/v1/nodes/connect", s.handleConnect},
 		{http.MethodPost, "/api/v1/nodes/enroll", s.handleEnroll},
 		{http.MethodPost, "/api/v1/rpc", s.handlePlatformRPC},
+		{http.MethodGet, "/git/:repo/*", s.handleGit},
+		{http.MethodPost, "/git/:repo/*", s.handleGit},
 		{http.MethodGet, "/healthz", s.handleHealth},
 		{http.MethodGet, "/install.sh", s.handleInstall},
 		{http.MethodGet, "/metrics", echo.WrapHandler(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))},
@@ -49,6 +52,12 @@ func (s *Server) routes() *echo.Echo {
 	e.Use(s.requestContext)
 	for _, r := range s.routeTable() {
 		e.Add(r.method, r.path, r.handler)
+	}
+	// Services answer every method on every path under their prefix.
+	e.Any("/s/:code", s.handleService)
+	e.Any("/s/:code/*", s.handleService)
+	if s.cfg.ServiceDomain != "" {
+		e.Pre(s.serviceHost)
 	}
 	return e
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/roosthq/roost/resources"
 	"github.com/roosthq/roost/rpc"
 	"github.com/roosthq/roost/sandbox"
+	"github.com/roosthq/roost/sessions"
 	"github.com/roosthq/roost/storage"
 	"github.com/roosthq/roost/storage/blob"
 )
@@ -42,6 +43,7 @@ type Server struct {
 	bundles   *bundles.Service
 	fleet     *sandbox.Fleet
 	sandboxes *sandbox.Service
+	sessions  *sessions.Service
 	localNode *node.Node
 	audit     *audit.Log
 	metrics   *metrics
@@ -90,6 +92,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.sandboxes = sandbox.NewService(sandbox.ServiceOptions{DB: s.db, Fleet: s.fleet, Templates: s.templates,
 		Instances: instancesForSandboxes{s.instances}, Bundles: bundlesForSandboxes{s.bundles}, Logger: s.log})
 	s.instances.SetSandboxes(sandboxesForInstances{s.sandboxes})
+	s.sessions = sessions.NewService(sessions.Options{DB: s.db, Instances: s.instances, Sandboxes: s.sandboxes,
+		Bundles: s.bundles, Files: s.files, Resources: s.resources, Tokens: s.signer,
+		BaseURL: func() string { return s.cfg.BaseURL }, ServiceDomain: cfg.ServiceDomain,
+		Git: sessions.GitOptions{Dir: GitDir(cfg.DataDir), Remote: cfg.GitRemote, Token: cfg.GitToken}, Logger: s.log})
+	s.instances.SetSessions(sessionsForInstances{s.sessions})
 	if err := s.sandboxes.MarkStaleExecs(ctx); err != nil {
 		s.db.Close()
 		return nil, err
@@ -179,6 +186,9 @@ func (s *Server) Serve(ctx context.Context) error {
 }
 
 func (s *Server) close(ctx context.Context) {
+	if s.sessions != nil {
+		s.sessions.Wait()
+	}
 	if s.sandboxes != nil {
 		s.sandboxes.Close()
 	}

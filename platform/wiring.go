@@ -9,6 +9,7 @@ import (
 	"github.com/roosthq/roost/instance"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/sandbox"
+	"github.com/roosthq/roost/sessions"
 )
 
 // The domain services know each other only through small interfaces; these
@@ -24,7 +25,7 @@ func (a instancesForSandboxes) Info(ctx context.Context, orgID, id string) (sand
 		return sandbox.InstanceInfo{}, err
 	}
 	return sandbox.InstanceInfo{ID: r.ID, OrgID: r.OrgID, TemplateSlug: r.TemplateSlug,
-		BundleRevisionID: r.BundleRevisionID, Archived: r.Status == instance.StateArchived}, nil
+		BundleRevisionID: r.BundleRevisionID, VCSType: r.VCSType, Archived: r.Status == instance.StateArchived}, nil
 }
 
 func (a instancesForSandboxes) Event(ctx context.Context, instanceID, event, detail string) error {
@@ -40,7 +41,7 @@ type sandboxesForInstances struct{ s *sandbox.Service }
 
 func (a sandboxesForInstances) Schedule(ctx context.Context, r instance.Row) error {
 	_, err := a.s.Create(ctx, sandbox.InstanceInfo{ID: r.ID, OrgID: r.OrgID, TemplateSlug: r.TemplateSlug,
-		BundleRevisionID: r.BundleRevisionID})
+		BundleRevisionID: r.BundleRevisionID, VCSType: r.VCSType})
 	return err
 }
 
@@ -69,4 +70,22 @@ func (a bundlesForSandboxes) Revision(ctx context.Context, orgID, id string) (sa
 
 func (a bundlesForSandboxes) Open(ctx context.Context, revisionID string) (io.ReadCloser, error) {
 	return a.s.OpenRevision(ctx, revisionID)
+}
+
+// sessionsForInstances gives instances.status its sessions and service
+// URLs, and instances.create its autoCreateSession.
+type sessionsForInstances struct{ s *sessions.Service }
+
+func (a sessionsForInstances) Summaries(ctx context.Context, orgID, instanceID string) ([]methods.SessionSummary, error) {
+	return a.s.Summaries(ctx, orgID, instanceID)
+}
+
+func (a sessionsForInstances) InstanceServiceURLs(ctx context.Context, orgID, instanceID string) ([]methods.ServiceURL, error) {
+	return a.s.InstanceServiceURLs(ctx, orgID, instanceID)
+}
+
+func (a sessionsForInstances) AutoCreate(ctx context.Context, orgID, instanceID string, in methods.AutoCreateSession) (string, string, string, error) {
+	out, err := a.s.Create(ctx, orgID, instanceID, sessions.CreateInput{PresetID: in.PresetID, Blocking: in.Blocking,
+		InitialPrompt: in.InitialPrompt, ResourceIDs: in.ResourceIDs, FileIDs: in.FileIDs, WithToken: true})
+	return out.SessionID, out.WSToken, out.Status, err
 }

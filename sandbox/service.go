@@ -48,6 +48,7 @@ type InstanceInfo struct {
 	OrgID            string
 	TemplateSlug     string
 	BundleRevisionID string
+	VCSType          string
 	Archived         bool
 }
 
@@ -190,7 +191,8 @@ func (s *Service) Create(ctx context.Context, inst InstanceInfo) (Row, error) {
 		tpl = DefaultTemplate
 	}
 	spec := nodeapi.SandboxSpec{InstanceID: inst.ID, Isolation: tpl.Isolation, Network: tpl.Network,
-		MemoryMB: tpl.MemoryMB, CPUs: tpl.CPUs, Pids: tpl.Pids}
+		MemoryMB: tpl.MemoryMB, CPUs: tpl.CPUs, Pids: tpl.Pids,
+		GitInit: inst.VCSType == methods.VCSGitLocal || inst.VCSType == methods.VCSGitHub}
 	if inst.BundleRevisionID != "" {
 		rev, err := s.o.Bundles.Revision(ctx, inst.OrgID, inst.BundleRevisionID)
 		if err != nil {
@@ -247,10 +249,21 @@ func (s *Service) launch(r Row, spec nodeapi.SandboxSpec) {
 		s.log.Warn("sandbox started but not moved to running", "sandbox", r.ID, "err", err)
 		return
 	}
+	if spec.GitInit {
+		// The workspace is a git repository from the start, so publishing
+		// has history to commit to.
+		res, err := s.Run(ctx, r, gitInitScript, time.Minute)
+		if err != nil || res.ExitCode != 0 {
+			_ = s.o.Instances.Event(ctx, r.InstanceID, "git_init_failed", strings.TrimSpace(res.Stderr))
+		}
+	}
 	if len(spec.Entrypoint) == 0 || info.Healthy {
 		_ = s.o.Instances.SetStatus(ctx, r.InstanceID, methods.InstanceReady, "sandbox running")
 	}
 }
+
+// gitInitScript makes /workspace a repository on branch main, once.
+const gitInitScript = `cd /workspace && if [ ! -d .git ]; then git init -q -b main && git config user.name roost && git config user.email roost@localhost && printf '.roost/\n' > .git/info/exclude; fi`
 
 // reason is an error's sentence for a lifecycle event.
 func reason(err error) string {

@@ -37,6 +37,9 @@ type SandboxSpec struct {
 	MemoryMB         int               `json:"memoryMb"`
 	CPUs             float64           `json:"cpus"`
 	Pids             int               `json:"pids"`
+	// GitInit tells the platform to make /workspace a git repository once
+	// the sandbox runs (the node ignores it).
+	GitInit bool `json:"gitInit,omitempty"`
 	// Paused asks the node to keep the sandbox frozen (after a restart).
 	Paused bool `json:"paused,omitempty"`
 }

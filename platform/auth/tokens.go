@@ -22,8 +22,9 @@ const (
 )
 
 const (
-	tokenIssuer   = "roost"
-	tokenAudience = "instance"
+	tokenIssuer     = "roost"
+	tokenAudience   = "instance"
+	sessionAudience = "session"
 )
 
 // Errors of instance-token authentication.
@@ -46,6 +47,9 @@ type Claims struct {
 	OrgID  string         `json:"org"`
 	Origin string         `json:"origin,omitempty"`
 	Meta   map[string]any `json:"meta,omitempty"`
+	// SessionID is set in session tokens (wsToken): they open that one
+	// session's websocket and nothing else.
+	SessionID string `json:"sid,omitempty"`
 }
 
 // InstanceID is the instance the token opens.
@@ -54,8 +58,9 @@ func (c *Claims) InstanceID() string { return c.Subject }
 // Signer issues and verifies instance tokens with an HMAC key kept in the
 // data dir.
 type Signer struct {
-	key    []byte
-	parser *jwt.Parser
+	key     []byte
+	parser  *jwt.Parser
+	session *jwt.Parser
 }
 
 // LoadSigner reads the signing key at path, generating it (mode 0600) on
@@ -91,37 +96,64 @@ func LoadSigner(path string) (*Signer, error) {
 	if err := os.Chmod(path, 0o600); err != nil {
 		return nil, err
 	}
-	return &Signer{key: key, parser: jwt.NewParser(
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-		jwt.WithIssuer(tokenIssuer),
-		jwt.WithAudience(tokenAudience),
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
-	)}, nil
+	parser := func(aud string) *jwt.Parser {
+		return jwt.NewParser(
+			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+			jwt.WithIssuer(tokenIssuer),
+			jwt.WithAudience(aud),
+			jwt.WithExpirationRequired(),
+			jwt.WithIssuedAt(),
+		)
+	}
+	return &Signer{key: key, parser: parser(tokenAudience), session: parser(sessionAudience)}, nil
 }
 
 // Issue signs a token for the instance of the org.
 func (s *Signer) Issue(orgID, instanceID, origin string, meta map[string]any, ttl time.Duration) (string, Claims, error) {
+	return s.issue(tokenAudience, orgID, instanceID, "", origin, meta, ttl)
+}
+
+// IssueSession signs a session token (wsToken): it opens the websocket of
+// one session of the instance.
+func (s *Signer) IssueSession(orgID, instanceID, sessionID, origin string, ttl time.Duration) (string, time.Time, error) {
+	tok, c, err := s.issue(sessionAudience, orgID, instanceID, sessionID, origin, nil, ttl)
+	return tok, c.ExpiresAt.Time, err
+}
+
+func (s *Signer) issue(aud, orgID, instanceID, sessionID, origin string, meta map[string]any, ttl time.Duration) (string, Claims, error) {
 	now := time.Now()
 	c := Claims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			ID:        storage.NewID("tok"),
 			Issuer:    tokenIssuer,
 			Subject:   instanceID,
-			Audience:  jwt.ClaimStrings{tokenAudience},
+			Audience:  jwt.ClaimStrings{aud},
 			IssuedAt:  jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 		},
-		OrgID: orgID, Origin: origin, Meta: meta,
+		OrgID: orgID, Origin: origin, Meta: meta, SessionID: sessionID,
 	}
 	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(s.key)
 	return tok, c, err
 }
 
-// Verify checks a token's signature, issuer, audience and expiry.
+// Verify checks an instance token's signature, issuer, audience and expiry.
 func (s *Signer) Verify(token string) (*Claims, error) {
+	return s.verify(s.parser, token)
+}
+
+// VerifySession checks a session token (wsToken).
+func (s *Signer) VerifySession(token string) (*Claims, error) {
+	c, err := s.verify(s.session, token)
+	if err == nil && c.SessionID == "" {
+		return nil, ErrBadToken
+	}
+	return c, err
+}
+
+func (s *Signer) verify(p *jwt.Parser, token string) (*Claims, error) {
 	var c Claims
-	_, err := s.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return s.key, nil })
+	_, err := p.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return s.key, nil })
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return nil, ErrExpiredToken

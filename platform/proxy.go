@@ -1,0 +1,209 @@
+package platform
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httputil"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/roosthq/roost/methods"
+	"github.com/roosthq/roost/platform/auth"
+	"github.com/roosthq/roost/rpc"
+	"github.com/roosthq/roost/sessions"
+)
+
+// serviceCookie carries an instance token for one service's pages; its
+// path scopes it to that service.
+const serviceCookie = "roost_service"
+
+var (
+	errNotUpgrade    = rpc.Errorf(methods.InvalidInput, "This endpoint takes a websocket: send an Upgrade: websocket request.")
+	errWrongSess     = &rpc.Error{Type: methods.NotFound, Message: "No session with this id is open to this token. Use the wsToken of this session."}
+	errNoServiceAuth = &rpc.Error{Type: methods.Unauthorized,
+		Message: "This service needs the instance's token: open it with ?token=<instance token> once, or send Authorization: Bearer <token>."}
+)
+
+// proxyTo returns a reverse proxy that sends requests through transport,
+// rewriting each to path. It carries streamed responses and websockets.
+func (s *Server) proxyTo(transport http.RoundTripper, host string, rewrite func(*http.Request)) *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.URL.Scheme, pr.Out.URL.Host, pr.Out.Host = "http", host, host
+			pr.Out.Header.Del("Authorization")
+			removeCookie(pr.Out, serviceCookie)
+			removeCookie(pr.Out, cookieName)
+			rewrite(pr.Out)
+			pr.SetXForwarded()
+		},
+		Transport:     transport,
+		FlushInterval: -1,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if errors.Is(r.Context().Err(), err) || r.Context().Err() != nil {
+				return
+			}
+			var re *rpc.Error
+			if !errors.As(err, &re) {
+				re = rpc.Errorf(methods.Unavailable, "The sandbox did not answer. Retry in a moment.").Wrap(err)
+			}
+			s.log.InfoContext(r.Context(), "proxy failed", "err", err)
+			status, werr := rpc.ToWire(re)
+			if status == http.StatusServiceUnavailable || status == http.StatusNotFound {
+				status = http.StatusBadGateway
+			}
+			rpc.WriteJSON(w, status, map[string]any{"ok": false, "error": werr})
+		},
+	}
+}
+
+func removeCookie(r *http.Request, name string) {
+	cs := r.Cookies()
+	if len(cs) == 0 {
+		return
+	}
+	r.Header.Del("Cookie")
+	for _, c := range cs {
+		if c.Name != name {
+			r.AddCookie(c)
+		}
+	}
+}
+
+func isUpgrade(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket") &&
+		strings.Contains(strings.ToLower(r.Header.Get("Connection")), "upgrade")
+}
+
+// handleSessionWS proxies a browser's websocket to the agent's session
+// websocket. The wsToken is checked before the upgrade.
+func (s *Server) handleSessionWS(c echo.Context) error {
+	req := c.Request()
+	tok := req.URL.Query().Get("token")
+	if tok == "" {
+		tok, _ = bearer(req)
+	}
+	if tok == "" {
+		rpc.WriteError(c.Response(), auth.ErrNoToken)
+		return nil
+	}
+	claims, err := s.signer.VerifySession(tok)
+	if err != nil {
+		rpc.WriteError(c.Response(), err)
+		return nil
+	}
+	id, sid := c.Param("id"), c.Param("sid")
+	if claims.InstanceID() != id || claims.SessionID != sid {
+		rpc.WriteError(c.Response(), errWrongSess)
+		return nil
+	}
+	if claims.Origin != "" {
+		if o := req.Header.Get("Origin"); o != "" && o != claims.Origin {
+			rpc.WriteError(c.Response(), auth.ErrWrongOrigin)
+			return nil
+		}
+	}
+	if _, err := s.sessions.Session(req.Context(), claims.OrgID, id, sid); err != nil {
+		rpc.WriteError(c.Response(), err)
+		return nil
+	}
+	if !isUpgrade(req) {
+		rpc.WriteError(c.Response(), errNotUpgrade)
+		return nil
+	}
+	tr, err := s.sessions.AgentTransport(req.Context(), claims.OrgID, id)
+	if err != nil {
+		rpc.WriteError(c.Response(), err)
+		return nil
+	}
+	defer tr.CloseIdleConnections()
+	s.proxyTo(tr, "agent", func(out *http.Request) {
+		out.URL.Path, out.URL.RawPath, out.URL.RawQuery = "/sessions/"+sid+"/ws", "", ""
+	}).ServeHTTP(c.Response(), req)
+	return nil
+}
+
+// handleService proxies /s/{code}/... to the port of the service.
+func (s *Server) handleService(c echo.Context) error {
+	code := c.Param("code")
+	rest := "/" + c.Param("*")
+	if !strings.HasPrefix(c.Request().URL.Path, "/s/"+code+"/") {
+		return c.Redirect(http.StatusTemporaryRedirect, "/s/"+code+"/")
+	}
+	return s.serveService(c, code, rest, "/s/"+code+"/")
+}
+
+// serveService checks access to a service and proxies to it; cookiePath
+// scopes the access cookie.
+func (s *Server) serveService(c echo.Context, code, path, cookiePath string) error {
+	req := c.Request()
+	u, sb, err := s.sessions.Lookup(req.Context(), code)
+	if err != nil {
+		if errors.Is(err, sessions.ErrNoService) {
+			rpc.WriteError(c.Response(), err)
+			return nil
+		}
+		rpc.WriteError(c.Response(), err)
+		return nil
+	}
+	if !u.Public {
+		tok, fromQuery := req.URL.Query().Get("token"), true
+		if tok == "" {
+			fromQuery = false
+			if b, ok := bearer(req); ok {
+				tok = b
+			} else if ck, err := req.Cookie(serviceCookie); err == nil {
+				tok = ck.Value
+			}
+		}
+		claims, err := s.signer.Verify(tok)
+		if tok == "" || err != nil || claims.InstanceID() != u.InstanceID || claims.OrgID != u.OrgID {
+			rpc.WriteError(c.Response(), errNoServiceAuth)
+			return nil
+		}
+		if fromQuery {
+			// Trade the token in the URL for a cookie, and drop it from the URL.
+			exp := claims.ExpiresAt.Time
+			c.SetCookie(&http.Cookie{Name: serviceCookie, Value: tok, Path: cookiePath, Expires: exp,
+				MaxAge: int(time.Until(exp).Seconds()), HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: isHTTPS(req)})
+			q := req.URL.Query()
+			q.Del("token")
+			target := req.URL.Path
+			if enc := q.Encode(); enc != "" {
+				target += "?" + enc
+			}
+			return c.Redirect(http.StatusSeeOther, target)
+		}
+	}
+	tr := s.sandboxes.Transport(sb, u.Port)
+	defer tr.CloseIdleConnections()
+	s.proxyTo(tr, "127.0.0.1:"+strconv.Itoa(u.Port), func(out *http.Request) {
+		out.URL.Path, out.URL.RawPath = path, ""
+		q := out.URL.Query()
+		if q.Has("token") {
+			q.Del("token")
+			out.URL.RawQuery = q.Encode()
+		}
+	}).ServeHTTP(c.Response(), req)
+	return nil
+}
+
+// serviceHost routes {code}.SERVICE_DOMAIN requests to their service.
+func (s *Server) serviceHost(next echo.HandlerFunc) echo.HandlerFunc {
+	suffix := "." + s.cfg.ServiceDomain
+	return func(c echo.Context) error {
+		host := c.Request().Host
+		if i := strings.LastIndexByte(host, ':'); i > 0 && !strings.Contains(host[i:], "]") {
+			host = host[:i]
+		}
+		if s.cfg.ServiceDomain != "" && strings.HasSuffix(host, suffix) {
+			code := strings.TrimSuffix(host, suffix)
+			if !strings.Contains(code, ".") {
+				return s.serveService(c, code, c.Request().URL.Path, "/")
+			}
+		}
+		return next(c)
+	}
+}

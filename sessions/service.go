@@ -1,0 +1,403 @@
+package sessions
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/roosthq/roost/bundles"
+	"github.com/roosthq/roost/files"
+	"github.com/roosthq/roost/instance"
+	"github.com/roosthq/roost/methods"
+	"github.com/roosthq/roost/resources"
+	"github.com/roosthq/roost/rpc"
+	"github.com/roosthq/roost/sandbox"
+	"github.com/roosthq/roost/storage"
+)
+
+// Session statuses.
+const (
+	StatusCreating = "creating"
+	StatusActive   = "active"
+	StatusEnded    = "ended"
+	StatusError    = "error"
+)
+
+// Limits.
+const (
+	DefaultTokenTTL  = 24 * time.Hour
+	MaxTokenTTL      = 7 * 24 * time.Hour
+	MaxInitialPrompt = 256 << 10
+	MaxInputs        = 64
+	readyWait        = 2 * time.Minute
+)
+
+// Errors of sessions.
+var (
+	ErrNotFound = &rpc.Error{Type: methods.NotFound,
+		Message: "No session with this id belongs to this instance. See listSessions."}
+	ErrNoBundle = rpc.InvalidField("presetId", "no_bundle",
+		"The instance has no bundle, so it has no presets to start a session with. Create it with bundleSlug or bundleRevisionId.")
+)
+
+// Tokens issues session tokens (wsToken).
+type Tokens interface {
+	IssueSession(orgID, instanceID, sessionID, origin string, ttl time.Duration) (string, time.Time, error)
+}
+
+// Options configures a Service.
+type Options struct {
+	DB        *storage.DB
+	Instances *instance.Service
+	Sandboxes *sandbox.Service
+	Bundles   *bundles.Service
+	Files     *files.Service
+	Resources *resources.Service
+	Tokens    Tokens
+	// BaseURL gives the platform's public URL, for service URLs.
+	BaseURL func() string
+	// ServiceDomain, when set, also gives services https://{code}.DOMAIN/.
+	ServiceDomain string
+	Git           GitOptions
+	Logger        *slog.Logger
+}
+
+// Service runs sessions.
+type Service struct {
+	o   Options
+	log *slog.Logger
+	wg  sync.WaitGroup
+}
+
+// NewService returns a Service.
+func NewService(o Options) *Service {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &Service{o: o, log: o.Logger}
+}
+
+// Wait waits for background session starts (shutdown).
+func (s *Service) Wait() { s.wg.Wait() }
+
+type row struct {
+	ID            string         `db:"id"`
+	OrgID         string         `db:"org_id"`
+	InstanceID    string         `db:"instance_id"`
+	PresetID      sql.NullString `db:"preset_id"`
+	Status        string         `db:"status"`
+	InitialPrompt string         `db:"initial_prompt"`
+	Error         string         `db:"error"`
+	LastCommit    string         `db:"last_commit"`
+	CreatedAt     int64          `db:"created_at"`
+	UpdatedAt     int64          `db:"updated_at"`
+}
+
+const columns = `id, org_id, instance_id, preset_id, status, initial_prompt, error, last_commit, created_at, updated_at`
+
+// CreateInput is what a session starts with.
+type CreateInput struct {
+	PresetID      string
+	Blocking      bool
+	InitialPrompt string
+	ResourceIDs   []string
+	FileIDs       []string
+	Origin        string
+	ExpiresIn     *int
+	// WithToken asks for a wsToken in the reply.
+	WithToken bool
+}
+
+// CreateOutput is a started session.
+type CreateOutput struct {
+	SessionID string
+	Status    string
+	WSToken   string
+}
+
+func (s *Service) instanceInfo(r instance.Row) sandbox.InstanceInfo {
+	return sandbox.InstanceInfo{ID: r.ID, OrgID: r.OrgID, TemplateSlug: r.TemplateSlug,
+		BundleRevisionID: r.BundleRevisionID, VCSType: r.VCSType, Archived: r.Status == instance.StateArchived}
+}
+
+func (s *Service) manifest(ctx context.Context, inst instance.Row) (*methods.BundleManifest, error) {
+	if inst.BundleRevisionID == "" {
+		return nil, nil
+	}
+	rev, err := s.o.Bundles.Revision(ctx, inst.OrgID, inst.BundleRevisionID)
+	if err != nil {
+		return nil, err
+	}
+	var m methods.BundleManifest
+	if err := json.Unmarshal([]byte(rev.Manifest), &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// Create opens a session of an instance on one of its presets.
+func (s *Service) Create(ctx context.Context, orgID, instanceID string, in CreateInput) (CreateOutput, error) {
+	var out CreateOutput
+	rpc.SetInstance(ctx, instanceID)
+	inst, err := s.o.Instances.LookupActive(ctx, orgID, instanceID)
+	if err != nil {
+		return out, err
+	}
+	m, err := s.manifest(ctx, inst)
+	if err != nil {
+		return out, err
+	}
+	if m == nil {
+		return out, ErrNoBundle
+	}
+	var ids []string
+	found := false
+	for _, p := range m.Presets {
+		ids = append(ids, p.ID)
+		found = found || p.ID == in.PresetID
+	}
+	if !found {
+		return out, rpc.InvalidField("presetId", "enum", "The preset %q is not one of the bundle's presets: %s.", in.PresetID, strings.Join(ids, ", ")).
+			WithDetails(map[string]any{"field": "presetId", "reason": "enum", "presets": ids})
+	}
+	if len(in.InitialPrompt) > MaxInitialPrompt {
+		return out, rpc.InvalidField("initialPrompt", "size", "The initialPrompt is larger than %d bytes.", MaxInitialPrompt)
+	}
+	ttl := DefaultTokenTTL
+	if in.ExpiresIn != nil {
+		if *in.ExpiresIn < 1 || *in.ExpiresIn > int(MaxTokenTTL/time.Second) {
+			return out, rpc.InvalidField("expiresIn", "range", "The expiresIn must be between 1 and %d seconds (7 days).", int(MaxTokenTTL/time.Second))
+		}
+		ttl = time.Duration(*in.ExpiresIn) * time.Second
+	}
+	inputs, err := s.inputs(ctx, orgID, in.ResourceIDs, in.FileIDs)
+	if err != nil {
+		return out, err
+	}
+	now := storage.Now()
+	r := row{ID: storage.NewID("ses"), OrgID: orgID, InstanceID: instanceID, PresetID: sql.NullString{String: in.PresetID, Valid: true},
+		Status: StatusCreating, InitialPrompt: in.InitialPrompt, CreatedAt: now, UpdatedAt: now}
+	if _, err := s.o.DB.NamedExecContext(ctx, `INSERT INTO sessions (`+columns+`) VALUES
+		(:id, :org_id, :instance_id, :preset_id, :status, :initial_prompt, :error, :last_commit, :created_at, :updated_at)`, r); err != nil {
+		return out, fmt.Errorf("create session: %w", err)
+	}
+	out.SessionID, out.Status = r.ID, StatusCreating
+	if in.WithToken {
+		if out.WSToken, _, err = s.o.Tokens.IssueSession(orgID, instanceID, r.ID, in.Origin, ttl); err != nil {
+			return out, err
+		}
+	}
+	if _, err := s.o.Sandboxes.Ensure(ctx, s.instanceInfo(inst)); err != nil {
+		s.setStatus(ctx, r.ID, StatusError, "no sandbox: "+sentence(err))
+		return out, err
+	}
+	start := func(ctx context.Context) error {
+		err := s.start(ctx, inst, r, inputs)
+		if err != nil {
+			s.setStatus(ctx, r.ID, StatusError, sentence(err))
+			return err
+		}
+		s.setStatus(ctx, r.ID, StatusActive, "")
+		return nil
+	}
+	if in.Blocking {
+		sctx, cancel := context.WithTimeout(ctx, readyWait)
+		defer cancel()
+		if err := start(sctx); err != nil {
+			return out, err
+		}
+		out.Status = StatusActive
+		return out, nil
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), readyWait)
+		defer cancel()
+		_ = start(ctx)
+	}()
+	return out, nil
+}
+
+func sentence(err error) string {
+	_, w := rpc.ToWire(err)
+	return w.Message
+}
+
+func (s *Service) setStatus(ctx context.Context, id, status, errText string) {
+	_, err := s.o.DB.ExecContext(context.WithoutCancel(ctx), `UPDATE sessions SET status = ?, error = ?, updated_at = ? WHERE id = ?`,
+		status, errText, storage.Now(), id)
+	if err != nil {
+		s.log.Error("session status not saved", "session", id, "err", err)
+	}
+}
+
+// input is a file to place in the workspace before the session starts.
+type input struct {
+	name string
+	file files.File
+}
+
+// inputs resolves resources (their latest revision) and files of the org.
+func (s *Service) inputs(ctx context.Context, orgID string, resourceIDs, fileIDs []string) ([]input, error) {
+	if len(resourceIDs)+len(fileIDs) > MaxInputs {
+		return nil, rpc.InvalidField("resourceIds", "range", "At most %d inputs (resources and files together).", MaxInputs)
+	}
+	var out []input
+	seen := map[string]bool{}
+	add := func(f files.File) {
+		name := f.Filename
+		for i := 2; seen[name]; i++ {
+			name = fmt.Sprintf("%d-%s", i, f.Filename)
+		}
+		seen[name] = true
+		out = append(out, input{name: name, file: f})
+	}
+	for _, id := range resourceIDs {
+		fs, err := s.o.Resources.LatestFiles(ctx, orgID, []string{id})
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range fs {
+			add(f)
+		}
+	}
+	for _, id := range fileIDs {
+		f, err := s.o.Files.Get(ctx, orgID, id)
+		if err != nil {
+			return nil, err
+		}
+		add(f)
+	}
+	return out, nil
+}
+
+// start waits for the agent, places the inputs and opens the session on
+// the agent.
+func (s *Service) start(ctx context.Context, inst instance.Row, r row, inputs []input) error {
+	sb, err := s.waitReady(ctx, inst)
+	if err != nil {
+		return err
+	}
+	names := []string{}
+	for _, in := range inputs {
+		rc, _, err := s.o.Files.Blobs().Get(ctx, in.file.BlobKey, nil)
+		if err != nil {
+			return err
+		}
+		err = s.o.Sandboxes.PutFile(ctx, sb, ".roost/inputs/"+in.name, rc)
+		rc.Close()
+		if err != nil {
+			return err
+		}
+		names = append(names, "/workspace/.roost/inputs/"+in.name)
+	}
+	body, _ := json.Marshal(map[string]any{"sessionId": r.ID, "presetId": r.PresetID.String,
+		"initialPrompt": r.InitialPrompt, "inputs": names})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://agent/sessions", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	tr := s.o.Sandboxes.Transport(sb, sandbox.AgentPort)
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return rpc.Errorf(methods.Unavailable, "The agent refused the session (HTTP %d: %s).", resp.StatusCode, strings.TrimSpace(string(msg)))
+	}
+	_ = s.o.Instances.Event(ctx, inst.ID, "session_started", r.ID+" on preset "+r.PresetID.String)
+	return nil
+}
+
+// waitReady waits until the instance's agent is up.
+func (s *Service) waitReady(ctx context.Context, inst instance.Row) (sandbox.Row, error) {
+	for wait := 20 * time.Millisecond; ; {
+		cur, err := s.o.Instances.Lookup(ctx, inst.OrgID, inst.ID)
+		if err != nil {
+			return sandbox.Row{}, err
+		}
+		switch cur.Status {
+		case instance.StateReady:
+			return s.o.Sandboxes.Usable(ctx, s.instanceInfo(cur))
+		case instance.StateError, instance.StateArchived:
+			return sandbox.Row{}, rpc.Errorf(methods.Unavailable, "The instance's sandbox is not running (status %s). See instances.status for why.", cur.Status)
+		}
+		select {
+		case <-ctx.Done():
+			return sandbox.Row{}, rpc.Errorf(methods.Timeout, "The agent was not up in time. See getAgentLogs and instances.status, then retry.")
+		case <-time.After(wait):
+		}
+		if wait < 500*time.Millisecond {
+			wait *= 2
+		}
+	}
+}
+
+func (s *Service) get(ctx context.Context, orgID, instanceID, id string) (row, error) {
+	var r row
+	err := s.o.DB.GetContext(ctx, &r, `SELECT `+columns+` FROM sessions WHERE id = ? AND instance_id = ? AND org_id = ?`, id, instanceID, orgID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, ErrNotFound
+	}
+	return r, err
+}
+
+func (s *Service) list(ctx context.Context, orgID, instanceID string) ([]row, error) {
+	rows := []row{}
+	err := s.o.DB.SelectContext(ctx, &rows, `SELECT `+columns+` FROM sessions WHERE instance_id = ? AND org_id = ?
+		ORDER BY created_at, id`, instanceID, orgID)
+	return rows, err
+}
+
+// Summaries lists an instance's sessions as instances.status and
+// sessions.list show them.
+func (s *Service) Summaries(ctx context.Context, orgID, instanceID string) ([]methods.SessionSummary, error) {
+	rows, err := s.list(ctx, orgID, instanceID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]methods.SessionSummary, 0, len(rows))
+	for _, r := range rows {
+		var p *string
+		if r.PresetID.Valid {
+			v := r.PresetID.String
+			p = &v
+		}
+		out = append(out, methods.SessionSummary{ID: r.ID, PresetID: p, Status: r.Status, CreatedAt: storage.FormatTime(r.CreatedAt)})
+	}
+	return out, nil
+}
+
+// Session returns a session of the instance, for the websocket proxy.
+func (s *Service) Session(ctx context.Context, orgID, instanceID, id string) (status string, err error) {
+	r, err := s.get(ctx, orgID, instanceID, id)
+	return r.Status, err
+}
+
+// AgentTransport is a transport to the instance's agent, for the session
+// websocket proxy.
+func (s *Service) AgentTransport(ctx context.Context, orgID, instanceID string) (*http.Transport, error) {
+	inst, err := s.o.Instances.LookupActive(ctx, orgID, instanceID)
+	if err != nil {
+		return nil, err
+	}
+	sb, err := s.o.Sandboxes.Usable(ctx, s.instanceInfo(inst))
+	if err != nil {
+		return nil, err
+	}
+	return s.o.Sandboxes.Transport(sb, sandbox.AgentPort), nil
+}
