@@ -82,4 +82,3 @@ func (s *Server) handleGit(c echo.Context) error {
 	h.ServeHTTP(c.Response(), req)
 	return nil
 }
-

@@ -82,4 +82,3 @@ func (s *Service) RegisterInstance(r *rpc.Registry) {
 		return s.ServiceURLs(ctx, org, inst, in.SessionID)
 	}))
 }
-
