@@ -13,9 +13,10 @@ LDFLAGS   := -X main.version=$(VERSION)
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/roost
+	CGO_ENABLED=0 $(GO) build -o bin/roost-test-agent ./cmd/roost-test-agent
 
 run: build
-	./$(BIN) serve --listen $(LISTEN) --data $(DATA)
+	./$(BIN) serve --listen $(LISTEN) --data $(DATA) --demo-agent bin/roost-test-agent
 
 # The whole suite: vet, every test under the race detector, then a short
 # fixed-time run of each fuzz target.

@@ -41,6 +41,9 @@ type Config struct {
 	// GitRemote is where vcsType github instances push ({instanceId} is
 	// replaced); GitToken authenticates the push.
 	GitRemote, GitToken string
+	// DemoAgent is an agent binary (cmd/roost-test-agent) that a first
+	// start publishes as the bundle "echo" of the default organization.
+	DemoAgent string
 	// Out receives the first-start banner (URL and admin key). Default stdout.
 	Out io.Writer
 }

@@ -231,7 +231,15 @@ func (s *Server) bootstrap(ctx context.Context) (string, error) {
 		return "", err
 	}
 	s.log.Info("first start: created org and admin key", "org", org.Name, "key_id", key.ID)
-	return fmt.Sprintf("First start: created organization %q and an admin API key (shown once, store it now):\n%s\n", org.Name, secret), nil
+	demo := ""
+	if s.cfg.DemoAgent != "" {
+		rev, err := s.publishDemo(ctx, org.ID)
+		if err != nil {
+			return "", err
+		}
+		demo = fmt.Sprintf("Published the demo agent as bundle \"echo\" (revision %s).\n", rev)
+	}
+	return fmt.Sprintf("%sFirst start: created organization %q and an admin API key (shown once, store it now):\n%s\n", demo, org.Name, secret), nil
 }
 
 // Keys is the platform's API-key store (for admin commands and tests).

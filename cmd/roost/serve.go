@@ -26,6 +26,7 @@ func cmdServe(args []string) error {
 	fs.StringVar(&cfg.S3.SecretKey, "s3-secret-key", "", "S3 secret key")
 	fs.StringVar(&cfg.S3.Region, "s3-region", "", "S3 region")
 	fs.BoolVar(&cfg.S3.Insecure, "s3-insecure", false, "talk to the S3 endpoint over plain HTTP")
+	fs.StringVar(&cfg.DemoAgent, "demo-agent", "", "on first start, publish this agent binary as the bundle \"echo\" (make run passes the test agent)")
 	fs.BoolVar(&cfg.NoLocalNode, "no-local-node", false, "do not start the embedded node")
 	fs.StringVar(&cfg.ServiceDomain, "service-domain", "", "also serve services at https://{code}.DOMAIN/ (needs wildcard DNS to the platform)")
 	fs.StringVar(&cfg.GitRemote, "git-remote", "", "where vcsType github instances push ({instanceId} is replaced), like https://github.com/acme/{instanceId}.git")
