@@ -72,6 +72,14 @@ func (c *Config) fill() error {
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
+	if !c.NoLocalNode {
+		// The embedded node's sandboxes run as unprivileged users who must
+		// pass through the data dir to reach their own directories under
+		// node/; searchable, not listable, and nothing else in it is theirs.
+		if err := os.Chmod(c.DataDir, 0o711); err != nil {
+			return fmt.Errorf("data dir: %w", err)
+		}
+	}
 	return nil
 }
 

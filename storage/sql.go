@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,6 +42,11 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	if err := d.Migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
+	}
+	// The database holds credentials' hashes and everything else: the
+	// owner's alone, whatever the umask.
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		_ = os.Chmod(path+suffix, 0o600)
 	}
 	return d, nil
 }
