@@ -126,7 +126,12 @@ func StartServer(t testing.TB, cfg platform.Config, opts ...Option) *Server {
 			}
 		})
 	}
-	t.Cleanup(s.stop)
+	t.Cleanup(func() {
+		s.stop()
+		if !cfg.NoLocalNode {
+			KillSandboxes(cfg.DataDir)
+		}
+	})
 	lines := strings.Split(strings.TrimSpace(s.Banner), "\n")
 	if last := lines[len(lines)-1]; strings.HasPrefix(last, "rk_") {
 		s.AdminKey = last
