@@ -76,3 +76,11 @@ func isOrigin(s string) bool {
 	return (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.Path == "" &&
 		u.RawQuery == "" && u.Fragment == "" && u.User == nil && u.Scheme+"://"+u.Host == s
 }
+
+// Schema is the OpenRPC document of every platform and instance method.
+func (s *Server) Schema() map[string]any {
+	return rpc.OpenRPC("roost", Version, map[string]*rpc.Registry{
+		"/api/v1/rpc":                s.platform,
+		"/api/v1/instances/{id}/rpc": s.instance,
+	})
+}

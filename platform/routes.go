@@ -37,6 +37,7 @@ func (s *Server) routeTable() []route {
 		{http.MethodGet, "/api/v1/nodes/connect", s.handleConnect},
 		{http.MethodPost, "/api/v1/nodes/enroll", s.handleEnroll},
 		{http.MethodPost, "/api/v1/rpc", s.handlePlatformRPC},
+		{http.MethodGet, "/api/v1/schema", s.handleSchema},
 		{http.MethodGet, "/git/:repo/*", s.handleGit},
 		{http.MethodPost, "/git/:repo/*", s.handleGit},
 		{http.MethodGet, "/healthz", s.handleHealth},
@@ -151,4 +152,10 @@ func (s *Server) handleHealth(c echo.Context) error {
 		return c.JSON(http.StatusServiceUnavailable, map[string]any{"ok": false, "error": "the database does not answer"})
 	}
 	return c.JSON(http.StatusOK, map[string]any{"ok": true})
+}
+
+func (s *Server) handleSchema(c echo.Context) error {
+	c.Response().Header().Set("Cache-Control", "public, max-age=60")
+	rpc.WriteJSON(c.Response(), http.StatusOK, s.Schema())
+	return nil
 }
