@@ -280,3 +280,11 @@ func (s *Server) prepareLocalNode(ctx context.Context) (*node.Node, error) {
 	}
 	return node.New(o)
 }
+
+// Close releases a server that was made but never served.
+func (s *Server) Close() {
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	s.close(context.Background())
+}

@@ -37,6 +37,7 @@ func cmdNode(args []string) error {
 	labels := fs.String("labels", "", "comma-separated labels, like gpu,eu")
 	fs.DurationVar(&o.Heartbeat, "heartbeat", 10*time.Second, "heartbeat interval")
 	enrollOnly := fs.Bool("enroll-only", false, "enroll, store the credential and exit")
+	killAll := fs.Bool("kill-sandboxes", false, "end every sandbox this node's data dir holds, and exit")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -44,6 +45,11 @@ func cmdNode(args []string) error {
 	}
 	if len(pos) > 0 {
 		return fmt.Errorf("node takes no arguments, got %q", pos)
+	}
+	if *killAll {
+		node.KillAll(o.DataDir)
+		fmt.Printf("ended the sandboxes under %s\n", o.DataDir)
+		return nil
 	}
 	o.Labels = splitLabels(*labels)
 	o.Version = version

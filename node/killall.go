@@ -1,0 +1,56 @@
+package node
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// KillAll ends every sandbox of the node whose data dir is dataDir (or of
+// any node under it), and removes their cgroups. Sandboxes outlive their
+// node on purpose, so a restarted node re-attaches to them; this is for
+// taking a node down for good, and for tests.
+func KillAll(dataDir string) {
+	abs, err := filepath.Abs(dataDir)
+	if err != nil || abs == "/" {
+		return
+	}
+	ids, _ := filepath.Glob(filepath.Join(abs, "sandboxes", "*"))
+	more, _ := filepath.Glob(filepath.Join(abs, "*", "sandboxes", "*"))
+	ids = append(ids, more...)
+	for _, dir := range ids {
+		if b, err := os.ReadFile(filepath.Join(dir, "pid")); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
+				for _, p := range descendants(pid) {
+					_ = syscall.Kill(p, syscall.SIGKILL)
+				}
+			}
+		}
+		id := filepath.Base(dir)
+		groups, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", cgroupParent, id))
+		if st, err := os.Stat(filepath.Join("/sys/fs/cgroup", cgroupParent, id)); err == nil && st.IsDir() {
+			groups = append(groups, filepath.Join("/sys/fs/cgroup", cgroupParent, id))
+		}
+		for _, g := range groups {
+			_ = os.WriteFile(filepath.Join(g, "freezer.state"), []byte("THAWED"), 0)
+			if b, err := os.ReadFile(filepath.Join(g, "cgroup.procs")); err == nil {
+				for _, f := range strings.Fields(string(b)) {
+					if pid, err := strconv.Atoi(f); err == nil {
+						_ = syscall.Kill(pid, syscall.SIGKILL)
+					}
+				}
+			}
+		}
+		for _, g := range groups {
+			for i := 0; i < 100; i++ {
+				if err := os.Remove(g); err == nil || os.IsNotExist(err) {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+	}
+}
