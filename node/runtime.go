@@ -458,8 +458,7 @@ func bwrapArgs(exe string, s *sbox, agentDir string) []string {
 func unixClient(sock string) *http.Client {
 	return &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", sock)
+			return supervisor.DialSocket(ctx, sock)
 		},
 		MaxIdleConnsPerHost: 16,
 	}}
@@ -470,7 +469,7 @@ func waitSocket(ctx context.Context, sock string, exited <-chan struct{}) error 
 	deadline := time.Now().Add(15 * time.Second)
 	wait := 500 * time.Microsecond
 	for {
-		c, err := net.Dial("unix", sock)
+		c, err := supervisor.DialSocket(ctx, sock)
 		if err == nil {
 			c.Close()
 			return nil

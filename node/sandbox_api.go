@@ -2,6 +2,7 @@ package node
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -146,7 +147,9 @@ func (n *Node) sandboxRoutes(mux *http.ServeMux) {
 			apiError(w, errPaused)
 			return
 		}
-		up, err := net.DialTimeout("unix", s.socket(), 5*time.Second)
+		dctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		up, err := supervisor.DialSocket(dctx, s.socket())
+		cancel()
 		if err != nil {
 			apiError(w, err)
 			return

@@ -198,16 +198,35 @@ func (i *sbInst) sandboxState() string {
 // waitSandbox waits until instances.status shows the sandbox in state.
 func (i *sbInst) waitSandbox(t testing.TB, state string) {
 	t.Helper()
+	defer i.dumpOnFailure(t)
 	testutil.Eventually(t, testutil.Medium, "sandbox of "+i.id+" "+state, func() bool { return i.sandboxState() == state })
 }
 
 // waitStatus waits until the instance's status is want.
 func (i *sbInst) waitStatus(t testing.TB, want string) {
 	t.Helper()
+	defer i.dumpOnFailure(t)
 	testutil.Eventually(t, testutil.Medium, "instance "+i.id+" "+want, func() bool {
 		st, err := i.e.admin.InstanceStatus(i.e.ctx, i.id)
 		return err == nil && st.Status == want
 	})
+}
+
+// dumpOnFailure logs the instance's status and history when the test has
+// failed (deferred, it runs after a failed wait too).
+func (i *sbInst) dumpOnFailure(t testing.TB) {
+	if !t.Failed() {
+		return
+	}
+	st, err := i.e.admin.InstanceStatus(context.Background(), i.id)
+	if err != nil {
+		t.Logf("instances.status %s: %v", i.id, err)
+		return
+	}
+	t.Logf("instance %s is %s, sandbox %+v", i.id, st.Status, st.Sandbox)
+	for _, ev := range st.LifecycleEvents {
+		t.Logf("  %s %s: %s", ev.CreatedAt, ev.Event, ev.Detail)
+	}
 }
 
 // ensure returns the live sandbox's id once it runs.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -33,11 +32,14 @@ type Supervisor struct {
 	restart  chan struct{}
 	stopping bool
 	execs    map[string]*runningExec
-	done     chan struct{}
+	// early holds cancels that came before their command: the platform
+	// lists a command as running before it reaches the supervisor.
+	early map[string]bool
+	done  chan struct{}
 }
 
 type runningExec struct {
-	pid       int
+	pid       int // 0 until it starts
 	cancelled bool
 }
 
@@ -64,13 +66,13 @@ func Run(specPath string) error {
 		return err
 	}
 	s := &Supervisor{spec: spec, rp: newReaper(), log: lf, restart: make(chan struct{}, 1),
-		execs: map[string]*runningExec{}, done: make(chan struct{})}
+		execs: map[string]*runningExec{}, early: map[string]bool{}, done: make(chan struct{})}
 	s.cond = sync.NewCond(&s.mu)
 	s.status = Status{Agent: "none", StartedAt: time.Now().UnixMilli()}
 
 	sock := filepath.Join(spec.RunDir, SocketName)
 	_ = os.Remove(sock)
-	ln, err := net.Listen("unix", sock)
+	ln, err := ListenSocket(sock)
 	if err != nil {
 		return err
 	}
@@ -315,7 +317,9 @@ func (s *Supervisor) shutdown() {
 	s.stopping = true
 	pids := []int{}
 	for _, e := range s.execs {
-		pids = append(pids, e.pid)
+		if e.pid > 0 {
+			pids = append(pids, e.pid)
+		}
 	}
 	s.mu.Unlock()
 	s.stopAgent(5 * time.Second)
@@ -334,6 +338,25 @@ func (s *Supervisor) exec(req ExecRequest) (ExecResult, error) {
 		return res, errors.New("exec id must be a plain name")
 	}
 	base := filepath.Join(s.spec.RunDir, ExecsDir, req.ID)
+	// Registered before its output files exist: cancelExec tells a command
+	// still to come from one that finished by them.
+	re := &runningExec{}
+	s.mu.Lock()
+	if _, dup := s.execs[req.ID]; dup {
+		s.mu.Unlock()
+		return res, errors.New("a command with this id runs already")
+	}
+	re.cancelled = s.early[req.ID]
+	delete(s.early, req.ID)
+	s.execs[req.ID] = re
+	s.status.Execs = len(s.execs)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.execs, req.ID)
+		s.status.Execs = len(s.execs)
+		s.mu.Unlock()
+	}()
 	stdout, err := os.OpenFile(base+".stdout", os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return res, err
@@ -360,17 +383,13 @@ func (s *Supervisor) exec(req ExecRequest) (ExecResult, error) {
 	}
 	pid := cmd.Process.Pid
 	exited := s.rp.wait(pid)
-	re := &runningExec{pid: pid}
 	s.mu.Lock()
-	s.execs[req.ID] = re
-	s.status.Execs = len(s.execs)
+	re.pid = pid
+	cancelled := re.cancelled
 	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.execs, req.ID)
-		s.status.Execs = len(s.execs)
-		s.mu.Unlock()
-	}()
+	if cancelled {
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+	}
 	timeout := time.Duration(req.TimeoutMs) * time.Millisecond
 	if timeout <= 0 {
 		timeout = 5 * time.Minute
@@ -409,15 +428,27 @@ func head(path string) (string, int64, bool) {
 	return string(b[:n]), st.Size(), st.Size() > MaxReplyOutput
 }
 
+// cancelExec kills a running command's group. A command that has not
+// arrived yet (no output file) is killed as soon as it starts.
 func (s *Supervisor) cancelExec(id string) bool {
+	if id == "" || filepath.Base(id) != id {
+		return false
+	}
 	s.mu.Lock()
-	e, ok := s.execs[id]
-	if ok {
+	defer s.mu.Unlock()
+	if e, ok := s.execs[id]; ok {
 		e.cancelled = true
+		if e.pid > 0 {
+			_ = syscall.Kill(-e.pid, syscall.SIGKILL)
+		}
+		return true
 	}
-	s.mu.Unlock()
-	if ok {
-		_ = syscall.Kill(-e.pid, syscall.SIGKILL)
+	if _, err := os.Stat(filepath.Join(s.spec.RunDir, ExecsDir, id+".stdout")); !errors.Is(err, os.ErrNotExist) {
+		return false // it ran and finished
 	}
-	return ok
+	if len(s.early) >= 4096 { // cancels of commands that never came
+		s.early = map[string]bool{}
+	}
+	s.early[id] = true
+	return true
 }
