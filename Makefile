@@ -9,7 +9,7 @@ FUZZTIME  ?= 20s
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 
-.PHONY: build run test unit fuzz bench lint clean
+.PHONY: build run test unit fuzz ts-test check-generated bench lint clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/roost
@@ -18,9 +18,10 @@ build:
 run: build
 	./$(BIN) serve --listen $(LISTEN) --data $(DATA) --demo-agent bin/roost-test-agent
 
-# The whole suite: vet, every test under the race detector, then a short
-# fixed-time run of each fuzz target.
-test: unit fuzz
+# The whole suite: vet, every Go test under the race detector, a short
+# fixed-time run of each fuzz target, the TypeScript client against a live
+# server, and a check that generated files are up to date.
+test: unit fuzz ts-test check-generated
 
 unit:
 	$(GO) vet ./...
@@ -29,6 +30,13 @@ unit:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./rpc
 	$(GO) test -run '^$$' -fuzz '^FuzzInspect$$' -fuzztime $(FUZZTIME) ./bundles
+
+ts-test: build
+	cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error && npm test
+
+check-generated:
+	$(GO) generate ./methods
+	@git diff --exit-code -- clients/typescript/src/generated || { echo "generated files are stale: run go generate ./methods and commit"; exit 1; }
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./platform/...

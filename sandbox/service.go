@@ -280,6 +280,10 @@ func reason(err error) string {
 // fail moves a sandbox to error and the instance with it.
 func (s *Service) fail(ctx context.Context, r *Row, why string) {
 	if err := s.transition(ctx, r, Failed, "", why); err != nil {
+		var te *TransitionError
+		if errors.As(err, &te) && te.From == Terminated {
+			return // it ended on purpose meanwhile
+		}
 		s.log.Warn("sandbox not moved to error", "sandbox", r.ID, "err", err)
 		return
 	}
