@@ -123,3 +123,35 @@ type InstanceEnsureSandboxOutput struct {
 	SandboxID string `json:"sandboxId"`
 	State     string `json:"state"`
 }
+
+// Roost additions to the instance RPC, for browser apps that hold only an
+// instance token.
+const (
+	GetInstanceStatus = "getInstanceStatus"
+	GetSessionToken   = "getSessionToken"
+)
+
+// InstanceGetStatusInput is the input of getInstanceStatus.
+type InstanceGetStatusInput struct{}
+
+// InstanceGetStatusOutput is instances.status for the instance, with the
+// presets and services of its bundle.
+type InstanceGetStatusOutput struct {
+	GetInstanceStatusOutput
+	Name     string          `json:"name"`
+	Presets  []BundlePreset  `json:"presets"`
+	Services []BundleService `json:"services"`
+}
+
+// InstanceGetSessionTokenInput is the input of getSessionToken.
+type InstanceGetSessionTokenInput struct {
+	SessionID string `json:"sessionId" required:"true"`
+	// ExpiresIn in seconds; default 24 h, at most 7 days.
+	ExpiresIn *int `json:"expiresIn,omitempty"`
+}
+
+// InstanceGetSessionTokenOutput is a session's wsToken.
+type InstanceGetSessionTokenOutput struct {
+	WSToken   string `json:"wsToken"`
+	ExpiresAt string `json:"expiresAt"`
+}

@@ -81,7 +81,7 @@ func (s *Server) authenticateInstance(c echo.Context, allowCookie bool) (rpc.Cal
 	if _, err := s.instances.LookupActive(req.Context(), claims.OrgID, claims.InstanceID()); err != nil {
 		return rpc.Caller{}, nil, errTokenInstanceGone.Wrap(err)
 	}
-	return rpc.Caller{Kind: "token", ID: claims.ID, OrgID: claims.OrgID, InstanceID: claims.InstanceID()}, claims, nil
+	return rpc.Caller{Kind: "token", ID: claims.ID, OrgID: claims.OrgID, InstanceID: claims.InstanceID(), Origin: claims.Origin}, claims, nil
 }
 
 func (s *Server) handleInstanceRPC(c echo.Context) error {

@@ -24,6 +24,19 @@ func (s *Server) registerMethods() {
 	s.bundles.Register(s.platform)
 	s.fleet.RegisterAdmin(s.platform, func() string { return s.cfg.BaseURL })
 	rpc.Register(s.platform, methods.TokensCreate, s.createToken)
+	rpc.Register(s.instance, methods.GetInstanceStatus, func(ctx context.Context, _ methods.InstanceGetStatusInput) (methods.InstanceGetStatusOutput, error) {
+		c, _ := rpc.CallerFrom(ctx)
+		st, err := s.instances.Status(ctx, c.OrgID, c.InstanceID)
+		if err != nil {
+			return methods.InstanceGetStatusOutput{}, err
+		}
+		r, err := s.instances.Lookup(ctx, c.OrgID, c.InstanceID)
+		if err != nil {
+			return methods.InstanceGetStatusOutput{}, err
+		}
+		presets, services, err := s.sessions.Presets(ctx, c.OrgID, c.InstanceID)
+		return methods.InstanceGetStatusOutput{GetInstanceStatusOutput: st, Name: r.Name, Presets: presets, Services: services}, err
+	})
 	rpc.Register(s.platform, methods.TemplatesList, func(ctx context.Context, _ methods.ListTemplatesInput) (methods.ListTemplatesOutput, error) {
 		out := methods.ListTemplatesOutput{Templates: []methods.Template{}}
 		for _, t := range s.templates.All() {

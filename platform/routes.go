@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/rpc"
+	"github.com/roosthq/roost/web"
 )
 
 // route is one entry of the route table.
@@ -60,6 +62,15 @@ func (s *Server) routes() *echo.Echo {
 	if s.cfg.ServiceDomain != "" {
 		e.Pre(s.serviceHost)
 	}
+	// The console answers every other GET; API paths keep their JSON 404.
+	console := echo.WrapHandler(web.Handler())
+	e.GET("/*", func(c echo.Context) error {
+		p := c.Request().URL.Path
+		if strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/git/") {
+			return echo.ErrNotFound
+		}
+		return console(c)
+	})
 	return e
 }
 

@@ -18,6 +18,8 @@ type Caller struct {
 	Admin bool
 	// InstanceID is the instance an instance token opens.
 	InstanceID string
+	// Origin is the origin an instance token is bound to, if any.
+	Origin string
 }
 
 type callerKey struct{}

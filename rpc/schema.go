@@ -80,8 +80,24 @@ func (b *schemaBuilder) of(t reflect.Type, output bool) Schema {
 func (b *schemaBuilder) object(t reflect.Type, output bool) Schema {
 	props := Schema{}
 	required := []string{}
+	b.fields(t, output, props, &required)
+	sort.Strings(required)
+	def := Schema{"type": "object", "properties": props, "additionalProperties": false}
+	if len(required) > 0 {
+		def["required"] = required
+	}
+	return def
+}
+
+// fields adds t's fields to props, inlining embedded structs as
+// encoding/json does.
+func (b *schemaBuilder) fields(t reflect.Type, output bool, props Schema, required *[]string) {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
+		if f.Anonymous && f.Tag.Get("json") == "" && f.Type.Kind() == reflect.Struct {
+			b.fields(f.Type, output, props, required)
+			continue
+		}
 		if !f.IsExported() {
 			continue
 		}
@@ -99,15 +115,9 @@ func (b *schemaBuilder) object(t reflect.Type, output bool) Schema {
 		}
 		props[jn] = fs
 		if (output && !omit) || (!output && f.Tag.Get("required") == "true") {
-			required = append(required, jn)
+			*required = append(*required, jn)
 		}
 	}
-	sort.Strings(required)
-	def := Schema{"type": "object", "properties": props, "additionalProperties": false}
-	if len(required) > 0 {
-		def["required"] = required
-	}
-	return def
 }
 
 // OpenRPC describes every method of the given registries as an OpenRPC

@@ -78,6 +78,9 @@ func (s *Service) RegisterInstance(r *rpc.Registry) {
 	rpc.Register(r, methods.GetServiceURL, onInstance(func(ctx context.Context, org, inst string, in methods.InstanceGetServiceURLInput) (methods.GetServiceURLOutput, error) {
 		return s.ServiceURL(ctx, org, inst, in.SessionID, in.ServiceType)
 	}))
+	rpc.Register(r, methods.GetSessionToken, onInstance(func(ctx context.Context, org, inst string, in methods.InstanceGetSessionTokenInput) (methods.InstanceGetSessionTokenOutput, error) {
+		return s.SessionToken(ctx, org, inst, in.SessionID, in.ExpiresIn)
+	}))
 	rpc.Register(r, methods.GetServiceURLs, onInstance(func(ctx context.Context, org, inst string, in methods.InstanceGetServiceURLsInput) (methods.InstanceGetServiceURLsOutput, error) {
 		return s.ServiceURLs(ctx, org, inst, in.SessionID)
 	}))

@@ -401,3 +401,40 @@ func (s *Service) AgentTransport(ctx context.Context, orgID, instanceID string) 
 	}
 	return s.o.Sandboxes.Transport(sb, sandbox.AgentPort), nil
 }
+
+// SessionToken issues a new wsToken for a session of the instance, bound
+// to the origin of the instance token that asks for it.
+func (s *Service) SessionToken(ctx context.Context, orgID, instanceID, sessionID string, expiresIn *int) (methods.InstanceGetSessionTokenOutput, error) {
+	ttl := DefaultTokenTTL
+	if expiresIn != nil {
+		if *expiresIn < 1 || *expiresIn > int(MaxTokenTTL/time.Second) {
+			return methods.InstanceGetSessionTokenOutput{}, rpc.InvalidField("expiresIn", "range", "The expiresIn must be between 1 and %d seconds (7 days).", int(MaxTokenTTL/time.Second))
+		}
+		ttl = time.Duration(*expiresIn) * time.Second
+	}
+	if _, err := s.get(ctx, orgID, instanceID, sessionID); err != nil {
+		return methods.InstanceGetSessionTokenOutput{}, err
+	}
+	origin := ""
+	if c, ok := rpc.CallerFrom(ctx); ok {
+		origin = c.Origin
+	}
+	tok, exp, err := s.o.Tokens.IssueSession(orgID, instanceID, sessionID, origin, ttl)
+	if err != nil {
+		return methods.InstanceGetSessionTokenOutput{}, err
+	}
+	return methods.InstanceGetSessionTokenOutput{WSToken: tok, ExpiresAt: exp.UTC().Format(time.RFC3339)}, nil
+}
+
+// Presets gives the presets and services of an instance's bundle.
+func (s *Service) Presets(ctx context.Context, orgID, instanceID string) ([]methods.BundlePreset, []methods.BundleService, error) {
+	inst, err := s.o.Instances.Lookup(ctx, orgID, instanceID)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := s.manifest(ctx, inst)
+	if err != nil || m == nil {
+		return []methods.BundlePreset{}, []methods.BundleService{}, err
+	}
+	return m.Presets, m.Services, nil
+}

@@ -334,6 +334,31 @@ export interface InstanceGetServiceURLsOutput {
   services: InstanceService[]
 }
 
+export interface InstanceGetSessionTokenInput {
+  expiresIn?: number
+  sessionId: string
+}
+
+export interface InstanceGetSessionTokenOutput {
+  expiresAt: string
+  wsToken: string
+}
+
+export interface InstanceGetStatusInput {
+}
+
+export interface InstanceGetStatusOutput {
+  instanceId: string
+  lifecycleEvents: LifecycleEvent[]
+  name: string
+  presets: BundlePreset[]
+  sandbox: SandboxSummary | null
+  serviceUrls: ServiceURL[]
+  services: BundleService[]
+  sessions: SessionSummary[]
+  status: string
+}
+
 export interface InstanceListSessionsInput {
 }
 
@@ -596,8 +621,10 @@ export interface InstanceMethods {
   "execInSandbox": { input: InstanceExecInSandboxInputFull; output: InstanceExecInSandboxOutputFull }
   "getAgentLogs": { input: InstanceGetAgentLogsInput; output: GetAgentLogsOutput }
   "getExecOutput": { input: GetExecOutputInput; output: GetExecOutputOutput }
+  "getInstanceStatus": { input: InstanceGetStatusInput; output: InstanceGetStatusOutput }
   "getServiceUrl": { input: InstanceGetServiceURLInput; output: GetServiceURLOutput }
   "getServiceUrls": { input: InstanceGetServiceURLsInput; output: InstanceGetServiceURLsOutput }
+  "getSessionToken": { input: InstanceGetSessionTokenInput; output: InstanceGetSessionTokenOutput }
   "listExecs": { input: ListExecsInput; output: ListExecsOutput }
   "listSessions": { input: InstanceListSessionsInput; output: InstanceListSessionsOutput }
   "pauseSandbox": { input: InstanceSandboxInput; output: OKOutput }
@@ -608,7 +635,7 @@ export interface InstanceMethods {
   "validateSandboxToken": { input: InstanceValidateSandboxTokenInput; output: InstanceValidateSandboxTokenOutput }
 }
 
-export const instanceMethodsNames = ["cancelExec", "createSandbox", "createSession", "ensureSandbox", "execInSandbox", "getAgentLogs", "getExecOutput", "getServiceUrl", "getServiceUrls", "listExecs", "listSessions", "pauseSandbox", "publishSession", "restartAgent", "resumeSandbox", "terminateSandbox", "validateSandboxToken"] as const
+export const instanceMethodsNames = ["cancelExec", "createSandbox", "createSession", "ensureSandbox", "execInSandbox", "getAgentLogs", "getExecOutput", "getInstanceStatus", "getServiceUrl", "getServiceUrls", "getSessionToken", "listExecs", "listSessions", "pauseSandbox", "publishSession", "restartAgent", "resumeSandbox", "terminateSandbox", "validateSandboxToken"] as const
 
 /** The closed set of error types an API error carries. */
 export type ErrorType =
