@@ -110,14 +110,12 @@ func (n *Node) sandboxRoutes(mux *http.ServeMux) {
 			writeJSON(w, http.StatusBadRequest, nodeapi.ErrorResponse{Error: "bad exec request"})
 			return
 		}
-		var res supervisor.ExecResult
-		err := s.postJSON(r.Context(), supervisor.ExecPath, supervisor.ExecRequest{ID: req.ExecID, Command: req.Command,
-			TimeoutMs: req.TimeoutMs, Env: req.Env}, &res)
-		if err != nil {
+		var res nodeapi.ExecResult
+		if err := s.postJSON(r.Context(), supervisor.ExecPath, req, &res); err != nil {
 			apiError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, nodeapi.ExecResult(res))
+		writeJSON(w, http.StatusOK, res)
 	}))
 	mux.HandleFunc("POST "+nodeapi.SandboxExecCancel, withBox(func(w http.ResponseWriter, r *http.Request, s *sbox) {
 		var out map[string]bool

@@ -1,5 +1,7 @@
 package supervisor
 
+import "github.com/roosthq/roost/node/nodeapi"
+
 // Spec is what the node tells the supervisor at start, as a JSON file.
 type Spec struct {
 	SandboxID  string            `json:"sandboxId"`
@@ -41,28 +43,12 @@ const (
 	EventAgentStopped   = "agent_stopped"
 )
 
-// ExecRequest asks the supervisor to run a command.
-type ExecRequest struct {
-	ID        string            `json:"id"`
-	Command   string            `json:"command"`
-	TimeoutMs int64             `json:"timeoutMs"`
-	Env       map[string]string `json:"env,omitempty"`
-}
-
-// ExecResult is what a finished command gives.
-type ExecResult struct {
-	ExecID          string `json:"id"`
-	ExitCode        int    `json:"exitCode"`
-	Stdout          string `json:"stdout"`
-	Stderr          string `json:"stderr"`
-	StdoutTruncated bool   `json:"stdoutTruncated"`
-	StderrTruncated bool   `json:"stderrTruncated"`
-	StdoutSize      int64  `json:"stdoutSize"`
-	StderrSize      int64  `json:"stderrSize"`
-	DurationMs      int64  `json:"durationMs"`
-	TimedOut        bool   `json:"timedOut"`
-	Cancelled       bool   `json:"cancelled"`
-}
+// ExecRequest and ExecResult are the node API's: the node passes them
+// through unchanged.
+type (
+	ExecRequest = nodeapi.ExecRequest
+	ExecResult  = nodeapi.ExecResult
+)
 
 // MaxReplyOutput is the most of each stream an exec reply carries; the
 // rest stays in the output files.

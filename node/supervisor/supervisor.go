@@ -333,27 +333,27 @@ func (s *Supervisor) shutdown() {
 // exec runs one command with bash -lc in the workspace, its output to
 // files, killed at its timeout or when cancelled.
 func (s *Supervisor) exec(req ExecRequest) (ExecResult, error) {
-	res := ExecResult{ExecID: req.ID}
-	if req.ID == "" || filepath.Base(req.ID) != req.ID {
+	res := ExecResult{ExecID: req.ExecID}
+	if req.ExecID == "" || filepath.Base(req.ExecID) != req.ExecID {
 		return res, errors.New("exec id must be a plain name")
 	}
-	base := filepath.Join(s.spec.RunDir, ExecsDir, req.ID)
+	base := filepath.Join(s.spec.RunDir, ExecsDir, req.ExecID)
 	// Registered before its output files exist: cancelExec tells a command
 	// still to come from one that finished by them.
 	re := &runningExec{}
 	s.mu.Lock()
-	if _, dup := s.execs[req.ID]; dup {
+	if _, dup := s.execs[req.ExecID]; dup {
 		s.mu.Unlock()
 		return res, errors.New("a command with this id runs already")
 	}
-	re.cancelled = s.early[req.ID]
-	delete(s.early, req.ID)
-	s.execs[req.ID] = re
+	re.cancelled = s.early[req.ExecID]
+	delete(s.early, req.ExecID)
+	s.execs[req.ExecID] = re
 	s.status.Execs = len(s.execs)
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
-		delete(s.execs, req.ID)
+		delete(s.execs, req.ExecID)
 		s.status.Execs = len(s.execs)
 		s.mu.Unlock()
 	}()
