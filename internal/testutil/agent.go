@@ -6,48 +6,13 @@ import (
 	"encoding/json"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
-	"sync"
 	"testing"
 
 	"github.com/roosthq/roost/bundles"
 	"github.com/roosthq/roost/client"
 	"github.com/roosthq/roost/methods"
 )
-
-var agentBin struct {
-	once sync.Once
-	path string
-	err  error
-	out  []byte
-}
-
-// TestAgentBinary builds ./cmd/roost-test-agent (static) once per test
-// process.
-func TestAgentBinary(t testing.TB) string {
-	t.Helper()
-	agentBin.once.Do(func() {
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(file), "..", "..")
-		dir, err := os.MkdirTemp("", "roost-agent-*")
-		if err != nil {
-			agentBin.err = err
-			return
-		}
-		_ = os.Chmod(dir, 0o755)
-		agentBin.path = filepath.Join(dir, "agent")
-		cmd := exec.Command("go", "build", "-o", agentBin.path, "./cmd/roost-test-agent")
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		agentBin.out, agentBin.err = cmd.CombinedOutput()
-	})
-	if agentBin.err != nil {
-		t.Fatalf("build test agent: %v\n%s", agentBin.err, agentBin.out)
-	}
-	return agentBin.path
-}
 
 // AgentManifest is the manifest of the test agent's bundle, with the
 // agent's flags appended to its entrypoint.

@@ -9,34 +9,47 @@ import (
 	"testing"
 )
 
-var roostBin struct {
+// built is a program compiled once per test process.
+type built struct {
 	once sync.Once
 	path string
 	err  error
 	out  []byte
 }
 
-// RoostBinary builds ./cmd/roost once per test process and returns its path.
-// Nodes need a real roost binary: they start sandboxes with it.
-func RoostBinary(t testing.TB) string {
+var roostBin, agentBin built
+
+// build compiles the package pkg (relative to the repository) into a
+// directory unprivileged sandboxes can read, once.
+func (b *built) build(t testing.TB, pkg, name string, env ...string) string {
 	t.Helper()
-	roostBin.once.Do(func() {
+	b.once.Do(func() {
 		_, file, _, _ := runtime.Caller(0)
 		root := filepath.Join(filepath.Dir(file), "..", "..")
-		dir, err := os.MkdirTemp("", "roost-bin-*")
+		dir, err := os.MkdirTemp("", "roost-"+name+"-*")
 		if err != nil {
-			roostBin.err = err
+			b.err = err
 			return
 		}
-		// Sandboxes run as unprivileged uids: they must reach the binary.
 		_ = os.Chmod(dir, 0o755)
-		roostBin.path = filepath.Join(dir, "roost")
-		cmd := exec.Command("go", "build", "-o", roostBin.path, "./cmd/roost")
+		b.path = filepath.Join(dir, name)
+		cmd := exec.Command("go", "build", "-o", b.path, pkg)
 		cmd.Dir = root
-		roostBin.out, roostBin.err = cmd.CombinedOutput()
+		cmd.Env = append(os.Environ(), env...)
+		b.out, b.err = cmd.CombinedOutput()
 	})
-	if roostBin.err != nil {
-		t.Fatalf("build roost: %v\n%s", roostBin.err, roostBin.out)
+	if b.err != nil {
+		t.Fatalf("build %s: %v\n%s", pkg, b.err, b.out)
 	}
-	return roostBin.path
+	return b.path
+}
+
+// RoostBinary builds ./cmd/roost once per test process and returns its path.
+// Nodes need a real roost binary: they start sandboxes with it.
+func RoostBinary(t testing.TB) string { return roostBin.build(t, "./cmd/roost", "roost") }
+
+// TestAgentBinary builds ./cmd/roost-test-agent (static) once per test
+// process.
+func TestAgentBinary(t testing.TB) string {
+	return agentBin.build(t, "./cmd/roost-test-agent", "agent", "CGO_ENABLED=0")
 }
