@@ -178,28 +178,7 @@ func buildCheck(t reflect.Type, building map[reflect.Type]*typeCheck) *typeCheck
 	case reflect.Struct:
 		c.kind = kindStruct
 		c.fields = map[string]fieldInfo{}
-		for i := 0; i < base.NumField(); i++ {
-			sf := base.Field(i)
-			if !sf.IsExported() {
-				continue
-			}
-			tag := sf.Tag.Get("json")
-			if tag == "-" {
-				continue
-			}
-			name, opts, _ := strings.Cut(tag, ",")
-			if name == "" {
-				name = sf.Name
-			}
-			f := fieldInfo{name: name, required: -1, check: buildCheck(sf.Type, building)}
-			if hasOption(opts, "string") {
-				f.check = &typeCheck{typ: sf.Type} // quoted scalars: leave them to encoding/json
-			}
-			if sf.Tag.Get("required") == "true" {
-				c.required = append(c.required, name)
-			}
-			c.fields[name] = f
-		}
+		addFields(c, base, building)
 		sort.Strings(c.required)
 		for i, name := range c.required {
 			f := c.fields[name]
@@ -224,6 +203,60 @@ func buildCheck(t reflect.Type, building map[reflect.Type]*typeCheck) *typeCheck
 		c.kind = kindNumber
 	}
 	return c
+}
+
+// addFields adds the members struct t takes to c: its own fields, then
+// those of embedded structs without a JSON name, level by level, as
+// encoding/json promotes them unless a shallower field has the name.
+// (encoding/json also drops a name that two embedded structs give at the
+// same depth; roost's wire types have no such clash.)
+func addFields(c *typeCheck, t reflect.Type, building map[reflect.Type]*typeCheck) {
+	seen := map[reflect.Type]bool{}
+	for level := []reflect.Type{t}; len(level) > 0; {
+		var next []reflect.Type
+		for _, t := range level {
+			if seen[t] {
+				continue
+			}
+			seen[t] = true
+			for i := 0; i < t.NumField(); i++ {
+				sf := t.Field(i)
+				tag := sf.Tag.Get("json")
+				if tag == "-" {
+					continue
+				}
+				name, opts, _ := strings.Cut(tag, ",")
+				if sf.Anonymous && name == "" {
+					et := sf.Type
+					if et.Kind() == reflect.Pointer {
+						et = et.Elem()
+					}
+					if et.Kind() == reflect.Struct && (sf.IsExported() || sf.Type.Kind() != reflect.Pointer) {
+						next = append(next, et)
+						continue
+					}
+				}
+				if !sf.IsExported() {
+					continue
+				}
+				if name == "" {
+					name = sf.Name
+				}
+				if _, dup := c.fields[name]; dup {
+					continue
+				}
+				f := fieldInfo{name: name, required: -1, check: buildCheck(sf.Type, building)}
+				if hasOption(opts, "string") {
+					f.check = &typeCheck{typ: sf.Type} // quoted scalars: leave them to encoding/json
+				}
+				if sf.Tag.Get("required") == "true" {
+					c.required = append(c.required, name)
+				}
+				c.fields[name] = f
+			}
+		}
+		level = next
+	}
 }
 
 func hasOption(opts, want string) bool {

@@ -243,6 +243,26 @@ type (
 	}
 )
 
+type (
+	Base struct {
+		ID   string `json:"id" required:"true"`
+		Name string `json:"name"`
+	}
+	inner struct {
+		Deep int `json:"deep"`
+	}
+	Mid struct {
+		inner
+		Name string `json:"midName"`
+	}
+	withEmbedded struct {
+		Base
+		*Mid
+		Name   string `json:"name"` // shadows Base.Name
+		Tagged Base   `json:"tagged"`
+	}
+)
+
 // TestDecodeInputPaths covers what the checker reports by itself, before
 // encoding/json runs: exact paths with indexes, escaped names, repeated
 // members, recursive types and types that decode themselves.
@@ -268,6 +288,10 @@ func TestDecodeInputPaths(t *testing.T) {
 		{name: "recursive type", input: `{"name":"a","children":[{"name":"b","children":[{"name":"c"},{}]}]}`, into: &tree{}, field: "children[0].children[1].name", reason: "required"},
 		{name: "recursive pointer", input: `{"name":"a","parent":{"name":"b","parent":{"nam":"c"}}}`, into: &tree{}, field: "parent.parent.nam", reason: "unknown"},
 		{name: "a type that decodes itself takes a string", input: `{"at":"2026-11-21T09:00:00Z"}`, into: &clock{}},
+		{name: "embedded structs are flattened", input: `{"id":"a","name":"n","midName":"m","deep":1,"tagged":{"id":"b"}}`, into: &withEmbedded{}},
+		{name: "required field of an embedded struct", input: `{"name":"n"}`, into: &withEmbedded{}, field: "id", reason: "required"},
+		{name: "embedded struct by its Go name is unknown", input: `{"id":"a","Base":{}}`, into: &withEmbedded{}, field: "Base", reason: "unknown"},
+		{name: "a named struct field is not flattened", input: `{"id":"a","tagged":{}}`, into: &withEmbedded{}, field: "tagged.id", reason: "required"},
 		{name: "field named -", input: `{"-":"d"}`, into: &odd{}},
 		{name: ",string option takes a quoted number", input: `{"quoted":"5"}`, into: &odd{}},
 		{name: "json.Number takes a number", input: `{"num":1.5e3}`, into: &odd{}},

@@ -445,3 +445,59 @@ type discardWriter struct {
 func (w *discardWriter) Header() http.Header         { return w.h }
 func (w *discardWriter) WriteHeader(s int)           { w.status = s }
 func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+func TestWriteError(t *testing.T) {
+	tests := []struct {
+		name   string
+		err    error
+		status int
+		typ    methods.ErrorType
+	}{
+		{"typed", &rpc.Error{Type: methods.Forbidden, Message: "No."}, 403, methods.Forbidden},
+		{"plain", errors.New("secret detail"), 500, methods.Internal},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			rpc.WriteError(w, tt.err)
+			var rep reply
+			if err := json.Unmarshal(w.Body.Bytes(), &rep); err != nil || rep.OK == nil || *rep.OK || rep.Error == nil {
+				t.Fatalf("reply = %s", w.Body.Bytes())
+			}
+			if w.Code != tt.status || rep.Error.Type != tt.typ || strings.Contains(rep.Error.Message, "secret") {
+				t.Errorf("got %d %+v, want %d %s", w.Code, rep.Error, tt.status, tt.typ)
+			}
+		})
+	}
+}
+
+func TestOrgOf(t *testing.T) {
+	fn := rpc.WithOrg(func(_ context.Context, org string, in echoInput) (string, error) { return org + ":" + in.Text, nil })
+	tests := []struct {
+		name    string
+		ctx     context.Context
+		want    string
+		errType methods.ErrorType
+	}{
+		{"no caller", context.Background(), "", methods.Unauthorized},
+		{"caller without org", rpc.WithCaller(context.Background(), rpc.Caller{Kind: "key", ID: "k"}), "", methods.Unauthorized},
+		{"caller with org", rpc.WithCaller(context.Background(), rpc.Caller{Kind: "key", ID: "k", OrgID: "org_1"}), "org_1:x", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := fn(tt.ctx, echoInput{Text: "x"})
+			if tt.errType == "" {
+				if err != nil || got != tt.want {
+					t.Errorf("got %q, %v; want %q", got, err, tt.want)
+				}
+				return
+			}
+			if _, w := rpc.ToWire(err); w.Type != tt.errType {
+				t.Errorf("err = %v, want %s", err, tt.errType)
+			}
+			if _, err2 := rpc.OrgOf(tt.ctx); err2 == nil {
+				t.Error("OrgOf found an org")
+			}
+		})
+	}
+}
