@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/roosthq/roost/bundles"
 	"github.com/roosthq/roost/files"
@@ -317,10 +318,21 @@ func (s *Service) start(ctx context.Context, inst instance.Row, r row, inputs []
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return rpc.Errorf(methods.Unavailable, "The agent refused the session (HTTP %d: %s).", resp.StatusCode, strings.TrimSpace(string(msg)))
+		return rpc.Errorf(methods.Unavailable, "The agent refused the session (HTTP %d%s).", resp.StatusCode, agentReason(msg))
 	}
 	_ = s.o.Instances.Event(ctx, inst.ID, "session_started", r.ID+" on preset "+r.PresetID.String)
 	return nil
+}
+
+// agentReason is ": reason" when the agent's refusal is a short line of
+// text, else "": an HTML error page or a long body has no place in a
+// sentence for the caller.
+func agentReason(body []byte) string {
+	r := strings.TrimSpace(string(body))
+	if r == "" || len(r) > 200 || strings.ContainsAny(r, "<>\r\n") || !utf8.ValidString(r) {
+		return ""
+	}
+	return ": " + r
 }
 
 // waitReady waits until the instance's agent is up.

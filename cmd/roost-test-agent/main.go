@@ -133,6 +133,9 @@ func main() {
 	}
 }
 
+// maxMessage is the largest websocket message the agent echoes.
+const maxMessage = 64 << 20
+
 // echo answers each websocket message with prefix + the message.
 func echo(w http.ResponseWriter, r *http.Request, prefix string) {
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
@@ -140,6 +143,9 @@ func echo(w http.ResponseWriter, r *http.Request, prefix string) {
 		return
 	}
 	defer c.CloseNow()
+	// The library's default limit (32 KiB) would close the connection on
+	// larger messages; the protocol carries messages of any size.
+	c.SetReadLimit(maxMessage)
 	for {
 		typ, msg, err := c.Read(r.Context())
 		if err != nil {
