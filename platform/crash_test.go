@@ -179,7 +179,7 @@ func TestCrashDuringUpload(t *testing.T) {
 			var mc *minio.Client
 			const bucket = "roost"
 			if kind == "s3" {
-				m := testutil.StartMinIO(t)
+				m := feStartMinIO(t)
 				mc = feMinIOClient(t, m)
 				// Flags for some settings, their ROOST_* equivalents for
 				// the credentials.

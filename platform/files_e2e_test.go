@@ -73,7 +73,21 @@ func feMinIO(t *testing.T, kind string) *testutil.MinIO {
 	if kind != "s3" {
 		return nil
 	}
-	return testutil.StartMinIO(t)
+	return feStartMinIO(t)
+}
+
+// feStartMinIO starts MinIO and waits until it serves S3 requests: its
+// readiness endpoint may answer before the object layer is up, and then a
+// request fails with "Server not initialized yet".
+func feStartMinIO(t *testing.T) *testutil.MinIO {
+	t.Helper()
+	m := testutil.StartMinIO(t)
+	mc := feMinIOClient(t, m)
+	testutil.Eventually(t, testutil.Medium, "MinIO to serve S3 requests", func() bool {
+		_, err := mc.ListBuckets(testutil.Context(t, testutil.Short))
+		return err == nil
+	})
+	return m
 }
 
 // feMinIOClient is a minio-go client of m, to look into buckets directly.
