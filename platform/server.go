@@ -187,7 +187,7 @@ func (s *Server) Serve(ctx context.Context) error {
 
 func (s *Server) close(ctx context.Context) {
 	if s.sessions != nil {
-		s.sessions.Wait()
+		s.sessions.Close()
 	}
 	if s.sandboxes != nil {
 		s.sandboxes.Close()

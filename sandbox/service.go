@@ -95,6 +95,9 @@ type Service struct {
 	stop  chan struct{}
 	wg    sync.WaitGroup
 	once  sync.Once
+	// ctx ends when the service closes; background work derives from it.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // NewService starts the service's idle watcher.
@@ -106,6 +109,7 @@ func NewService(o ServiceOptions) *Service {
 		o.IdleEvery = 10 * time.Second
 	}
 	s := &Service{o: o, store: store{o.DB}, log: o.Logger, stop: make(chan struct{})}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	o.Fleet.setHooks(fleetHooks{onHello: s.onHello, onEvent: s.onEvent, openBundle: s.openBundle})
 	s.wg.Add(1)
 	go s.idleLoop()
@@ -114,7 +118,10 @@ func NewService(o ServiceOptions) *Service {
 
 // Close stops the idle watcher.
 func (s *Service) Close() {
-	s.once.Do(func() { close(s.stop) })
+	s.once.Do(func() {
+		close(s.stop)
+		s.cancel()
+	})
 	s.wg.Wait()
 }
 
@@ -233,7 +240,7 @@ func (s *Service) Create(ctx context.Context, inst InstanceInfo) (Row, error) {
 
 // launch asks the node to start the sandbox and records the outcome.
 func (s *Service) launch(r Row, spec nodeapi.SandboxSpec) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(s.ctx, 5*time.Minute)
 	defer cancel()
 	var info nodeapi.SandboxInfo
 	err := s.callNode(ctx, r.NodeID, http.MethodPut, pathOf(nodeapi.SandboxPath, r.ID, ""), spec, &info)

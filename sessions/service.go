@@ -74,9 +74,11 @@ type Options struct {
 
 // Service runs sessions.
 type Service struct {
-	o   Options
-	log *slog.Logger
-	wg  sync.WaitGroup
+	o      Options
+	log    *slog.Logger
+	wg     sync.WaitGroup
+	ctx    context.Context // ends at shutdown; background starts derive from it
+	cancel context.CancelFunc
 }
 
 // NewService returns a Service.
@@ -84,11 +86,16 @@ func NewService(o Options) *Service {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Service{o: o, log: o.Logger}
+	s := &Service{o: o, log: o.Logger}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s
 }
 
-// Wait waits for background session starts (shutdown).
-func (s *Service) Wait() { s.wg.Wait() }
+// Close stops background session starts and waits for them.
+func (s *Service) Close() {
+	s.cancel()
+	s.wg.Wait()
+}
 
 type row struct {
 	ID            string         `db:"id"`
@@ -222,7 +229,7 @@ func (s *Service) Create(ctx context.Context, orgID, instanceID string, in Creat
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), readyWait)
+		ctx, cancel := context.WithTimeout(s.ctx, readyWait)
 		defer cancel()
 		_ = start(ctx)
 	}()
