@@ -606,6 +606,10 @@ func (s *Service) onHello(nodeID string, running []string) {
 	for _, r := range rows {
 		live[r.ID] = true
 		if has[r.ID] {
+			if r.State == Creating && time.Since(time.UnixMilli(r.CreatedAt)) > time.Minute {
+				// Its launch was cut short (a platform restart); the node has it.
+				_ = s.transition(ctx, &r, Running, "", "the node reports it running")
+			}
 			continue
 		}
 		if r.State == Creating && time.Since(time.UnixMilli(r.CreatedAt)) < 5*time.Minute {
