@@ -245,6 +245,9 @@ func (r *runtime) start(ctx context.Context, spec nodeapi.SandboxSpec, dir strin
 		return nil, err
 	}
 	_ = os.RemoveAll(s.runDir())
+	// A new supervisor numbers its events from 1 again: forwarding resumes
+	// from its first, not after the last of the one before.
+	_ = os.Remove(s.seqPath())
 	if err := os.MkdirAll(filepath.Join(s.runDir(), supervisor.ExecsDir), 0o700); err != nil {
 		return nil, err
 	}

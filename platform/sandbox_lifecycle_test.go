@@ -55,6 +55,7 @@ func sbDataDir(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
 	_ = os.Chmod(filepath.Dir(dir), 0o711)
+	_ = os.Chmod(dir, 0o711)
 	// Registered after TempDir: runs before the directory is removed, and
 	// after the servers the test starts later have stopped.
 	t.Cleanup(func() { sbKillAll(filepath.Join(dir, "node")) })
@@ -267,6 +268,17 @@ func (i *sbInst) sh(t testing.TB, command string) string {
 	return strings.TrimSpace(out.Stdout)
 }
 
+// detach starts command in the sandbox in a session of its own, so that it
+// outlives the exec (whose end kills the exec's process group), and returns
+// once it has left the exec's session. command must be simple enough for
+// pgrep to find by its text.
+func (i *sbInst) detach(t testing.TB, command string) {
+	t.Helper()
+	pat := "^" + strings.ReplaceAll(command, "'", "")
+	i.sh(t, "setsid -f "+command+" </dev/null >/dev/null 2>&1\n"+
+		"until pgrep -f '"+pat+"' >/dev/null && ! pgrep -s 0 -f '"+pat+"' >/dev/null; do sleep 0.01; done")
+}
+
 // ---------------------------------------------------------------------------
 // Looking at sandboxes from the host
 // ---------------------------------------------------------------------------
@@ -405,26 +417,29 @@ func sbKillAll(nodeDir string) {
 		if !strings.HasPrefix(id, "sbx_") {
 			continue
 		}
-		for _, d := range sbCgroupDirs(id) {
-			_ = os.WriteFile(filepath.Join(d, "freezer.state"), []byte("THAWED"), 0)
-			_ = os.WriteFile(filepath.Join(d, "cgroup.freeze"), []byte("0"), 0)
-		}
-		deadline := time.Now().Add(testutil.Short)
-		for {
-			pids := sbHostPids(nodeDir, id)
-			if len(pids) == 0 || time.Now().After(deadline) {
-				break
-			}
-			for _, p := range pids {
-				_ = syscall.Kill(p, syscall.SIGCONT)
-				_ = syscall.Kill(p, syscall.SIGKILL)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		sbKillOne(nodeDir, id)
 		for _, d := range sbCgroupDirs(id) {
 			for i := 0; i < 100 && os.Remove(d) != nil && sbExists(d); i++ {
 				time.Sleep(10 * time.Millisecond)
 			}
+		}
+	}
+}
+
+// sbKillOne kills every process of one sandbox, leaving its directory.
+func sbKillOne(nodeDir, id string) {
+	for _, d := range sbCgroupDirs(id) {
+		_ = os.WriteFile(filepath.Join(d, "freezer.state"), []byte("THAWED"), 0)
+		_ = os.WriteFile(filepath.Join(d, "cgroup.freeze"), []byte("0"), 0)
+	}
+	for deadline := time.Now().Add(testutil.Short); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		pids := sbHostPids(nodeDir, id)
+		if len(pids) == 0 {
+			return
+		}
+		for _, p := range pids {
+			_ = syscall.Kill(p, syscall.SIGCONT)
+			_ = syscall.Kill(p, syscall.SIGKILL)
 		}
 	}
 }

@@ -1,0 +1,338 @@
+package platform_test
+
+// End-to-end tests of what a sandbox can and cannot reach, with real
+// bubblewrap: no capabilities, an unprivileged uid inside and on the host,
+// no view of another sandbox's files or processes nor of the host's
+// secrets and data dirs, the network policy of its template, a private
+// /tmp, a workspace that outlives the agent; a paused sandbox uses no CPU;
+// template limits hold where the machine enforces them.
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/roosthq/roost/internal/testutil"
+	"github.com/roosthq/roost/methods"
+	"github.com/roosthq/roost/platform"
+)
+
+// sbTemplates writes templates (slug → fields) as JSON files into a new
+// directory and returns it, for Config.TemplatesDir.
+func sbTemplates(t testing.TB, templates map[string]map[string]any) string {
+	t.Helper()
+	dir := t.TempDir()
+	for slug, fields := range templates {
+		fields["slug"] = slug
+		b, err := json.Marshal(fields)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, slug+".json"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestSandboxIsolation(t *testing.T) {
+	tpl := sbTemplates(t, map[string]map[string]any{
+		"open":  {"name": "Open", "network": "full"},
+		"plain": {"name": "Plain", "isolation": "none"},
+	})
+	e := sbStart(t, platform.Config{TemplatesDir: tpl})
+	e.publish("iso", "-tick", "1s")
+	a := e.instance("iso-a", "default", "iso")
+	b := e.instance("iso-b", "default", "iso")
+	// No agent in the open sandbox: with the host's network its agent
+	// would take the host's port 7700.
+	open := e.instance("iso-open", "open", "")
+	idA, idB := a.ensure(t), b.ensure(t)
+	open.ensure(t)
+	a.waitStatus(t, methods.InstanceReady)
+	b.waitStatus(t, methods.InstanceReady)
+	u, err := url.Parse(e.srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := u.Port()
+	sandboxDirA := filepath.Join(e.nodeDir(), "sandboxes", idA)
+
+	// Things each sandbox must not see: a command that must fail in it.
+	hidden := []struct {
+		name, command string
+	}{
+		{"the host's /etc/shadow", "ls -l /etc/shadow"},
+		{"the host's /etc/gshadow", "ls -l /etc/gshadow"},
+		{"the host's /etc/sudoers", "ls -l /etc/sudoers"},
+		{"the host's /root", "ls /root"},
+		{"the host's /home", "ls /home"},
+		{"the platform's data dir", "ls " + e.srv.DataDir},
+		{"the platform's database", "ls -l " + platform.DBPath(e.srv.DataDir)},
+		{"the platform's signing key", "ls -l " + platform.TokenKeyPath(e.srv.DataDir)},
+		{"the node's data dir", "ls " + e.nodeDir()},
+		{"the node's credential", "cat " + filepath.Join(e.nodeDir(), "node.json")},
+		{"another sandbox's directory on the host", "ls " + sandboxDirA},
+		{"another sandbox's workspace on the host", "ls " + filepath.Join(sandboxDirA, "workspace")},
+		{"the platform's port (network none)", "echo > /dev/tcp/127.0.0.1/" + port},
+		{"the outside world (network none)", "echo > /dev/tcp/1.1.1.1/53"},
+		{"a write to /usr", "touch /usr/roost-was-here"},
+		{"a write to the bundle", "touch /agent/roost-was-here"},
+	}
+	for _, h := range hidden {
+		t.Run("cannot reach "+h.name, func(t *testing.T) {
+			for _, i := range []*sbInst{a, b} {
+				if o := i.exec(t, h.command); o.Success {
+					t.Errorf("%s: %q succeeded: %q", i.id, h.command, o.Stdout)
+				}
+			}
+		})
+	}
+
+	cases := []struct {
+		name string
+		run  func(t *testing.T)
+	}{
+		{"no capabilities, no new privileges", func(t *testing.T) {
+			out := a.sh(t, "grep -E '^(CapInh|CapPrm|CapEff|CapAmb|NoNewPrivs):' /proc/self/status")
+			for _, want := range []string{"CapPrm:\t0000000000000000", "CapEff:\t0000000000000000", "CapAmb:\t0000000000000000", "NoNewPrivs:\t1"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("/proc/self/status has no %q:\n%s", want, out)
+				}
+			}
+		}},
+		{"uid 1000 inside, its own hostname", func(t *testing.T) {
+			if got := a.sh(t, "id -u; id -g; id -un; hostname"); got != "1000\n1000\nroost\nsandbox" {
+				t.Errorf("id and hostname inside = %q", got)
+			}
+		}},
+		{"no process of the sandbox is root on the host", func(t *testing.T) {
+			pids := sbHostPids(e.nodeDir(), idA)
+			var sawInit, sawAgent bool
+			for _, p := range pids {
+				args := sbCmdline(p)
+				sawInit = sawInit || strings.Contains(args, "sandbox-init")
+				sawAgent = sawAgent || strings.HasPrefix(args, "./agent")
+				for k, uid := range sbUids(p) {
+					if uid == 0 {
+						t.Errorf("host pid %d (%s) has uid field %d = 0", p, args, k)
+					}
+				}
+			}
+			if !sawInit || !sawAgent {
+				t.Errorf("the host pids %v of the sandbox show no sandbox-init or no agent", pids)
+			}
+			uidA, uidB := sbUids(sbFindProc(e.nodeDir(), idA, "sandbox-init")), sbUids(sbFindProc(e.nodeDir(), idB, "sandbox-init"))
+			if len(uidA) == 0 || len(uidB) == 0 || uidA[0] == uidB[0] {
+				t.Errorf("two sandboxes run as host uids %v and %v, want two different ones", uidA, uidB)
+			}
+		}},
+		{"a sandbox cannot see another's files", func(t *testing.T) {
+			a.sh(t, "echo secret-a > /workspace/secret.txt")
+			if got := a.sh(t, "cat /workspace/secret.txt"); got != "secret-a" {
+				t.Fatalf("own file = %q", got)
+			}
+			if o := b.exec(t, "cat /workspace/secret.txt"); o.Success {
+				t.Errorf("sandbox b read a's file: %q", o.Stdout)
+			}
+			find := `find / \( -path /proc -o -path /sys -o -path /dev \) -prune -o -name secret.txt -print 2>/dev/null`
+			o := sbMust[methods.InstanceExecInSandboxOutputFull](t, b, methods.ExecInSandbox, map[string]any{"command": find, "timeoutMs": 60000})
+			if o.TimedOut || strings.TrimSpace(o.Stdout) != "" {
+				t.Errorf("sandbox b looking for a's file: timedOut %v, found %q", o.TimedOut, o.Stdout)
+			}
+		}},
+		{"a sandbox cannot see another's processes", func(t *testing.T) {
+			b.detach(t, "sleep 987654")
+			if got := b.sh(t, "ps -eo args"); !strings.Contains(got, "sleep 987654") {
+				t.Fatalf("sandbox b does not see its own sleep:\n%s", got)
+			}
+			got := a.sh(t, "ps -eo pid,args")
+			if strings.Contains(got, "987654") {
+				t.Errorf("sandbox a sees b's process:\n%s", got)
+			}
+			if n := strings.Count(got, "sandbox-init"); n != 1 {
+				t.Errorf("sandbox a sees %d supervisors, want its own only:\n%s", n, got)
+			}
+			if n := strings.Count(got, "./agent"); n != 1 {
+				t.Errorf("sandbox a sees %d agents, want its own only:\n%s", n, got)
+			}
+			lines := strings.Split(got, "\n")
+			if len(lines) < 2 || !strings.HasPrefix(strings.TrimSpace(lines[1]), "1 ") || !strings.Contains(lines[1], "sandbox-init") {
+				t.Errorf("pid 1 of sandbox a is not its supervisor:\n%s", got)
+			}
+		}},
+		{"/tmp is private", func(t *testing.T) {
+			a.sh(t, "echo mine > /tmp/private.txt")
+			if got := a.sh(t, "cat /tmp/private.txt"); got != "mine" {
+				t.Fatalf("own /tmp file = %q", got)
+			}
+			if o := b.exec(t, "ls /tmp/private.txt"); o.Success {
+				t.Error("sandbox b sees a's /tmp file")
+			}
+			if sbExists("/tmp/private.txt") {
+				t.Error("the sandbox's /tmp file is in the host's /tmp")
+			}
+		}},
+		{"/workspace survives restartAgent; /tmp is the sandbox's, not the agent's", func(t *testing.T) {
+			a.sh(t, "echo kept > /workspace/kept.txt")
+			before := len(a.events("agent_started"))
+			sbMust[methods.OKOutput](t, a, methods.RestartAgent, map[string]any{"sandboxId": idA})
+			testutil.Eventually(t, testutil.Medium, "the agent started again", func() bool {
+				return len(a.events("agent_started")) > before
+			})
+			if got := a.sh(t, "cat /workspace/kept.txt /tmp/private.txt"); got != "kept\nmine" {
+				t.Errorf("after restartAgent: %q", got)
+			}
+		}},
+		{"network full reaches the platform's port", func(t *testing.T) {
+			if o := open.exec(t, "echo > /dev/tcp/127.0.0.1/"+port); !o.Success {
+				t.Errorf("a network-full sandbox cannot reach 127.0.0.1:%s: %q", port, o.Stderr)
+			}
+			// Still no capabilities, still not the host's files.
+			if got := open.sh(t, "grep CapEff /proc/self/status; ls /etc/shadow 2>&1 || echo hidden"); !strings.Contains(got, "0000000000000000") || !strings.HasSuffix(got, "hidden") {
+				t.Errorf("network-full sandbox: %q", got)
+			}
+		}},
+		{"writes outside /workspace stay in the sandbox", func(t *testing.T) {
+			// The root is the sandbox's own tmpfs: a file made in its /etc
+			// is not in the host's.
+			a.exec(t, "touch /etc/roost-was-here /roost-was-here")
+			for _, p := range []string{"/etc/roost-was-here", "/roost-was-here"} {
+				if sbExists(p) {
+					t.Errorf("a write inside the sandbox made %s on the host", p)
+					_ = os.Remove(p)
+				}
+			}
+		}},
+		{"network none has loopback only", func(t *testing.T) {
+			got := a.sh(t, "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '")
+			if got != "lo" {
+				t.Errorf("interfaces in a network-none sandbox: %q, want lo only", got)
+			}
+		}},
+		{"isolation none is reported as such", func(t *testing.T) {
+			p := e.instance("iso-plain", "plain", "")
+			p.ensure(t)
+			run := p.events("sandbox_running")
+			if len(run) == 0 || !strings.Contains(run[0].Detail, "isolation none") {
+				t.Errorf("sandbox_running events %+v do not say isolation none", run)
+			}
+			if got := p.sh(t, "pwd"); !strings.HasSuffix(got, "/workspace") {
+				t.Errorf("pwd = %q", got)
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, c.run)
+	}
+}
+
+// TestSandboxPausedUsesNoCPU: a busy loop in a paused sandbox gets no CPU
+// time until the sandbox is resumed.
+func TestSandboxPausedUsesNoCPU(t *testing.T) {
+	e := sbStart(t, platform.Config{})
+	i := e.instance("busy", "default", "")
+	id := i.ensure(t)
+	i.detach(t, "sh -c 'while :; do :; done'")
+	var pid int
+	testutil.Eventually(t, testutil.Short, "the busy loop on the host", func() bool {
+		pid = sbFindProc(e.nodeDir(), id, "while :; do :; done")
+		return pid > 0
+	})
+	start := sbCPUTicks(pid)
+	testutil.Eventually(t, testutil.Short, "the busy loop using CPU", func() bool { return sbCPUTicks(pid) > start+5 })
+
+	sbMust[methods.OKOutput](t, i, methods.PauseSandbox, map[string]any{"sandboxId": id})
+	t1 := sbCPUTicks(pid)
+	time.Sleep(time.Second) // the measurement itself: CPU time over a second
+	t2 := sbCPUTicks(pid)
+	if t1 < 0 || t2 != t1 {
+		t.Errorf("CPU time of the paused busy loop went from %d to %d ticks in 1 s, want unchanged", t1, t2)
+	}
+	sbMust[methods.OKOutput](t, i, methods.ResumeSandbox, struct{}{})
+	testutil.Eventually(t, testutil.Short, "the resumed busy loop using CPU", func() bool { return sbCPUTicks(pid) > t2+5 })
+	sbMust[methods.OKOutput](t, i, methods.TerminateSandbox, map[string]any{"sandboxId": id})
+}
+
+// TestSandboxLimits: the template's limits hold where the machine enforces
+// them, and the sandbox says which do.
+func TestSandboxLimits(t *testing.T) {
+	tpl := sbTemplates(t, map[string]map[string]any{
+		"tight": {"name": "Tight", "memoryMb": 64, "pids": 50, "cpus": 0.5},
+	})
+	e := sbStart(t, platform.Config{TemplatesDir: tpl})
+	i := e.instance("tight", "tight", "")
+	id := i.ensure(t)
+	run := i.events("sandbox_running")
+	if len(run) == 0 {
+		t.Fatal("no sandbox_running event")
+	}
+	detail := run[0].Detail
+	enforced := func(what string) bool { return strings.Contains(detail, what+" true") }
+	t.Logf("sandbox_running: %s", detail)
+	if !strings.Contains(detail, "limits enforced:") || !strings.Contains(detail, "pause by ") {
+		t.Fatalf("sandbox_running %q does not say which limits are enforced", detail)
+	}
+
+	cases := []struct {
+		name    string
+		limit   string // as the event names it
+		cgroup  map[string]string
+		command string
+		timeout int
+		check   func(t *testing.T, o methods.InstanceExecInSandboxOutputFull)
+	}{
+		{"memory 64 MiB: a process taking 200 MB is killed", "memory",
+			map[string]string{"memory/memory.limit_in_bytes": fmt.Sprint(64 << 20), "memory.max": fmt.Sprint(64 << 20)},
+			`s=$(head -c 200000000 /dev/zero | tr '\0' x); echo ${#s}`, 60000,
+			func(t *testing.T, o methods.InstanceExecInSandboxOutputFull) {
+				if o.Success || o.ExitCode != 137 || strings.Contains(o.Stdout, "200000000") {
+					t.Errorf("exit %d, stdout %q: want killed (137)", o.ExitCode, o.Stdout)
+				}
+			}},
+		{"pids 50: forking past the limit fails", "pids",
+			map[string]string{"pids/pids.max": "50", "pids.max": "50"},
+			`for i in $(seq 300); do sleep 30 & done; echo all started`, 3000,
+			func(t *testing.T, o methods.InstanceExecInSandboxOutputFull) {
+				if o.Success || strings.Contains(o.Stdout, "all started") || !strings.Contains(o.Stderr, "Resource temporarily unavailable") {
+					t.Errorf("exit %d timedOut %v, stdout %q, stderr %.300q: want forks refused", o.ExitCode, o.TimedOut, o.Stdout, o.Stderr)
+				}
+			}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if !enforced(c.limit) {
+				t.Logf("this machine does not enforce the %s limit (the sandbox says so: %q); nothing to check", c.limit, detail)
+				return
+			}
+			for _, d := range sbCgroupDirs(id) {
+				for file, want := range c.cgroup {
+					ctl, name, ok := strings.Cut(file, "/")
+					if ok && filepath.Base(filepath.Dir(filepath.Dir(d))) != ctl {
+						continue
+					}
+					if !ok {
+						name = file
+					}
+					if b, err := os.ReadFile(filepath.Join(d, name)); err == nil && strings.TrimSpace(string(b)) != want {
+						t.Errorf("%s/%s = %s, want %s", d, name, strings.TrimSpace(string(b)), want)
+					}
+				}
+			}
+			o := sbMust[methods.InstanceExecInSandboxOutputFull](t, i, methods.ExecInSandbox, map[string]any{"command": c.command, "timeoutMs": c.timeout})
+			c.check(t, o)
+			// The supervisor lived through it: the sandbox still works.
+			if got := i.sh(t, "echo still here"); got != "still here" {
+				t.Errorf("after the limit: %q", got)
+			}
+			if s := i.sandboxState(); s != methods.SandboxRunning {
+				t.Errorf("sandbox state %q after the limit, want running", s)
+			}
+		})
+	}
+}
