@@ -30,7 +30,7 @@ func TestSandboxPlatformRestart(t *testing.T) {
 	cases := []struct {
 		name string
 		// whileDown runs while the platform is stopped.
-		whileDown    func(t *testing.T, e *sbEnv, id string)
+		whileDown   func(t *testing.T, e *sbEnv, id string)
 		reattached  bool // the same supervisor runs after the restart
 		wantStarted bool // a new agent_started event after the restart
 	}{
