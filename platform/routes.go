@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -62,15 +61,11 @@ func (s *Server) routes() *echo.Echo {
 	if s.cfg.ServiceDomain != "" {
 		e.Pre(s.serviceHost)
 	}
-	// The console answers every other GET; API paths keep their JSON 404.
+	// The console: its pages and its assets.
 	console := echo.WrapHandler(web.Handler())
-	e.GET("/*", func(c echo.Context) error {
-		p := c.Request().URL.Path
-		if strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/git/") {
-			return echo.ErrNotFound
-		}
-		return console(c)
-	})
+	for _, p := range []string{"/", "/console", "/console/*", "/i/*", "/assets/*", "/favicon.svg", "/favicon.ico"} {
+		e.GET(p, console)
+	}
 	return e
 }
 

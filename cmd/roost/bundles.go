@@ -32,6 +32,9 @@ func cmdBundles(args []string) error {
 		return errors.New("usage: roost bundles push DIR --slug SLUG [--name N] [--description D]")
 	}
 	dir := pos[0]
+	if _, err := os.Stat(filepath.Join(dir, bundles.ManifestName)); err != nil {
+		return fmt.Errorf("%s has no %s at its root: a bundle needs its manifest (see docs/agent-protocol.md)", dir, bundles.ManifestName)
+	}
 	ctx := context.Background()
 	c := client.New(*url, *key, nil)
 

@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -9,6 +10,9 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
 // MinIOVersion is the MinIO server release the tests run against; .ci/run
@@ -90,7 +94,9 @@ func StartMinIO(t testing.TB) *MinIO {
 		resp, err := http.Get("http://" + m.Endpoint + "/minio/health/ready")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			// Ready for health is not yet ready for S3 requests: wait
+			// until one answers.
+			if resp.StatusCode == http.StatusOK && m.servesS3() {
 				return m
 			}
 		}
@@ -117,4 +123,16 @@ func freePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// servesS3 tells whether MinIO answers an S3 request (ListBuckets).
+func (m *MinIO) servesS3() bool {
+	c, err := minio.New(m.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(m.AccessKey, m.SecretKey, ""), Secure: false})
+	if err != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err = c.ListBuckets(ctx)
+	return err == nil
 }

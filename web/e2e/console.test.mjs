@@ -44,7 +44,8 @@ async function newPage(errors) {
 async function screenshot(page, name, width) {
   const old = page.viewportSize()
   await page.setViewportSize({ width, height: 900 })
-  // Let the layout settle at the new width before the capture.
+  // No focus ring or caret in the pictures; let the layout settle at the new width.
+  await page.evaluate(() => document.activeElement?.blur?.())
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))))
   await page.screenshot({ path: join(shots, name), fullPage: true })
   await page.setViewportSize(old)
@@ -225,17 +226,18 @@ test('operator view: sign in, instances, nodes, bundles, upload', { skip, timeou
   // Paging and search.
   const range = page.locator('#panel-instances .range')
   await range.filter({ hasText: `1–10 of ${total}` }).waitFor()
+  await screenshot(page, 'console-instances-narrow.png', 390)
   await page.getByRole('button', { name: 'Next →' }).first().click()
   await range.filter({ hasText: `11–${total} of ${total}` }).waitFor()
   await page.getByRole('button', { name: '← Previous' }).first().click()
   await range.filter({ hasText: `1–10 of ${total}` }).waitFor()
   await page.getByLabel('Per page').selectOption('50')
   await range.filter({ hasText: `1–${total} of ${total}` }).waitFor()
+  await screenshot(page, 'console-instances-desktop.png', 1280)
   await page.getByLabel('Search this page by name').fill('archive')
   const rows = page.locator('#panel-instances tbody tr')
   await range.filter({ hasText: '1 match on this page' }).waitFor()
   assert.equal(await rows.count(), 1)
-  await screenshot(page, 'console-instances-desktop.png', 1280)
 
   // Archive, confirmed.
   await page.getByRole('button', { name: 'Archive instance to-archive' }).click()

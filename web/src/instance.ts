@@ -82,7 +82,14 @@ export function instanceView(root: HTMLElement, instanceId: string) {
   )
 
   // Sessions
-  const presetSelect = h('select', { id: 'preset', name: 'preset' })
+  const presetSelect = h('select', { id: 'preset', name: 'preset', 'aria-describedby': 'preset-about' })
+  const presetAbout = h('p', { class: 'hint', id: 'preset-about' })
+  const describePreset = () => {
+    const p = status?.presets.find((x) => x.id === presetSelect.value)
+    presetAbout.textContent = p?.description ?? ''
+    presetAbout.hidden = !p?.description
+  }
+  presetSelect.addEventListener('change', describePreset)
   const sessionsErr = errorSlot()
   const sessionList = h('div', { class: 'sessions', id: 'session-list' })
   const createBtn = h('button', { type: 'submit', class: 'btn btn-primary', text: 'Create session' })
@@ -97,7 +104,6 @@ export function instanceView(root: HTMLElement, instanceId: string) {
           e.preventDefault()
           void busy(createBtn, sessionsErr, async () => {
             const out = await api.call('createSession', { presetId: presetSelect.value })
-            await api.call('listSessions', {})
             await refresh()
             select(out.sessionId)
           })
@@ -107,6 +113,7 @@ export function instanceView(root: HTMLElement, instanceId: string) {
       presetSelect,
       createBtn,
     ),
+    presetAbout,
     sessionsErr.el,
     sessionList,
   )
@@ -345,9 +352,10 @@ export function instanceView(root: HTMLElement, instanceId: string) {
     const presetKey = JSON.stringify(st.presets)
     if (shownPresets !== presetKey) {
       shownPresets = presetKey
-      swap(presetSelect, st.presets.map((p) => h('option', { value: p.id, text: p.description ? `${p.name} — ${p.description}` : p.name })))
+      swap(presetSelect, st.presets.map((p) => h('option', { value: p.id, text: p.name })))
       createBtn.disabled = st.presets.length === 0
       if (st.presets.length === 0) swap(presetSelect, h('option', { value: '', text: 'This bundle has no presets' }))
+      describePreset()
     }
     renderSessions()
     renderEvents()
