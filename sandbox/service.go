@@ -98,6 +98,12 @@ type Service struct {
 	// ctx ends when the service closes; background work derives from it.
 	ctx    context.Context
 	cancel context.CancelFunc
+	// launching holds the sandboxes whose launch is not done, and whether
+	// their agent reported healthy meanwhile: the instance is ready only
+	// once both happened, so that the launch's setup (the workspace's git
+	// repository) is there before anyone uses the sandbox.
+	launchMu  sync.Mutex
+	launching map[string]bool
 }
 
 // NewService starts the service's idle watcher.
@@ -108,7 +114,7 @@ func NewService(o ServiceOptions) *Service {
 	if o.IdleEvery <= 0 {
 		o.IdleEvery = 10 * time.Second
 	}
-	s := &Service{o: o, store: store{o.DB}, log: o.Logger, stop: make(chan struct{})}
+	s := &Service{o: o, store: store{o.DB}, log: o.Logger, stop: make(chan struct{}), launching: map[string]bool{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	o.Fleet.setHooks(fleetHooks{onHello: s.onHello, onEvent: s.onEvent, openBundle: s.openBundle})
 	s.wg.Add(1)
@@ -242,6 +248,10 @@ func (s *Service) Create(ctx context.Context, inst InstanceInfo) (Row, error) {
 func (s *Service) launch(r Row, spec nodeapi.SandboxSpec) {
 	ctx, cancel := context.WithTimeout(s.ctx, 5*time.Minute)
 	defer cancel()
+	s.launchMu.Lock()
+	s.launching[r.ID] = false
+	s.launchMu.Unlock()
+	defer s.endLaunch(r.ID)
 	var info nodeapi.SandboxInfo
 	err := s.callNode(ctx, r.NodeID, http.MethodPut, pathOf(nodeapi.SandboxPath, r.ID, ""), spec, &info)
 	if err != nil {
@@ -264,9 +274,31 @@ func (s *Service) launch(r Row, spec nodeapi.SandboxSpec) {
 			_ = s.o.Instances.Event(ctx, r.InstanceID, "git_init_failed", strings.TrimSpace(res.Stderr))
 		}
 	}
-	if len(spec.Entrypoint) == 0 || info.Healthy {
+	if healthy := s.endLaunch(r.ID); len(spec.Entrypoint) == 0 || info.Healthy || healthy {
 		_ = s.o.Instances.SetStatus(ctx, r.InstanceID, methods.InstanceReady, "sandbox running")
 	}
+}
+
+// endLaunch ends a sandbox's launch and tells whether its agent reported
+// healthy during it.
+func (s *Service) endLaunch(id string) bool {
+	s.launchMu.Lock()
+	defer s.launchMu.Unlock()
+	healthy := s.launching[id]
+	delete(s.launching, id)
+	return healthy
+}
+
+// healthyInLaunch records an agent's health report that comes while its
+// sandbox's launch is not done; launch makes the instance ready then.
+func (s *Service) healthyInLaunch(id string) bool {
+	s.launchMu.Lock()
+	defer s.launchMu.Unlock()
+	if _, ok := s.launching[id]; !ok {
+		return false
+	}
+	s.launching[id] = true
+	return true
 }
 
 // gitInitScript makes /workspace a repository on branch main, once.
@@ -644,6 +676,9 @@ func (s *Service) onEvent(nodeID string, ev nodeapi.SandboxEvent) {
 	detail := ev.Detail
 	switch ev.Type {
 	case "agent_healthy":
+		if s.healthyInLaunch(r.ID) {
+			return
+		}
 		if r.State == Running || r.State == Creating {
 			_ = s.o.Instances.SetStatus(ctx, r.InstanceID, methods.InstanceReady, "agent is up")
 		}

@@ -89,7 +89,7 @@ func (s *Service) Publish(ctx context.Context, orgID, instanceID, sessionID stri
 		return methods.PublishSessionOutput{}, err
 	}
 	if res.ExitCode != 0 {
-		return methods.PublishSessionOutput{OK: false, Error: "git failed in the sandbox: " + lastLine(res.Stderr)}, nil
+		return methods.PublishSessionOutput{OK: false, Error: "Committing the workspace in the sandbox failed: " + gitReason(res.Stderr) + "."}, nil
 	}
 	state, sha := "", ""
 	for _, line := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
@@ -104,7 +104,10 @@ func (s *Service) Publish(ctx context.Context, orgID, instanceID, sessionID stri
 		return methods.PublishSessionOutput{OK: true, Pushed: false, CommitSHA: sha}, nil
 	}
 	if err := s.fetchBundle(ctx, sb, inst, r.ID); err != nil {
-		return methods.PublishSessionOutput{OK: false, Error: err.Error()}, nil
+		// The cause may name the platform's own paths: it goes to the log.
+		s.log.Warn("publish: the commit was not copied out of the sandbox", "session", r.ID, "err", err)
+		return methods.PublishSessionOutput{OK: false, CommitSHA: sha,
+			Error: "The commit could not be copied out of the sandbox into the platform's repository. Retry; if it fails again, see the platform's log."}, nil
 	}
 	if inst.VCSType == methods.VCSGitHub {
 		if err := s.pushRemote(ctx, inst, r.ID); err != nil {
@@ -114,6 +117,33 @@ func (s *Service) Publish(ctx context.Context, orgID, instanceID, sessionID stri
 	_, _ = s.o.DB.ExecContext(ctx, `UPDATE sessions SET last_commit = ?, updated_at = ? WHERE id = ?`, sha, time.Now().UnixMilli(), r.ID)
 	_ = s.o.Instances.Event(ctx, inst.ID, "session_published", fmt.Sprintf("%s at %s", r.ID, sha))
 	return methods.PublishSessionOutput{OK: true, Pushed: true, CommitSHA: sha}, nil
+}
+
+// gitReason picks the line of git's output that says why it failed (its
+// first "fatal:" or "error:" line, else its last line), without git's
+// prefix, to end a sentence.
+func gitReason(out string) string {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	pick := strings.TrimSpace(lines[len(lines)-1])
+	for _, l := range lines {
+		l = strings.TrimSpace(l)
+		if rest, ok := strings.CutPrefix(l, "fatal: "); ok {
+			pick = rest
+			break
+		}
+		if rest, ok := strings.CutPrefix(l, "error: "); ok {
+			pick = rest
+			break
+		}
+	}
+	pick = strings.TrimRight(pick, ". ")
+	if len(pick) > 300 {
+		pick = pick[:300] + "..."
+	}
+	if pick == "" {
+		pick = "git gave no reason"
+	}
+	return pick
 }
 
 func lastLine(s string) string {
@@ -166,7 +196,11 @@ func (s *Service) pushRemote(ctx context.Context, inst instance.Row, sessionID s
 	branch := "refs/heads/session/" + sessionID
 	args = append(args, "push", "-q", remote, "+"+branch+":"+branch)
 	if out, err := git(ctx, s.RepoPath(inst.ID), args...); err != nil {
-		return fmt.Errorf("git push to the remote failed: %s", strings.ReplaceAll(lastLine(out), s.o.Git.Token, "***"))
+		reason := gitReason(out)
+		if s.o.Git.Token != "" {
+			reason = strings.ReplaceAll(reason, s.o.Git.Token, "***")
+		}
+		return fmt.Errorf("Pushing the session's branch to the git remote failed: %s.", reason)
 	}
 	return nil
 }
