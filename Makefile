@@ -9,7 +9,7 @@ FUZZTIME  ?= 20s
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 
-.PHONY: build run test unit fuzz ts-test check-generated bench lint clean
+.PHONY: build run test unit fuzz ts-test web-test check-generated bench lint clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/roost
@@ -20,8 +20,9 @@ run: build
 
 # The whole suite: vet, every Go test under the race detector, a short
 # fixed-time run of each fuzz target, the TypeScript client against a live
-# server, and a check that generated files are up to date.
-test: unit fuzz ts-test check-generated
+# server, the console in headless Chromium, and a check that generated files
+# are up to date.
+test: unit fuzz ts-test web-test check-generated
 
 unit:
 	$(GO) vet ./...
@@ -33,6 +34,15 @@ fuzz:
 
 ts-test: build
 	cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error && npm test
+
+# The console: rebuild web/dist and fail if it differs from the committed
+# one, then build the binary that embeds it and run the browser tests.
+web-test:
+	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build
+	@git diff --exit-code --stat -- web/dist && test -z "$$(git ls-files --others --exclude-standard -- web/dist)" \
+		|| { echo "web/dist is stale: run npm run build in web and commit"; exit 1; }
+	$(MAKE) build
+	cd web && npm test
 
 check-generated:
 	$(GO) generate ./methods

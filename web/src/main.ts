@@ -11,7 +11,7 @@ const inst = path.match(/^\/i\/([^/]+)$/)
 
 if (inst) {
   instanceView(root, decodeURIComponent(inst[1]))
-} else if (path === '/' || path === '/console') {
+} else if (path === '/' || path === '/console' || path.startsWith('/console/')) {
   operatorView(root)
 } else {
   document.title = 'Not found · roost'
