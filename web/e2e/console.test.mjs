@@ -11,7 +11,8 @@ import { launch, missingBrowser } from './browser.mjs'
 const skip = missingBrowser() || false
 if (skip) console.log(`# skipping the browser tests: ${skip}`)
 
-const shots = join(repo, 'docs', 'screenshots')
+// ROOST_SCREENSHOTS sends the pictures elsewhere (they change each run).
+const shots = process.env.ROOST_SCREENSHOTS ?? join(repo, 'docs', 'screenshots')
 const WAIT = 30_000
 
 let srv
@@ -114,6 +115,16 @@ test('instance view: token to cookie, status, commands, pause and resume, logs, 
   await cmd.press('ArrowDown')
   await cmd.press('ArrowDown')
   assert.equal(await cmd.inputValue(), '')
+  // The keyboard reaches the Run button, and its focus shows.
+  await cmd.press('Tab')
+  const focused = await page.evaluate(() => {
+    const el = document.activeElement
+    const st = getComputedStyle(el)
+    return { text: el.textContent, outline: st.outlineStyle, width: st.outlineWidth }
+  })
+  assert.equal(focused.text, 'Run')
+  assert.notEqual(focused.outline, 'none')
+  assert.notEqual(focused.width, '0px')
 
   // The agent's log shows its lines.
   await page.locator('pre.logs', { hasText: 'test agent starting' }).waitFor()
@@ -156,10 +167,10 @@ test('instance view: token to cookie, status, commands, pause and resume, logs, 
   // A new session with the preset: listed, selected, and chatting.
   await page.locator('#preset').selectOption('chat')
   await page.getByRole('button', { name: 'Create session' }).click()
-  await page.locator('li.session').nth(1).waitFor()
-  const second = page.locator('li.session.selected')
-  const secondId = await second.getAttribute('data-session')
-  assert.notEqual(secondId, inst.sessionId)
+  // The new session is listed and becomes the selected one.
+  const second = page.locator(`li.session.selected:not([data-session="${inst.sessionId}"])`)
+  await second.waitFor()
+  assert.equal(await page.locator('li.session').count(), 2)
   await page.locator('.conn-open').waitFor()
   await page.locator('#chat-input').fill('second session')
   await page.getByRole('button', { name: 'Send' }).click()
