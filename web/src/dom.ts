@@ -157,7 +157,7 @@ export function table(headers: string[], rows: Child[][], caption?: string): HTM
       h(
         'tbody',
         null,
-        rows.map((r) => h('tr', null, r.map((c, i) => h('td', { 'data-label': headers[i] }, c)))),
+        rows.map((r) => h('tr', null, r.map((c, i) => h('td', { 'data-label': headers[i] }, h('div', { class: 'cell' }, c))))),
       ),
     ),
   )
