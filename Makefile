@@ -9,7 +9,7 @@ FUZZTIME  ?= 20s
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 
-.PHONY: build run test unit fuzz ts-test web-test check-generated bench lint clean
+.PHONY: build run test unit fuzz ts-test web-test screenshots check-generated bench lint clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/roost
@@ -42,7 +42,11 @@ web-test:
 	@git diff --exit-code --stat -- web/dist && test -z "$$(git ls-files --others --exclude-standard -- web/dist)" \
 		|| { echo "web/dist is stale: run npm run build in web and commit"; exit 1; }
 	$(MAKE) build
-	cd web && npm test
+	cd web && ROOST_SCREENSHOTS=$${ROOST_SCREENSHOTS:-$$(mktemp -d)} npm test
+
+# Refresh the screenshots of the console in docs/screenshots.
+screenshots: build
+	cd web && ROOST_SCREENSHOTS=$(CURDIR)/docs/screenshots npm test
 
 check-generated:
 	$(GO) generate ./methods
