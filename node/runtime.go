@@ -350,11 +350,12 @@ func (r *runtime) start(ctx context.Context, spec nodeapi.SandboxSpec, dir strin
 		out, _ := os.ReadFile(filepath.Join(s.dir, "supervisor.log"))
 		return nil, fmt.Errorf("sandbox did not start: %w: %s", err, lastLines(string(out), 5))
 	}
+	// Attached first: onExit reads what attach sets.
+	r.attach(s)
 	go func() {
 		<-exited
 		r.onExit(s)
 	}()
-	r.attach(s)
 	return s, nil
 }
 
@@ -618,8 +619,8 @@ func (r *runtime) restore(ctx context.Context) {
 				s.cg, s.limits = &sandboxCgroup{dirs: map[string]string{}}, nodeapi.Limits{Freeze: "signals"}
 			}
 			s.paused = spec.Paused
-			go r.watchPID(s)
 			r.attach(s)
+			go r.watchPID(s)
 			r.log.Info("re-attached to a running sandbox", "sandbox", spec.SandboxID)
 			continue
 		}
