@@ -6,6 +6,7 @@ import (
 	"net/http/httputil"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -177,8 +178,7 @@ func (s *Server) serveService(c echo.Context, code, path, cookiePath string) err
 			return c.Redirect(http.StatusSeeOther, target)
 		}
 	}
-	tr := s.sandboxes.Transport(sb, u.Port)
-	defer tr.CloseIdleConnections()
+	tr := s.services.get(sb.ID, u.Port, func() *http.Transport { return s.sandboxes.Transport(sb, u.Port) })
 	s.proxyTo(tr, "127.0.0.1:"+strconv.Itoa(u.Port), func(out *http.Request) {
 		out.URL.Path, out.URL.RawPath = path, ""
 		q := out.URL.Query()
@@ -206,4 +206,50 @@ func (s *Server) serviceHost(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// transportCache keeps one transport per sandbox port for the service
+// proxy, so that a service's requests reuse their connections through node
+// and supervisor instead of dialing a new stream each. Every request still
+// looks its service up first, so a transport is only used for a sandbox
+// that runs; transports unused for a while are dropped.
+type transportCache struct {
+	mu sync.Mutex
+	m  map[transportKey]*cachedTransport
+}
+
+type transportKey struct {
+	sandbox string
+	port    int
+}
+
+type cachedTransport struct {
+	tr   *http.Transport
+	used time.Time
+}
+
+// transportIdle is how long an unused transport is kept.
+const transportIdle = 2 * time.Minute
+
+func (c *transportCache) get(sandboxID string, port int, newTransport func() *http.Transport) *http.Transport {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	if c.m == nil {
+		c.m = map[transportKey]*cachedTransport{}
+	}
+	k := transportKey{sandboxID, port}
+	if e, ok := c.m[k]; ok {
+		e.used = now
+		return e.tr
+	}
+	for key, e := range c.m {
+		if now.Sub(e.used) > transportIdle {
+			e.tr.CloseIdleConnections()
+			delete(c.m, key)
+		}
+	}
+	tr := newTransport()
+	c.m[k] = &cachedTransport{tr: tr, used: now}
+	return tr
 }

@@ -44,6 +44,8 @@ type Server struct {
 	fleet     *sandbox.Fleet
 	sandboxes *sandbox.Service
 	sessions  *sessions.Service
+	// services keeps the transports of the service proxy.
+	services  transportCache
 	localNode *node.Node
 	audit     *audit.Log
 	metrics   *metrics
