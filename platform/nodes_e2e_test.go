@@ -280,7 +280,7 @@ func flUnavailable(t *testing.T, what string, err error, want string) *rpc.Error
 // ---------------------------------------------------------------------------
 
 func TestNodeEnrollment(t *testing.T) {
-	srv := testutil.StartServer(t, platform.Config{})
+	srv := testutil.StartServer(t, platform.Config{NoLocalNode: true})
 	admin := srv.Admin()
 
 	before := time.Now()
@@ -398,6 +398,66 @@ func TestNodeEnrollment(t *testing.T) {
 	// Processes started in the subtests below outlive them: they belong to
 	// the whole test.
 	top := t
+	t.Run("one token, many at once", func(t *testing.T) {
+		// Racing enrollments with one token: exactly one wins, the others
+		// are told the token was used.
+		tok := flToken(t, admin, methods.CreateEnrollTokenInput{})
+		const racers = 8
+		type answer struct {
+			status int
+			body   nodeapi.ErrorResponse
+		}
+		answers := make(chan answer, racers)
+		start := make(chan struct{})
+		for i := range racers {
+			go func() {
+				body, _ := json.Marshal(nodeapi.EnrollRequest{Token: tok.Token, Name: fmt.Sprintf("racer%d", i), Labels: []string{}})
+				<-start
+				resp, err := http.Post(srv.URL+nodeapi.EnrollPath, "application/json", bytes.NewReader(body))
+				if err != nil {
+					answers <- answer{status: -1, body: nodeapi.ErrorResponse{Error: err.Error()}}
+					return
+				}
+				defer resp.Body.Close()
+				var a answer
+				a.status = resp.StatusCode
+				_ = json.NewDecoder(resp.Body).Decode(&a.body)
+				answers <- a
+			}()
+		}
+		close(start)
+		won := 0
+		for range racers {
+			a := <-answers
+			switch {
+			case a.status == http.StatusOK:
+				won++
+			case a.status == http.StatusUnauthorized && strings.Contains(a.body.Error, "already used"):
+			default:
+				t.Errorf("a racing enrollment answered %d %q; want 200 once, else 401 saying the token was used", a.status, a.body.Error)
+			}
+		}
+		if won != 1 {
+			t.Errorf("%d racing enrollments with one token succeeded, want exactly 1", won)
+		}
+		list, err := admin.ListNodes(flCtx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		racersListed := 0
+		for _, n := range list.Nodes {
+			if strings.HasPrefix(n.Name, "racer") {
+				racersListed++
+				if err := admin.RemoveNode(flCtx(t), n.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if racersListed != 1 {
+			t.Errorf("nodes.list shows %d racers, want 1", racersListed)
+		}
+	})
+
 	t.Run("restart without a token", func(t *testing.T) {
 		// A graceful stop (SIGTERM) exits 0, and the node shows offline.
 		n1.signal(t, syscall.SIGTERM)
@@ -456,12 +516,32 @@ func TestNodeEnrollment(t *testing.T) {
 }
 
 func TestNodeOfflineAndBack(t *testing.T) {
-	srv := testutil.StartServer(t, platform.Config{})
+	srv := testutil.StartServer(t, platform.Config{NoLocalNode: true})
 	admin := srv.Admin()
-	tok := flToken(t, admin, methods.CreateEnrollTokenInput{})
+	tok1 := flToken(t, admin, methods.CreateEnrollTokenInput{})
+	tok2 := flToken(t, admin, methods.CreateEnrollTokenInput{})
 	dir := filepath.Join(t.TempDir(), "n1")
-	n1 := flNode(t, srv.URL, dir, "n1", "--token", tok.Token)
+	n1 := flNode(t, srv.URL, dir, "n1", "--token", tok1.Token)
+	n2 := flNode(t, srv.URL, filepath.Join(t.TempDir(), "n2"), "n2", "--token", tok2.Token)
 	first := flWait(t, admin, "n1", methods.NodeOnline, testutil.Medium)
+	flWait(t, admin, "n2", methods.NodeOnline, testutil.Medium)
+
+	// freeze stops processes (SIGSTOP) until thaw, or the test's end.
+	freeze := func(t *testing.T, ps ...*flProc) (thaw func()) {
+		for _, p := range ps {
+			p.signal(t, syscall.SIGSTOP)
+		}
+		var once sync.Once
+		thaw = func() {
+			once.Do(func() {
+				for _, p := range ps {
+					_ = p.cmd.Process.Signal(syscall.SIGCONT)
+				}
+			})
+		}
+		t.Cleanup(thaw)
+		return thaw
+	}
 
 	top := t
 	t.Run("kill -9", func(t *testing.T) {
@@ -469,6 +549,9 @@ func TestNodeOfflineAndBack(t *testing.T) {
 		off := flWait(t, admin, "n1", methods.NodeOffline, flHeartbeat+flHeartbeat/2)
 		if srv.Fleet().Online(first.ID) {
 			t.Errorf("the fleet still holds a connection to the killed node")
+		}
+		if n := flFind(t, admin, "n2"); n.Status != methods.NodeOnline {
+			t.Errorf("n2 is %s after n1 was killed", n.Status)
 		}
 		n1 = flNode(top, srv.URL, dir, "n1")
 		back := flWaitHello(t, admin, "n1", off.LastHeartbeatAt, testutil.Medium)
@@ -479,32 +562,44 @@ func TestNodeOfflineAndBack(t *testing.T) {
 
 	t.Run("heartbeats missed", func(t *testing.T) {
 		// A frozen node keeps its TCP connection up but sends nothing: the
-		// platform gives up on it after three heartbeats.
-		n1.signal(t, syscall.SIGSTOP)
+		// platform gives up on it after three heartbeats. Two frozen at
+		// once are both given up on in that time.
 		frozeAt := time.Now()
-		stopped := true
-		t.Cleanup(func() {
-			if stopped {
-				_ = n1.cmd.Process.Signal(syscall.SIGCONT)
-			}
-		})
-		off := flWait(t, admin, "n1", methods.NodeOffline, 5*flHeartbeat)
-		t.Logf("offline %s after the node froze", time.Since(frozeAt).Round(time.Millisecond))
-		n1.signal(t, syscall.SIGCONT)
-		stopped = false
-		back := flWaitHello(t, admin, "n1", off.LastHeartbeatAt, testutil.Medium)
-		if n1.exited() {
-			t.Fatalf("the node exited after being thawed:\n%s", n1.stderr.String())
+		thaw := freeze(t, n1, n2)
+		var offs []methods.Node
+		for _, name := range []string{"n1", "n2"} {
+			offs = append(offs, flWait(t, admin, name, methods.NodeOffline, 5*flHeartbeat-time.Since(frozeAt)))
+			t.Logf("%s offline %s after it froze", name, time.Since(frozeAt).Round(time.Millisecond))
 		}
-		// And it heartbeats again: lastHeartbeatAt keeps moving.
-		flWaitHello(t, admin, "n1", back.LastHeartbeatAt, testutil.Short)
+		thaw()
+		for i, p := range []*flProc{n1, n2} {
+			back := flWaitHello(t, admin, offs[i].Name, offs[i].LastHeartbeatAt, testutil.Medium)
+			if p.exited() {
+				t.Fatalf("%s exited after being thawed:\n%s", p.name, p.stderr.String())
+			}
+			// And it heartbeats again: lastHeartbeatAt keeps moving.
+			flWaitHello(t, admin, back.Name, back.LastHeartbeatAt, testutil.Short)
+		}
+	})
+
+	t.Run("remove a frozen node", func(t *testing.T) {
+		n := flFind(t, admin, "n2")
+		thaw := freeze(t, n2)
+		if err := admin.RemoveNode(flCtx(t), n.ID); err != nil {
+			t.Fatalf("nodes.remove of a frozen node: %v", err)
+		}
+		if got := flFind(t, admin, "n2"); got != nil {
+			t.Errorf("nodes.list still shows the removed node: %+v", got)
+		}
+		thaw()
+		flExits(t, n2, "refused this node's credential")
 	})
 }
 
 func TestNodesReconnectAfterPlatformRestart(t *testing.T) {
 	dataDir := t.TempDir()
 	addr := flFreeAddr(t)
-	srv := testutil.StartServer(t, platform.Config{DataDir: dataDir, Listen: addr})
+	srv := testutil.StartServer(t, platform.Config{NoLocalNode: true, DataDir: dataDir, Listen: addr})
 	key := srv.AdminKey
 	tok1 := flToken(t, srv.Admin(), methods.CreateEnrollTokenInput{})
 	tok2 := flToken(t, srv.Admin(), methods.CreateEnrollTokenInput{})
@@ -516,7 +611,7 @@ func TestNodesReconnectAfterPlatformRestart(t *testing.T) {
 	srv.Stop()
 	// The same data dir, the same address: the nodes come back by
 	// themselves, within their backoff cap (30 s).
-	srv2 := testutil.StartServer(t, platform.Config{DataDir: dataDir, Listen: addr})
+	srv2 := testutil.StartServer(t, platform.Config{NoLocalNode: true, DataDir: dataDir, Listen: addr})
 	if srv2.URL != srv.URL {
 		t.Fatalf("the restarted platform is at %s, want %s", srv2.URL, srv.URL)
 	}
@@ -536,7 +631,7 @@ func TestNodesReconnectAfterPlatformRestart(t *testing.T) {
 }
 
 func TestNodeDrainAndLabels(t *testing.T) {
-	srv := testutil.StartServer(t, platform.Config{})
+	srv := testutil.StartServer(t, platform.Config{NoLocalNode: true})
 	admin := srv.Admin()
 	tok1 := flToken(t, admin, methods.CreateEnrollTokenInput{})
 	tok2 := flToken(t, admin, methods.CreateEnrollTokenInput{})
@@ -641,7 +736,7 @@ func TestNodeDrainAndLabels(t *testing.T) {
 }
 
 func TestNodeAdminMethods(t *testing.T) {
-	srv := testutil.StartServer(t, platform.Config{})
+	srv := testutil.StartServer(t, platform.Config{NoLocalNode: true})
 	admin := srv.Admin()
 	tok := flToken(t, admin, methods.CreateEnrollTokenInput{})
 	n1p := flNode(t, srv.URL, filepath.Join(t.TempDir(), "n1"), "n1", "--token", tok.Token)
@@ -859,7 +954,7 @@ func TestNodeInstallScript(t *testing.T) {
 }
 
 func TestFleetDoCutMidCall(t *testing.T) {
-	srv := testutil.StartServer(t, platform.Config{})
+	srv := testutil.StartServer(t, platform.Config{NoLocalNode: true})
 	admin := srv.Admin()
 	tok := flToken(t, admin, methods.CreateEnrollTokenInput{})
 	n1p := flNode(t, srv.URL, filepath.Join(t.TempDir(), "n1"), "n1", "--token", tok.Token)
