@@ -2,6 +2,7 @@ package sessions
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"os"
@@ -191,7 +192,10 @@ func (s *Service) pushRemote(ctx context.Context, inst instance.Row, sessionID s
 	remote := strings.ReplaceAll(s.o.Git.Remote, "{instanceId}", inst.ID)
 	args := []string{}
 	if s.o.Git.Token != "" {
-		args = append(args, "-c", "http.extraHeader=Authorization: Bearer "+s.o.Git.Token)
+		// Basic with the token as password is what GitHub and most git
+		// hosts accept over HTTPS.
+		basic := base64.StdEncoding.EncodeToString([]byte("x-access-token:" + s.o.Git.Token))
+		args = append(args, "-c", "http.extraHeader=Authorization: Basic "+basic)
 	}
 	branch := "refs/heads/session/" + sessionID
 	args = append(args, "push", "-q", remote, "+"+branch+":"+branch)
