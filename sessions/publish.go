@@ -26,7 +26,7 @@ type GitOptions struct {
 	// Remote, for vcsType github, is the URL to push to; {instanceId} in it
 	// is replaced. A local path works too (tests).
 	Remote string
-	// Token authenticates the push to Remote (sent as a bearer header).
+	// Token authenticates the push to Remote (as the password of Basic auth).
 	Token string
 }
 
