@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/roosthq/roost/storage"
 )
@@ -87,6 +88,17 @@ func (s store) move(ctx context.Context, id string, from, to State, pausedBy, er
 	return n == 1, nil
 }
 
+// touchEvery is the finest grain of a sandbox's activity time: idle
+// timeouts are minutes, so busy sandboxes need not write on every call.
+const touchEvery = 5 * 1000 // ms
+
+var lastTouch sync.Map // sandbox id → int64 ms of the last write
+
 func (s store) touch(ctx context.Context, id string) {
-	_, _ = s.db.ExecContext(ctx, `UPDATE sandboxes SET last_activity_at = ? WHERE id = ?`, storage.Now(), id)
+	now := storage.Now()
+	if v, ok := lastTouch.Load(id); ok && now-v.(int64) < touchEvery {
+		return
+	}
+	lastTouch.Store(id, now)
+	_, _ = s.db.ExecContext(ctx, `UPDATE sandboxes SET last_activity_at = ? WHERE id = ?`, now, id)
 }
