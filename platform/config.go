@@ -86,6 +86,9 @@ func (c *Config) fill() error {
 // DBPath is the SQLite database file in a data dir.
 func DBPath(dataDir string) string { return filepath.Join(dataDir, "roost.db") }
 
+// AuditDBPath is the audit log's own SQLite file in a data dir.
+func AuditDBPath(dataDir string) string { return filepath.Join(dataDir, "audit.db") }
+
 // TokenKeyPath is the instance-token signing key in a data dir.
 func TokenKeyPath(dataDir string) string { return filepath.Join(dataDir, "keys", "token.key") }
 

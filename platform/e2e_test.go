@@ -1269,7 +1269,7 @@ func TestAuditLog(t *testing.T) {
 
 	rowOf := func(t *testing.T, reqID string) (auditRow, bool) {
 		var rows []auditRow
-		err := srv.DB().SelectContext(ctx(t), &rows, `SELECT at, endpoint, org_id, caller_kind, caller_id, method, instance_id,
+		err := srv.AuditDB().SelectContext(ctx(t), &rows, `SELECT at, endpoint, org_id, caller_kind, caller_id, method, instance_id,
 			outcome, duration_us, request_id FROM audit_log WHERE request_id = ?`, reqID)
 		if err != nil {
 			t.Fatalf("query audit_log: %v", err)

@@ -95,6 +95,9 @@ func (s *Server) requestContext(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			status := c.Response().Status
 			level := accessLevel(status)
+			if !s.log.Enabled(ctx, level) {
+				return
+			}
 			s.log.Log(ctx, level, "request", "method", req.Method, "path", req.URL.Path,
 				"status", status, "duration_ms", float64(time.Since(start).Microseconds())/1000)
 		}()

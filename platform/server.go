@@ -33,6 +33,7 @@ type Server struct {
 	cfg       Config
 	log       *slog.Logger
 	db        *storage.DB
+	auditDB   *storage.DB
 	keys      *auth.Keys
 	signer    *auth.Signer
 	templates *sandbox.Templates
@@ -104,7 +105,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.metrics = newMetrics()
-	s.audit = audit.New(audit.Options{DB: s.db, RequestID: RequestID, Logger: s.log})
+	if s.auditDB, err = storage.OpenSQLiteBare(ctx, AuditDBPath(cfg.DataDir)); err != nil {
+		s.close(ctx)
+		return nil, err
+	}
+	if err := audit.Schema(ctx, s.auditDB); err != nil {
+		s.close(ctx)
+		return nil, err
+	}
+	s.audit = audit.New(audit.Options{DB: s.auditDB, RequestID: RequestID, Logger: s.log})
 
 	observers := []rpc.Observer{s.metrics, s.audit}
 	s.platform = rpc.New(rpc.Options{Name: "platform", Observers: observers, Logger: s.log})
@@ -202,6 +211,9 @@ func (s *Server) close(ctx context.Context) {
 			s.log.Warn("audit log not fully written", "err", err)
 		}
 	}
+	if s.auditDB != nil {
+		s.auditDB.Close()
+	}
 	if s.db != nil {
 		s.db.Close()
 	}
@@ -246,6 +258,9 @@ func (s *Server) bootstrap(ctx context.Context) (string, error) {
 
 // Keys is the platform's API-key store (for admin commands and tests).
 func (s *Server) Keys() *auth.Keys { return s.keys }
+
+// AuditDB is the database of the audit log.
+func (s *Server) AuditDB() *storage.DB { return s.auditDB }
 
 // DB is the platform's database.
 func (s *Server) DB() *storage.DB { return s.db }

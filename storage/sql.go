@@ -27,6 +27,20 @@ type DB struct {
 // OpenSQLite opens (creating if needed) the SQLite database at path with WAL,
 // foreign keys and a busy timeout, and applies pending migrations.
 func OpenSQLite(ctx context.Context, path string) (*DB, error) {
+	d, err := OpenSQLiteBare(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Migrate(ctx); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// OpenSQLiteBare opens a SQLite database like OpenSQLite, without the
+// platform's migrations (for a database with a schema of its own).
+func OpenSQLiteBare(ctx context.Context, path string) (*DB, error) {
 	dsn := "file:" + path + "?_journal_mode=WAL&_foreign_keys=on&_busy_timeout=10000&_synchronous=NORMAL&_txlock=immediate"
 	db, err := sqlx.Open("sqlite3", dsn)
 	if err != nil {
@@ -39,10 +53,6 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	d := &DB{DB: db}
-	if err := d.Migrate(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
 	// The database holds credentials' hashes and everything else: the
 	// owner's alone, whatever the umask.
 	for _, suffix := range []string{"", "-wal", "-shm"} {

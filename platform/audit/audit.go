@@ -7,6 +7,7 @@ package audit
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -139,6 +140,35 @@ func (l *Log) run() {
 	}
 }
 
+// Schema creates the audit table in a database of its own, so that
+// writing the log never contends with the platform's own writes.
+func Schema(ctx context.Context, db *storage.DB) error {
+	_, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS audit_log (
+		id          TEXT PRIMARY KEY,
+		at          BIGINT NOT NULL,
+		endpoint    TEXT NOT NULL,
+		org_id      TEXT NOT NULL DEFAULT '',
+		caller_kind TEXT NOT NULL DEFAULT '',
+		caller_id   TEXT NOT NULL DEFAULT '',
+		method      TEXT NOT NULL DEFAULT '',
+		instance_id TEXT NOT NULL DEFAULT '',
+		outcome     TEXT NOT NULL,
+		duration_us BIGINT NOT NULL,
+		request_id  TEXT NOT NULL DEFAULT ''
+	)`)
+	if err == nil {
+		_, err = db.ExecContext(ctx, `CREATE INDEX IF NOT EXISTS audit_log_org_at ON audit_log (org_id, at)`)
+	}
+	return err
+}
+
+// rowsPerInsert keeps each multi-row INSERT well under SQLite's limit of
+// bound parameters.
+const rowsPerInsert = 64
+
+const insertPrefix = `INSERT INTO audit_log (id, at, endpoint, org_id, caller_kind, caller_id, method, instance_id, outcome, duration_us, request_id) VALUES `
+
+// flush writes a batch in one transaction, many rows per statement.
 func (l *Log) flush(batch []row) {
 	if len(batch) == 0 {
 		return
@@ -146,15 +176,20 @@ func (l *Log) flush(batch []row) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := l.o.DB.InTx(ctx, func(tx *sqlx.Tx) error {
-		stmt, err := tx.PrepareNamedContext(ctx, `INSERT INTO audit_log
-			(id, at, endpoint, org_id, caller_kind, caller_id, method, instance_id, outcome, duration_us, request_id)
-			VALUES (:id, :at, :endpoint, :org_id, :caller_kind, :caller_id, :method, :instance_id, :outcome, :duration_us, :request_id)`)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for _, r := range batch {
-			if _, err := stmt.ExecContext(ctx, r); err != nil {
+		for start := 0; start < len(batch); start += rowsPerInsert {
+			part := batch[start:min(start+rowsPerInsert, len(batch))]
+			var q strings.Builder
+			q.WriteString(insertPrefix)
+			args := make([]any, 0, len(part)*11)
+			for i, r := range part {
+				if i > 0 {
+					q.WriteString(", ")
+				}
+				q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+				args = append(args, r.ID, r.At, r.Endpoint, r.OrgID, r.CallerKind, r.CallerID, r.Method, r.InstanceID,
+					r.Outcome, r.DurationUS, r.RequestID)
+			}
+			if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
 				return err
 			}
 		}

@@ -67,7 +67,7 @@ type Keys struct {
 	ttl time.Duration
 
 	mu    sync.Mutex
-	cache map[string]cachedKey // by hash
+	cache map[[32]byte]cachedKey // by the key's SHA-256
 }
 
 type cachedKey struct {
@@ -81,7 +81,7 @@ const CacheTTL = time.Second
 
 // NewKeys returns a Keys on db.
 func NewKeys(db *storage.DB) *Keys {
-	return &Keys{db: db, ttl: CacheTTL, cache: map[string]cachedKey{}}
+	return &Keys{db: db, ttl: CacheTTL, cache: map[[32]byte]cachedKey{}}
 }
 
 func hashKey(secret string) string {
@@ -167,17 +167,17 @@ func (k *Keys) Authenticate(ctx context.Context, secret string) (Key, error) {
 	if !LooksLikeKey(secret) || len(secret) != len(KeyPrefix)+keySecretLen {
 		return Key{}, ErrMalformedKey
 	}
-	h := hashKey(secret)
+	sum := sha256.Sum256([]byte(secret))
 	now := time.Now()
 	k.mu.Lock()
-	c, ok := k.cache[h]
+	c, ok := k.cache[sum]
 	k.mu.Unlock()
 	if ok && now.Before(c.expires) {
 		return c.key, c.err
 	}
 	var key Key
 	err := k.db.GetContext(ctx, &key, `SELECT k.id, k.org_id, o.name AS org_name, k.name, k.prefix, k.admin, k.created_at, k.revoked_at
-		FROM api_keys k JOIN orgs o ON o.id = k.org_id WHERE k.hash = ?`, h)
+		FROM api_keys k JOIN orgs o ON o.id = k.org_id WHERE k.hash = ?`, hex.EncodeToString(sum[:]))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		err = ErrUnknownKey
@@ -188,9 +188,9 @@ func (k *Keys) Authenticate(ctx context.Context, secret string) (Key, error) {
 	}
 	k.mu.Lock()
 	if len(k.cache) > 100_000 {
-		k.cache = map[string]cachedKey{}
+		k.cache = map[[32]byte]cachedKey{}
 	}
-	k.cache[h] = cachedKey{key: key, err: err, expires: now.Add(k.ttl)}
+	k.cache[sum] = cachedKey{key: key, err: err, expires: now.Add(k.ttl)}
 	k.mu.Unlock()
 	return key, err
 }
