@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/jmoiron/sqlx"
 
@@ -39,6 +40,12 @@ type EventRow struct {
 // scopes its query to it.
 type Store struct {
 	db *storage.DB
+
+	// get is the most frequent query, prepared once: database/sql keeps it
+	// prepared on each connection it runs on.
+	getOnce sync.Once
+	get     *sqlx.Stmt
+	getErr  error
 }
 
 // NewStore returns a store on db.
@@ -63,8 +70,14 @@ func (s *Store) Insert(ctx context.Context, r Row, ev EventRow) error {
 
 // Get returns one instance of the org, or ErrNotFound.
 func (s *Store) Get(ctx context.Context, orgID, id string) (Row, error) {
+	s.getOnce.Do(func() { s.get, s.getErr = s.db.PreparexContext(context.Background(), s.db.Rebind(GetQuery)) })
 	var r Row
-	err := s.db.GetContext(ctx, &r, GetQuery, id, orgID)
+	var err error
+	if s.getErr == nil {
+		err = s.get.GetContext(ctx, &r, id, orgID)
+	} else {
+		err = s.db.GetContext(ctx, &r, GetQuery, id, orgID)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, ErrNotFound
 	}
