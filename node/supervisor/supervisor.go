@@ -251,13 +251,21 @@ func (s *Supervisor) setHealthy() {
 func (s *Supervisor) watchHealth(ctx context.Context) {
 	url := fmt.Sprintf("http://127.0.0.1:%d%s", s.spec.AgentPort, s.spec.Health)
 	hc := &http.Client{Timeout: 2 * time.Second}
-	for wait := 20 * time.Millisecond; ; {
+	// The instance is ready only once a check passes, and an agent is
+	// often up within a few ms: check every 10 ms at most for the first
+	// second, then back off (the first check used to wait 20 ms, the
+	// second 60 ms).
+	start := time.Now()
+	for wait := 2 * time.Millisecond; ; {
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(wait):
 		}
-		if wait < 500*time.Millisecond {
+		switch {
+		case time.Since(start) < time.Second:
+			wait = min(2*wait, 10*time.Millisecond)
+		case wait < 500*time.Millisecond:
 			wait *= 2
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
