@@ -94,7 +94,10 @@ func (c *cgroups) create(id string, spec nodeapi.SandboxSpec) (*sandboxCgroup, n
 		case "pids":
 			lim.Pids = spec.Pids <= 0 || write(dir, "pids.max", strconv.Itoa(spec.Pids))
 		case "cpu":
-			lim.CPU = spec.CPUs <= 0 || (write(dir, "cpu.cfs_period_us", "100000") &&
+			// A new group's period is already 100 ms, and each write of
+			// the period or quota costs the kernel about a millisecond.
+			period, _ := os.ReadFile(filepath.Join(dir, "cpu.cfs_period_us"))
+			lim.CPU = spec.CPUs <= 0 || ((strings.TrimSpace(string(period)) == "100000" || write(dir, "cpu.cfs_period_us", "100000")) &&
 				write(dir, "cpu.cfs_quota_us", strconv.Itoa(int(spec.CPUs*100000))))
 		case "freezer":
 			lim.Freeze = "cgroup-v1"

@@ -303,6 +303,14 @@ func TestSandboxLimits(t *testing.T) {
 					t.Errorf("exit %d timedOut %v, stdout %q, stderr %.300q: want forks refused", o.ExitCode, o.TimedOut, o.Stdout, o.Stderr)
 				}
 			}},
+		{"cpu 0.5: the quota is half the period", "cpu",
+			map[string]string{"cpu/cpu.cfs_quota_us": "50000", "cpu/cpu.cfs_period_us": "100000", "cpu.max": "50000 100000"},
+			`true`, 5000,
+			func(t *testing.T, o methods.InstanceExecInSandboxOutputFull) {
+				if !o.Success {
+					t.Errorf("exit %d", o.ExitCode)
+				}
+			}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
