@@ -47,7 +47,10 @@ type runtime struct {
 
 	mu        sync.Mutex
 	sandboxes map[string]*sbox
-	closed    bool
+	// uids holds the uids allocUID handed out, until their sandbox stops:
+	// sandboxes starting at once must not both take the first free one.
+	uids   map[int]bool
+	closed bool
 }
 
 // sbox is one sandbox on the node.
@@ -90,7 +93,7 @@ func newRuntime(dataDir, exe string, log *slog.Logger, fetch func(context.Contex
 	r := &runtime{
 		dir: filepath.Join(dataDir, "sandboxes"), exe: exe, log: log, report: report,
 		bundles:   &bundleCache{dir: filepath.Join(dataDir, "bundles"), fetch: fetch},
-		sandboxes: map[string]*sbox{},
+		sandboxes: map[string]*sbox{}, uids: map[int]bool{},
 	}
 	if p, err := exec.LookPath("bwrap"); err == nil {
 		r.bwrap = p
@@ -170,12 +173,16 @@ func (r *runtime) allocUID() int {
 		}
 	}
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	for _, s := range r.sandboxes {
 		used[s.uid] = true
 	}
-	r.mu.Unlock()
+	for uid := range r.uids {
+		used[uid] = true
+	}
 	for uid := firstUID; ; uid++ {
 		if !used[uid] {
+			r.uids[uid] = true
 			return uid
 		}
 	}
@@ -751,7 +758,11 @@ func (r *runtime) stop(ctx context.Context, s *sbox) error {
 	delete(r.sandboxes, s.spec.SandboxID)
 	r.mu.Unlock()
 	s.cg.remove()
-	return os.RemoveAll(s.dir)
+	err := os.RemoveAll(s.dir)
+	r.mu.Lock()
+	delete(r.uids, s.uid)
+	r.mu.Unlock()
+	return err
 }
 
 // close detaches from every sandbox without stopping them: they keep

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -229,6 +230,44 @@ func TestSandboxIsolation(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, c.run)
+	}
+}
+
+// TestSandboxUidPerSandbox: sandboxes started at the same time still each
+// run as a host uid of their own.
+func TestSandboxUidPerSandbox(t *testing.T) {
+	e := sbStart(t, platform.Config{})
+	const n = 12
+	insts := make([]*sbInst, n)
+	for k := range insts {
+		insts[k] = e.instance(fmt.Sprintf("uid-%d", k), "default", "")
+		insts[k].waitSandbox(t, methods.SandboxRunning)
+		sbMust[methods.OKOutput](t, insts[k], methods.TerminateSandbox, map[string]any{"sandboxId": insts[k].statusNow().Sandbox.E2BID})
+	}
+	// All at once.
+	var wg sync.WaitGroup
+	for _, i := range insts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := i.call(methods.EnsureSandbox, struct{}{}, nil); err != nil {
+				t.Errorf("ensureSandbox: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	owner := map[int]string{}
+	for _, i := range insts {
+		i.waitSandbox(t, methods.SandboxRunning)
+		id := i.statusNow().Sandbox.E2BID
+		uids := sbUids(sbFindProc(e.nodeDir(), id, "sandbox-init"))
+		if len(uids) == 0 || uids[0] == 0 {
+			t.Fatalf("sandbox %s: supervisor uids %v", id, uids)
+		}
+		if other, dup := owner[uids[0]]; dup {
+			t.Errorf("sandboxes %s and %s both run as host uid %d", other, id, uids[0])
+		}
+		owner[uids[0]] = id
 	}
 }
 
