@@ -94,7 +94,7 @@ func TestSandboxExec(t *testing.T) {
 		})
 	}
 	t.Run("no command outlives the exec that ran it", func(t *testing.T) {
-		if got := i.sh(t, "ps -eo args | grep -c '^sleep' || true"); got != "0" {
+		if got := i.sh(t, sbPs+" | grep -c '^[0-9]* sleep ' || true"); got != "0" {
 			t.Errorf("%s sleeps left running in the sandbox", got)
 		}
 	})

@@ -268,16 +268,19 @@ func (i *sbInst) sh(t testing.TB, command string) string {
 	return strings.TrimSpace(out.Stdout)
 }
 
-// detach starts command in the sandbox in a session of its own, so that it
-// outlives the exec (whose end kills the exec's process group), and returns
-// once it has left the exec's session. command must be simple enough for
-// pgrep to find by its text.
+// detach starts command (shell words) in the sandbox in a session of its
+// own, so that it outlives the exec (whose end kills the exec's process
+// group), and returns once it has left the exec's session: the file it
+// writes first is written after setsid.
 func (i *sbInst) detach(t testing.TB, command string) {
 	t.Helper()
-	pat := "^" + strings.ReplaceAll(command, "'", "")
-	i.sh(t, "setsid -f "+command+" </dev/null >/dev/null 2>&1\n"+
-		"until pgrep -f '"+pat+"' >/dev/null && ! pgrep -s 0 -f '"+pat+"' >/dev/null; do sleep 0.01; done")
+	i.sh(t, `rm -f /tmp/.detached; setsid -f sh -c 'echo $$ > /tmp/.detached; exec "$@"' sh `+command+
+		` </dev/null >/dev/null 2>&1; until [ -s /tmp/.detached ]; do sleep 0.01; done`)
 }
+
+// sbPs lists the processes a sandbox sees, "PID ARGS" a line, from /proc
+// (no procps needed inside).
+const sbPs = `for p in /proc/[0-9]*; do a=$(tr '\0' ' ' < $p/cmdline 2>/dev/null) && printf '%s %s\n' "${p#/proc/}" "$a"; done`
 
 // ---------------------------------------------------------------------------
 // Looking at sandboxes from the host
@@ -601,9 +604,16 @@ func TestSandboxLifecycle(t *testing.T) {
 				{methods.PauseSandbox, map[string]any{"sandboxId": first}},
 				{methods.RestartAgent, map[string]any{"sandboxId": first}},
 				{methods.ExecInSandbox, map[string]any{"command": "true"}},
+				{methods.GetAgentLogs, map[string]any{"sandboxId": first}},
 			} {
 				err := a.call(c.method, c.in, nil)
-				sbWantErr(t, c.method+" on a terminated sandbox", err, methods.Conflict)
+				ce := sbWantErr(t, c.method+" on a terminated sandbox", err, methods.Conflict)
+				if !strings.Contains(ce.Message, "terminated") && !strings.Contains(ce.Message, "no live sandbox") {
+					t.Errorf("%s on a terminated sandbox: message %q does not say it is terminated", c.method, ce.Message)
+				}
+			}
+			if n := len(a.events("sandbox_error")); n != 0 {
+				t.Errorf("calls on the terminated sandbox recorded %d sandbox_error events", n)
 			}
 		}},
 		{"ensureSandbox after terminate starts a new sandbox", func(t *testing.T) {
@@ -627,9 +637,8 @@ func TestSandboxLifecycle(t *testing.T) {
 			if p := sbHostPids(e.nodeDir(), second); len(p) > 0 {
 				t.Errorf("the archived instance's sandbox still has processes %v", p)
 			}
-			if err := a.call(methods.EnsureSandbox, struct{}{}, nil); err == nil {
-				t.Error("ensureSandbox on an archived instance succeeded")
-			}
+			// The instance's token opens an archived instance no more.
+			sbWantErr(t, "ensureSandbox on an archived instance", a.call(methods.EnsureSandbox, struct{}{}, nil), methods.Unauthorized)
 		}},
 	}
 	for _, s := range steps {
@@ -666,8 +675,8 @@ func TestSandboxAgentReadiness(t *testing.T) {
 			i.waitSandbox(t, methods.SandboxRunning)
 			// The agent is up and answers its health check with 503 ...
 			testutil.Eventually(t, testutil.Medium, "the agent answering 503 on /health", func() bool {
-				out := i.exec(t, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:7700/health")
-				return strings.TrimSpace(out.Stdout) == "503"
+				out := i.exec(t, `exec 3<>/dev/tcp/127.0.0.1/7700 && printf 'GET /health HTTP/1.0\r\n\r\n' >&3 && head -n 1 <&3`)
+				return strings.Contains(out.Stdout, " 503 ")
 			})
 			// ... and however long the supervisor polls it, the instance
 			// stays initializing.

@@ -442,6 +442,10 @@ func (s *Service) resume(ctx context.Context, r *Row) error {
 func (s *Service) nodeFailure(ctx context.Context, r *Row, err error) error {
 	var ne *nodeError
 	if errors.As(err, &ne) && ne.status == http.StatusNotFound {
+		if !r.State.Live() || r.State == Terminating {
+			// Gone as it should be: nothing to mark.
+			return rpc.Errorf(methods.Conflict, "The sandbox is %s and no longer runs. Start a new one with ensureSandbox.", r.State)
+		}
 		s.fail(ctx, r, "the node no longer runs this sandbox")
 		return rpc.Errorf(methods.Conflict, "The sandbox is gone from its node and was marked error. Start a new one with ensureSandbox.")
 	}
