@@ -1,0 +1,393 @@
+package platform_test
+
+// Benchmarks of sandboxes on the embedded node with real bubblewrap (see
+// the Sandboxes section of BENCHMARKS.md): cold start from ensureSandbox,
+// execInSandbox of `true`, resume, and the memory of idle sandboxes. Each
+// measures a fixed number of samples whatever b.N, prints a table and
+// reports medians and tails as metrics; `make bench` runs them once.
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/roosthq/roost/internal/testutil"
+	"github.com/roosthq/roost/methods"
+	"github.com/roosthq/roost/platform"
+)
+
+// sbLatencies is a set of samples.
+type sbLatencies []time.Duration
+
+// pct is the nearest-rank percentile p (0-100).
+func (l sbLatencies) pct(p float64) time.Duration {
+	if len(l) == 0 {
+		return 0
+	}
+	s := append(sbLatencies(nil), l...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	k := int(p/100*float64(len(s))+0.999999) - 1
+	return s[max(0, min(k, len(s)-1))]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// sbTable prints a results table.
+type sbTable struct{ rows [][]string }
+
+func (t *sbTable) add(name string, l sbLatencies, note string) {
+	t.rows = append(t.rows, []string{name, strconv.Itoa(len(l)), fmt.Sprintf("%.2f", ms(l.pct(50))), fmt.Sprintf("%.2f", ms(l.pct(99))), note})
+}
+
+func (t *sbTable) print(title string) {
+	fmt.Printf("\n%s\n%-52s %5s %10s %10s  %s\n", title, "measure", "n", "p50 ms", "p99 ms", "")
+	for _, r := range t.rows {
+		fmt.Printf("%-52s %5s %10s %10s  %s\n", r[0], r[1], r[2], r[3], r[4])
+	}
+}
+
+// sbTimeRun times n runs of a command started from this process, with the
+// environment a sandbox's command gets (a HOME without dotfiles).
+func sbTimeRun(b *testing.B, n int, argv ...string) sbLatencies {
+	b.Helper()
+	home := b.TempDir()
+	var l sbLatencies
+	for k := 0; k < n; k++ {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + home, "LANG=C.UTF-8"}
+		t0 := time.Now()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("%v: %v: %s", argv, err, out)
+		}
+		l = append(l, time.Since(t0))
+	}
+	return l
+}
+
+// sbBareBwrap is bubblewrap with the namespaces and root of a sandbox,
+// running `true`.
+func sbBareBwrap() []string {
+	a := []string{"bwrap", "--unshare-user", "--uid", "1000", "--gid", "1000", "--unshare-pid", "--unshare-ipc",
+		"--unshare-uts", "--unshare-net", "--unshare-cgroup-try", "--new-session", "--cap-drop", "ALL",
+		"--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
+		"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"}
+	if sbExists("/usr/lib64") {
+		a = append(a, "--symlink", "usr/lib64", "/lib64")
+	}
+	return append(a, "true")
+}
+
+// eventAfter is the time of the first lifecycle event named name at or
+// after t0 (the server records milliseconds).
+func (i *sbInst) eventAfter(name string, t0 time.Time) (time.Time, bool) {
+	from := t0.Truncate(time.Millisecond)
+	for _, ev := range i.statusNow().LifecycleEvents {
+		if ev.Event != name {
+			continue
+		}
+		at, err := time.Parse(time.RFC3339, ev.CreatedAt)
+		if err == nil && !at.Before(from) {
+			return at, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// coldStart terminates the instance's sandbox, then times ensureSandbox
+// until the event that says it is up (sandbox_running, or ready for an
+// instance with an agent), by the event's own time.
+func (i *sbInst) coldStart(b testing.TB, upEvent string) time.Duration {
+	b.Helper()
+	if st := i.statusNow(); st.Sandbox != nil && st.Sandbox.State != methods.SandboxTerminated {
+		sbMust[methods.OKOutput](b, i, methods.TerminateSandbox, map[string]any{"sandboxId": st.Sandbox.E2BID})
+	}
+	t0 := time.Now()
+	sbMust[methods.InstanceEnsureSandboxOutput](b, i, methods.EnsureSandbox, struct{}{})
+	var at time.Time
+	testutil.Eventually(b, testutil.Medium, upEvent+" of "+i.id, func() bool {
+		var ok bool
+		at, ok = i.eventAfter(upEvent, t0)
+		return ok
+	})
+	return at.Sub(t0)
+}
+
+// BenchmarkSandboxColdStart: ensureSandbox to the sandbox running (no
+// bundle) or the agent up (instance ready), sequential and concurrent,
+// beside bare bubblewrap and a plain fork/exec of `true`.
+func BenchmarkSandboxColdStart(b *testing.B) {
+	const seq, conc, agentSeq = 100, 20, 20
+	e := sbStart(b, platform.Config{})
+	e.publish("bench", "-tick", "1h")
+	one := e.instance("cold", "default", "")
+	one.waitSandbox(b, methods.SandboxRunning)
+	agent := e.instance("cold-agent", "default", "bench")
+	agent.waitStatus(b, methods.InstanceReady)
+	many := make([]*sbInst, conc)
+	for k := range many {
+		many[k] = e.instance(fmt.Sprintf("cold-%d", k), "default", "")
+	}
+	for _, i := range many {
+		i.waitSandbox(b, methods.SandboxRunning)
+		sbMust[methods.OKOutput](b, i, methods.TerminateSandbox, map[string]any{"sandboxId": i.statusNow().Sandbox.E2BID})
+	}
+	b.ResetTimer()
+	for range b.N {
+		direct := sbTimeRun(b, seq, "true")
+		bare := sbTimeRun(b, seq, sbBareBwrap()...)
+
+		var sequential sbLatencies
+		for k := 0; k < seq; k++ {
+			sequential = append(sequential, one.coldStart(b, "sandbox_running"))
+		}
+
+		concurrent := make(sbLatencies, conc)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for k, i := range many {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				t0 := time.Now()
+				if err := i.call(methods.EnsureSandbox, struct{}{}, nil); err != nil {
+					b.Errorf("ensureSandbox: %v", err)
+					return
+				}
+				var at time.Time
+				deadline := time.Now().Add(testutil.Medium)
+				for time.Now().Before(deadline) {
+					if t, ok := i.eventAfter("sandbox_running", t0); ok {
+						at = t
+						break
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+				concurrent[k] = at.Sub(t0)
+			}()
+		}
+		close(start)
+		wg.Wait()
+
+		var withAgent sbLatencies
+		for k := 0; k < agentSeq; k++ {
+			withAgent = append(withAgent, agent.coldStart(b, "ready"))
+		}
+
+		var t sbTable
+		t.add("fork/exec of true (this process)", direct, "")
+		t.add("bare bwrap ... true", bare, "")
+		t.add(fmt.Sprintf("cold start, sequential (%d)", seq), sequential, fmt.Sprintf("%.1fx bare bwrap (p50)", ms(sequential.pct(50))/ms(bare.pct(50))))
+		t.add(fmt.Sprintf("cold start, %d at once", conc), concurrent, fmt.Sprintf("%.1fx bare bwrap (p50)", ms(concurrent.pct(50))/ms(bare.pct(50))))
+		t.add(fmt.Sprintf("cold start to agent ready, sequential (%d)", agentSeq), withAgent, "health check passed")
+		t.print("Sandbox cold start (ensureSandbox → up; target p50 under 50 ms)")
+		b.ReportMetric(ms(sequential.pct(50)), "seq-p50-ms")
+		b.ReportMetric(ms(sequential.pct(99)), "seq-p99-ms")
+		b.ReportMetric(ms(concurrent.pct(50)), "conc-p50-ms")
+		b.ReportMetric(ms(concurrent.pct(99)), "conc-p99-ms")
+		b.ReportMetric(ms(withAgent.pct(50)), "agent-p50-ms")
+		b.ReportMetric(ms(bare.pct(50)), "bwrap-p50-ms")
+		b.ReportMetric(ms(sequential.pct(50))/ms(bare.pct(50)), "x-bwrap")
+	}
+}
+
+// BenchmarkSandboxExec: execInSandbox of `true`, end to end through the
+// instance RPC, beside a direct fork/exec of `true` (and of `bash -lc
+// true`, what the supervisor runs) in this process.
+func BenchmarkSandboxExec(b *testing.B) {
+	const n, warm = 300, 20
+	e := sbStart(b, platform.Config{})
+	i := e.instance("exec-bench", "default", "")
+	i.ensure(b)
+	run := func() time.Duration {
+		t0 := time.Now()
+		o := sbMust[methods.InstanceExecInSandboxOutputFull](b, i, methods.ExecInSandbox, map[string]any{"command": "true"})
+		d := time.Since(t0)
+		if !o.Success {
+			b.Fatalf("exec true: %+v", o)
+		}
+		return d
+	}
+	for k := 0; k < warm; k++ {
+		run()
+	}
+	b.ResetTimer()
+	for range b.N {
+		var viaRPC sbLatencies
+		for k := 0; k < n; k++ {
+			viaRPC = append(viaRPC, run())
+		}
+		direct := sbTimeRun(b, n, "true")
+		bash := sbTimeRun(b, n, "bash", "-lc", "true")
+		ratio := ms(viaRPC.pct(50)) / ms(direct.pct(50))
+		var t sbTable
+		t.add("fork/exec of true (this process)", direct, "")
+		t.add("fork/exec of bash -lc true (this process)", bash, "")
+		t.add("execInSandbox true (instance RPC)", viaRPC, fmt.Sprintf("%.1fx direct true (p50)", ratio))
+		t.print("Sandbox exec (target p50 under 3x the direct fork/exec)")
+		b.ReportMetric(ms(viaRPC.pct(50)), "exec-p50-ms")
+		b.ReportMetric(ms(viaRPC.pct(99)), "exec-p99-ms")
+		b.ReportMetric(ms(direct.pct(50)), "direct-p50-ms")
+		b.ReportMetric(ms(bash.pct(50)), "bash-lc-p50-ms")
+		b.ReportMetric(ratio, "x-direct")
+	}
+}
+
+// BenchmarkSandboxResume: resumeSandbox of a paused sandbox through the
+// instance RPC, and the node-side thaw alone (the cgroup freezer written
+// and waited for, as the node does).
+func BenchmarkSandboxResume(b *testing.B) {
+	const n = 100
+	e := sbStart(b, platform.Config{})
+	e.publish("bench", "-tick", "1h")
+	i := e.instance("resume-bench", "default", "bench")
+	id := i.ensure(b)
+	i.waitStatus(b, methods.InstanceReady)
+	other := e.instance("thaw-bench", "default", "bench")
+	otherID := other.ensure(b)
+	b.ResetTimer()
+	for range b.N {
+		var pause, resume sbLatencies
+		for k := 0; k < n; k++ {
+			t0 := time.Now()
+			sbMust[methods.OKOutput](b, i, methods.PauseSandbox, map[string]any{"sandboxId": id})
+			pause = append(pause, time.Since(t0))
+			t0 = time.Now()
+			sbMust[methods.OKOutput](b, i, methods.ResumeSandbox, struct{}{})
+			resume = append(resume, time.Since(t0))
+		}
+		var t sbTable
+		t.add("pauseSandbox (instance RPC)", pause, "")
+		t.add("resumeSandbox (instance RPC)", resume, "")
+		freezer := ""
+		for _, d := range sbCgroupDirs(otherID) {
+			if sbExists(filepath.Join(d, "freezer.state")) {
+				freezer = d
+			}
+		}
+		if freezer != "" {
+			set := func(state string) time.Duration {
+				t0 := time.Now()
+				if err := os.WriteFile(filepath.Join(freezer, "freezer.state"), []byte(state), 0); err != nil {
+					b.Fatal(err)
+				}
+				for {
+					s, _ := os.ReadFile(filepath.Join(freezer, "freezer.state"))
+					if strings.TrimSpace(string(s)) == state {
+						return time.Since(t0)
+					}
+				}
+			}
+			var freeze, thaw sbLatencies
+			for k := 0; k < n; k++ {
+				freeze = append(freeze, set("FROZEN"))
+				thaw = append(thaw, set("THAWED"))
+			}
+			t.add("node side: cgroup v1 freeze (write, wait FROZEN)", freeze, "")
+			t.add("node side: cgroup v1 thaw (write, wait THAWED)", thaw, "")
+			b.ReportMetric(ms(thaw.pct(50)), "thaw-p50-ms")
+		}
+		t.print("Sandbox resume (target under 10 ms)")
+		b.ReportMetric(ms(resume.pct(50)), "resume-p50-ms")
+		b.ReportMetric(ms(resume.pct(99)), "resume-p99-ms")
+		b.ReportMetric(ms(pause.pct(50)), "pause-p50-ms")
+	}
+	if got := other.sh(b, "echo ok"); got != "ok" {
+		b.Errorf("the sandbox frozen and thawed by hand: %q", got)
+	}
+}
+
+// sbMemOf sums what a process holds, from /proc/PID/smaps_rollup, in KiB.
+func sbMemOf(pid int) (rss, pss int64) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/smaps_rollup")
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		v, _ := strconv.ParseInt(f[1], 10, 64)
+		switch f[0] {
+		case "Rss:":
+			rss += v
+		case "Pss:":
+			pss += v
+		}
+	}
+	return rss, pss
+}
+
+// BenchmarkSandboxIdleMemory: 200 idle sandboxes, each with the test agent,
+// on one node; the memory of each sandbox's processes (RSS, and PSS, which
+// shares the pages of common binaries among the sandboxes) and of its
+// memory cgroup.
+func BenchmarkSandboxIdleMemory(b *testing.B) {
+	const n = 200
+	e := sbStart(b, platform.Config{})
+	e.publish("bench", "-tick", "1h")
+	b.ResetTimer()
+	for range b.N {
+		insts := make([]*sbInst, n)
+		for k := range insts {
+			insts[k] = e.instance(fmt.Sprintf("idle-%d", k), "default", "bench")
+		}
+		ids := make([]string, n)
+		for k, i := range insts {
+			i.waitStatus(b, methods.InstanceReady)
+			ids[k] = i.statusNow().Sandbox.E2BID
+		}
+		// Let start-up work (health checks, first log lines) settle.
+		time.Sleep(2 * time.Second)
+		type part struct{ rss, pss int64 }
+		parts := map[string]*part{"bwrap": {}, "supervisor": {}, "agent": {}, "other": {}}
+		var rss, pss, cg, procs int64
+		for _, id := range ids {
+			for _, p := range sbHostPids(e.nodeDir(), id) {
+				r, s := sbMemOf(p)
+				rss, pss, procs = rss+r, pss+s, procs+1
+				name := "other"
+				args := strings.Fields(sbCmdline(p))
+				switch {
+				case len(args) == 0:
+				case filepath.Base(args[0]) == "bwrap":
+					name = "bwrap"
+				case len(args) > 1 && args[1] == "sandbox-init":
+					name = "supervisor"
+				case args[0] == "./agent":
+					name = "agent"
+				}
+				parts[name].rss += r
+				parts[name].pss += s
+			}
+			for _, d := range sbCgroupDirs(id) {
+				if v, err := os.ReadFile(filepath.Join(d, "memory.usage_in_bytes")); err == nil {
+					x, _ := strconv.ParseInt(strings.TrimSpace(string(v)), 10, 64)
+					cg += x >> 10
+				} else if v, err := os.ReadFile(filepath.Join(d, "memory.current")); err == nil {
+					x, _ := strconv.ParseInt(strings.TrimSpace(string(v)), 10, 64)
+					cg += x >> 10
+				}
+			}
+		}
+		per := func(kib int64) float64 { return float64(kib) / 1024 / n }
+		fmt.Printf("\nIdle sandboxes: %d on one node, each with the test agent (%d processes in all)\n", n, procs)
+		fmt.Printf("%-28s %14s %14s\n", "per sandbox", "RSS MiB", "PSS MiB")
+		for _, name := range []string{"bwrap", "supervisor", "agent", "other"} {
+			fmt.Printf("%-28s %14.2f %14.2f\n", name, per(parts[name].rss), per(parts[name].pss))
+		}
+		fmt.Printf("%-28s %14.2f %14.2f\n", "all processes", per(rss), per(pss))
+		fmt.Printf("%-28s %14.2f\n", "memory cgroup usage", per(cg))
+		b.ReportMetric(per(rss), "rss-MiB/sandbox")
+		b.ReportMetric(per(pss), "pss-MiB/sandbox")
+		b.ReportMetric(per(cg), "cgroup-MiB/sandbox")
+	}
+}
