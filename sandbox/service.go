@@ -323,6 +323,9 @@ func (s *Service) fail(ctx context.Context, r *Row, why string) {
 		if errors.As(err, &te) && te.From == Terminated {
 			return // it ended on purpose meanwhile
 		}
+		if ctx.Err() != nil {
+			return // shutting down: the next start reconciles it
+		}
 		s.log.Warn("sandbox not moved to error", "sandbox", r.ID, "err", err)
 		return
 	}
