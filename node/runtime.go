@@ -412,15 +412,27 @@ func writeIdentity(runDir string) error {
 	if err := os.WriteFile(filepath.Join(runDir, "passwd"), []byte("root:x:0:0:root:/root:/bin/sh\nroost:x:1000:1000:roost:/workspace:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"), 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(runDir, "group"), []byte("root:x:0:\nroost:x:1000:\nnogroup:x:65534:\n"), 0o644)
+	if err := os.WriteFile(filepath.Join(runDir, "group"), []byte("root:x:0:\nroost:x:1000:\nnogroup:x:65534:\n"), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(runDir, "profile"), []byte(sandboxProfile), 0o644)
 }
+
+// sandboxProfile is the sandbox's /etc/profile, read by every login shell
+// (execs run with bash -lc): what the host's would set, without its forks
+// (id, completion scripts) that cost milliseconds per command.
+const sandboxProfile = `# roost sandbox profile
+export PATH=/usr/local/bin:/usr/bin:/bin
+export LANG=${LANG:-C.UTF-8}
+umask 022
+`
 
 // etcAllowed are the parts of the host's /etc a sandbox sees: what programs
 // need to resolve names, find libraries and certificates, and no secrets.
 var etcAllowed = []string{
 	"/etc/alternatives", "/etc/ca-certificates", "/etc/ssl/certs", "/etc/ld.so.cache", "/etc/ld.so.conf",
 	"/etc/ld.so.conf.d", "/etc/localtime", "/etc/nsswitch.conf", "/etc/hosts", "/etc/resolv.conf",
-	"/etc/host.conf", "/etc/profile", "/etc/profile.d", "/etc/bash.bashrc", "/etc/mime.types",
+	"/etc/host.conf", "/etc/bash.bashrc", "/etc/mime.types",
 	"/etc/protocols", "/etc/services", "/etc/timezone", "/etc/os-release", "/etc/debian_version",
 	"/etc/python3", "/etc/python3.11", "/etc/gitconfig", "/etc/inputrc", "/etc/terminfo",
 }
@@ -454,6 +466,7 @@ func bwrapArgs(exe string, s *sbox, agentDir string) []string {
 	a = append(a,
 		"--ro-bind", filepath.Join(s.runDir(), "passwd"), "/etc/passwd",
 		"--ro-bind", filepath.Join(s.runDir(), "group"), "/etc/group",
+		"--ro-bind", filepath.Join(s.runDir(), "profile"), "/etc/profile",
 		"--bind", s.workspace(), "/workspace",
 		"--bind", s.runDir(), "/run/roost",
 		"--ro-bind", exe, "/roost/bin/roost",
