@@ -9,28 +9,21 @@ import (
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/roosthq/roost/node/nodeapi"
 )
 
-// workspacePath resolves a path relative to a sandbox's workspace, refusing
-// anything that leaves it, including through symlinks the sandbox made.
-func workspacePath(s *sbox, rel string) (string, error) {
-	ws := s.workspace()
+// workspaceRel checks a path the platform names inside a workspace.
+func workspaceRel(rel string) (string, error) {
 	if rel == "" || strings.HasPrefix(rel, "/") || strings.Contains(rel, "\x00") {
 		return "", fmt.Errorf("path %q must be relative to the workspace", rel)
 	}
-	p, err := safeJoin(ws, rel)
-	if err != nil {
-		return "", err
+	c := filepath.Clean(rel)
+	if c == "." || c == ".." || strings.HasPrefix(c, "../") {
+		return "", fmt.Errorf("path %q leaves the workspace", rel)
 	}
-	// Every existing parent must resolve inside the workspace.
-	dir := filepath.Dir(p)
-	for d := dir; d != ws && strings.HasPrefix(d, ws); d = filepath.Dir(d) {
-		if st, err := os.Lstat(d); err == nil && st.Mode()&os.ModeSymlink != 0 {
-			return "", fmt.Errorf("path %q goes through a link", rel)
-		}
-	}
-	return p, nil
+	return c, nil
 }
 
 // fileRoutes lets the platform put files into a workspace (inputs) and read
@@ -43,29 +36,35 @@ func (n *Node) fileRoutes(mux *http.ServeMux) {
 			apiError(w, err)
 			return
 		}
-		p, err := workspacePath(s, r.URL.Query().Get("path"))
+		rel, err := workspaceRel(r.URL.Query().Get("path"))
 		if err != nil {
 			writeJSON(w, http.StatusBadRequest, nodeapi.ErrorResponse{Error: err.Error()})
 			return
 		}
-		if err := mkdirOwned(s.workspace(), filepath.Dir(p), s.uid); err != nil {
-			apiError(w, err)
+		// The workspace is the sandbox's: every step is resolved beneath
+		// it without following links, and what is made is the sandbox's.
+		if err := mkdirAllBeneath(s.workspace(), filepath.Dir(rel), s.uid); err != nil {
+			writeJSON(w, http.StatusBadRequest, nodeapi.ErrorResponse{Error: "cannot make the file's directory: " + err.Error()})
 			return
 		}
-		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscallNoFollow, 0o644)
+		f, err := openBeneath(s.workspace(), rel, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0o644)
 		if err != nil {
-			apiError(w, err)
+			writeJSON(w, http.StatusBadRequest, nodeapi.ErrorResponse{Error: "cannot write the file: " + err.Error()})
+			return
+		}
+		if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+			f.Close()
+			writeJSON(w, http.StatusBadRequest, nodeapi.ErrorResponse{Error: "the path is not a regular file"})
 			return
 		}
 		_, err = io.Copy(f, r.Body)
+		if err == nil && os.Geteuid() == 0 {
+			err = f.Chown(s.uid, s.uid)
+		}
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
-		if err == nil && os.Geteuid() == 0 {
-			err = os.Lchown(p, s.uid, s.uid)
-		}
 		if err != nil {
-			os.Remove(p)
 			apiError(w, err)
 			return
 		}
@@ -77,42 +76,22 @@ func (n *Node) fileRoutes(mux *http.ServeMux) {
 			apiError(w, err)
 			return
 		}
-		p, err := workspacePath(s, r.URL.Query().Get("path"))
+		rel, err := workspaceRel(r.URL.Query().Get("path"))
 		if err != nil {
 			writeJSON(w, http.StatusBadRequest, nodeapi.ErrorResponse{Error: err.Error()})
 			return
 		}
-		f, err := os.OpenFile(p, os.O_RDONLY|syscallNoFollow, 0)
+		f, err := openRegularBeneath(s.workspace(), rel)
 		if errors.Is(err, os.ErrNotExist) {
 			writeJSON(w, http.StatusNotFound, nodeapi.ErrorResponse{Error: "no such file"})
 			return
 		}
 		if err != nil {
-			apiError(w, err)
+			writeJSON(w, http.StatusBadRequest, nodeapi.ErrorResponse{Error: "cannot read the file: " + err.Error()})
 			return
 		}
 		defer f.Close()
 		w.Header().Set("Content-Type", "application/octet-stream")
 		_, _ = io.Copy(w, f)
 	})
-}
-
-// mkdirOwned makes dir (under root) and its missing parents, owned by uid.
-func mkdirOwned(root, dir string, uid int) error {
-	if dir == root {
-		return nil
-	}
-	if _, err := os.Lstat(dir); err == nil {
-		return nil
-	}
-	if err := mkdirOwned(root, filepath.Dir(dir), uid); err != nil {
-		return err
-	}
-	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-		return err
-	}
-	if os.Geteuid() == 0 {
-		return os.Lchown(dir, uid, uid)
-	}
-	return nil
 }

@@ -70,13 +70,9 @@ type sbox struct {
 
 func (s *sbox) runDir() string    { return filepath.Join(s.dir, "run") }
 func (s *sbox) workspace() string { return filepath.Join(s.dir, "workspace") }
-func (s *sbox) socket() string    { return filepath.Join(s.runDir(), supervisor.SocketName) }
 func (s *sbox) specPath() string  { return filepath.Join(s.dir, "spec.json") }
 func (s *sbox) pidPath() string   { return filepath.Join(s.dir, "pid") }
 func (s *sbox) seqPath() string   { return filepath.Join(s.dir, "events.seq") }
-func (s *sbox) execFile(id, stream string) string {
-	return filepath.Join(s.runDir(), supervisor.ExecsDir, id+"."+stream)
-}
 
 func newRuntime(dataDir, exe string, log *slog.Logger, fetch func(context.Context, string) (io.ReadCloser, error), report func(nodeapi.SandboxEvent) error) (*runtime, error) {
 	if exe == "" {
@@ -351,8 +347,8 @@ func (r *runtime) start(ctx context.Context, spec nodeapi.SandboxSpec, dir strin
 	go func() { _ = cmd.Wait(); close(exited) }()
 	_ = os.WriteFile(s.pidPath(), []byte(strconv.Itoa(s.pid)), 0o600)
 
-	s.client = unixClient(s.socket())
-	if err := waitSocket(ctx, s.socket(), exited); err != nil {
+	s.client = unixClient(s.runDir())
+	if err := waitSocket(ctx, s.runDir(), exited); err != nil {
 		r.kill(s)
 		out, _ := os.ReadFile(filepath.Join(s.dir, "supervisor.log"))
 		return nil, fmt.Errorf("sandbox did not start: %w: %s", err, lastLines(string(out), 5))
@@ -479,21 +475,23 @@ func bwrapArgs(exe string, s *sbox, agentDir string) []string {
 	return a
 }
 
-func unixClient(sock string) *http.Client {
+// unixClient talks to a sandbox's supervisor over the socket in its run
+// directory, which the sandbox owns: dialBeneath refuses a planted link.
+func unixClient(runDir string) *http.Client {
 	return &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return supervisor.DialSocket(ctx, sock)
+			return dialBeneath(ctx, runDir, supervisor.SocketName)
 		},
 		MaxIdleConnsPerHost: 16,
 	}}
 }
 
 // waitSocket waits for the supervisor to answer on its socket.
-func waitSocket(ctx context.Context, sock string, exited <-chan struct{}) error {
+func waitSocket(ctx context.Context, runDir string, exited <-chan struct{}) error {
 	deadline := time.Now().Add(15 * time.Second)
 	wait := 500 * time.Microsecond
 	for {
-		c, err := supervisor.DialSocket(ctx, sock)
+		c, err := dialBeneath(ctx, runDir, supervisor.SocketName)
 		if err == nil {
 			c.Close()
 			return nil
@@ -619,7 +617,7 @@ func (r *runtime) restore(ctx context.Context) {
 			continue
 		}
 		s := &sbox{spec: spec, dir: dir, stopped: make(chan struct{})}
-		s.client = unixClient(s.socket())
+		s.client = unixClient(s.runDir())
 		pidb, _ := os.ReadFile(s.pidPath())
 		s.pid, _ = strconv.Atoi(strings.TrimSpace(string(pidb)))
 		var st supervisor.Status
@@ -796,8 +794,8 @@ func (r *runtime) logs(s *sbox, lines int) nodeapi.LogsResult {
 	if lines <= 0 {
 		lines = 100
 	}
-	cur, _ := os.ReadFile(filepath.Join(s.runDir(), supervisor.LogName))
-	prev, _ := os.ReadFile(filepath.Join(s.runDir(), supervisor.LogName+".1"))
+	cur, _ := readRegularBeneath(s.runDir(), supervisor.LogName)
+	prev, _ := readRegularBeneath(s.runDir(), supervisor.LogName+".1")
 	all := strings.Split(strings.TrimRight(string(prev)+string(cur), "\n"), "\n")
 	if len(all) == 1 && all[0] == "" {
 		all = nil
@@ -818,7 +816,7 @@ func (r *runtime) execOutput(s *sbox, execID, stream string, offset, limit int64
 	if !idForm(execID) || (stream != "stdout" && stream != "stderr") {
 		return nil, 0, errNoSandbox
 	}
-	f, err := os.Open(s.execFile(execID, stream))
+	f, err := openRegularBeneath(s.runDir(), supervisor.ExecsDir+"/"+execID+"."+stream)
 	if err != nil {
 		return nil, 0, err
 	}

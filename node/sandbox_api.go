@@ -146,7 +146,7 @@ func (n *Node) sandboxRoutes(mux *http.ServeMux) {
 			return
 		}
 		dctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-		up, err := supervisor.DialSocket(dctx, s.socket())
+		up, err := dialBeneath(dctx, s.runDir(), supervisor.SocketName)
 		cancel()
 		if err != nil {
 			apiError(w, err)

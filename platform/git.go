@@ -57,12 +57,17 @@ func (s *Server) handleGit(c echo.Context) error {
 		}
 		orgID = claims.OrgID
 	}
-	if _, err := s.instances.Lookup(req.Context(), orgID, instanceID); err != nil {
+	lookup := s.instances.Lookup
+	if !auth.LooksLikeKey(cred) {
+		lookup = s.instances.LookupActive // an archived instance's tokens stop working
+	}
+	if _, err := lookup(req.Context(), orgID, instanceID); err != nil {
 		rpc.WriteError(c.Response(), err)
 		return nil
 	}
-	rest := "/" + c.Param("*")
-	if strings.Contains(rest, "receive-pack") || req.URL.Query().Get("service") == "git-receive-pack" {
+	// The decoded path, as the CGI sees it (the route parameter is still
+	// escaped); git http-backend is also told to refuse receive-pack.
+	if strings.Contains(req.URL.Path, "receive-pack") || strings.Contains(req.URL.Query().Get("service"), "receive-pack") {
 		rpc.WriteError(c.Response(), errReadOnlyGit)
 		return nil
 	}
@@ -77,7 +82,8 @@ func (s *Server) handleGit(c echo.Context) error {
 	}
 	h := &cgi.Handler{
 		Path: gitPath, Args: []string{"http-backend"}, Root: "/git",
-		Env: []string{"GIT_PROJECT_ROOT=" + GitDir(s.cfg.DataDir), "GIT_HTTP_EXPORT_ALL=1", "REMOTE_USER=roost"},
+		Env: []string{"GIT_PROJECT_ROOT=" + GitDir(s.cfg.DataDir), "GIT_HTTP_EXPORT_ALL=1",
+			"GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=http.receivepack", "GIT_CONFIG_VALUE_0=false"},
 	}
 	h.ServeHTTP(c.Response(), req)
 	return nil

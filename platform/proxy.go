@@ -179,14 +179,25 @@ func (s *Server) serveService(c echo.Context, code, path, cookiePath string) err
 		}
 	}
 	tr := s.services.get(sb.ID, u.Port, func() *http.Transport { return s.sandboxes.Transport(sb, u.Port) })
-	s.proxyTo(tr, "127.0.0.1:"+strconv.Itoa(u.Port), func(out *http.Request) {
+	rp := s.proxyTo(tr, "127.0.0.1:"+strconv.Itoa(u.Port), func(out *http.Request) {
 		out.URL.Path, out.URL.RawPath = path, ""
 		q := out.URL.Query()
 		if q.Has("token") {
 			q.Del("token")
 			out.URL.RawQuery = q.Encode()
 		}
-	}).ServeHTTP(c.Response(), req)
+	})
+	if cookiePath != "/" {
+		// Under /s/ the service's pages share the platform's origin: run
+		// them as an opaque origin, so that their scripts cannot call the
+		// platform with the visitor's cookies. A service domain gives them
+		// an origin of their own instead.
+		rp.ModifyResponse = func(resp *http.Response) error {
+			resp.Header.Set("Content-Security-Policy", "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads")
+			return nil
+		}
+	}
+	rp.ServeHTTP(c.Response(), req)
 	return nil
 }
 

@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"os"
@@ -10,10 +9,10 @@ import (
 
 // A unix socket's address holds at most 107 bytes of path, and a data dir
 // deep in the file tree makes a sandbox's socket path longer than that
-// (bind and connect then fail with EINVAL). Such a path is reached through
+// (bind then fails with EINVAL). Such a path is reached through
 // /proc/self/fd and a descriptor of its directory, held open only while
-// the socket is bound or dialled, so that no descriptor number outlives the
-// directory it named.
+// the socket is bound, so that no descriptor number outlives the directory
+// it named. (The node dials through a descriptor of the socket itself.)
 
 const maxSocketPath = 107
 
@@ -27,18 +26,6 @@ func viaDir(path string, fn func(p string) error) error {
 	}
 	defer d.Close()
 	return fn(fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), filepath.Base(path)))
-}
-
-// DialSocket connects to the unix socket at path, however long the path.
-func DialSocket(ctx context.Context, path string) (net.Conn, error) {
-	var c net.Conn
-	err := viaDir(path, func(p string) error {
-		var d net.Dialer
-		var err error
-		c, err = d.DialContext(ctx, "unix", p)
-		return err
-	})
-	return c, err
 }
 
 // ListenSocket binds a unix socket at path, however long the path.
