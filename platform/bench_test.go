@@ -12,8 +12,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -202,52 +200,12 @@ type roundResult struct {
 // drive runs benchClients clients against t for d, each sending its next
 // request as soon as the last reply is read.
 func drive(ctx context.Context, hc *http.Client, t target, d time.Duration) (roundResult, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		all      []time.Duration
-		firstErr error
-		failed   atomic.Bool
-	)
 	cpu0 := processCPU()
-	start := time.Now()
-	deadline := start.Add(d)
-	for range benchClients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			lats := make([]time.Duration, 0, 4096)
-			for !failed.Load() {
-				t0 := time.Now()
-				if !t0.Before(deadline) {
-					break
-				}
-				if err := once(ctx, hc, t); err != nil {
-					if failed.CompareAndSwap(false, true) {
-						mu.Lock()
-						firstErr = err
-						mu.Unlock()
-					}
-					break
-				}
-				lats = append(lats, time.Since(t0))
-			}
-			mu.Lock()
-			all = append(all, lats...)
-			mu.Unlock()
-		}()
+	all, elapsed, err := closedLoop(ctx, benchClients, d, func(ctx context.Context) error { return once(ctx, hc, t) })
+	if err != nil {
+		return roundResult{}, err
 	}
-	wg.Wait()
-	elapsed := time.Since(start)
 	cpu := processCPU() - cpu0
-	if firstErr != nil {
-		return roundResult{}, firstErr
-	}
-	if len(all) == 0 {
-		return roundResult{}, errors.New("no request finished")
-	}
 	return roundResult{rps: float64(len(all)) / elapsed.Seconds(), lats: all, cpuPerReq: cpu / time.Duration(len(all))}, nil
 }
 

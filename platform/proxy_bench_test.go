@@ -2,7 +2,6 @@ package platform_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,8 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -246,49 +243,9 @@ type getRound struct {
 // driveGets runs proxyBenchClients clients against t for d, each sending
 // its next GET as soon as the last reply is read.
 func driveGets(ctx context.Context, hc *http.Client, t httpTarget, d time.Duration) (getRound, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		all      []time.Duration
-		firstErr error
-		failed   atomic.Bool
-	)
-	start := time.Now()
-	deadline := start.Add(d)
-	for range proxyBenchClients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			lats := make([]time.Duration, 0, 4096)
-			for !failed.Load() {
-				t0 := time.Now()
-				if !t0.Before(deadline) {
-					break
-				}
-				if err := getOnce(ctx, hc, t); err != nil {
-					if failed.CompareAndSwap(false, true) {
-						mu.Lock()
-						firstErr = err
-						mu.Unlock()
-					}
-					break
-				}
-				lats = append(lats, time.Since(t0))
-			}
-			mu.Lock()
-			all = append(all, lats...)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	if firstErr != nil {
-		return getRound{}, firstErr
-	}
-	if len(all) == 0 {
-		return getRound{}, errors.New("no request finished")
+	all, elapsed, err := closedLoop(ctx, proxyBenchClients, d, func(ctx context.Context) error { return getOnce(ctx, hc, t) })
+	if err != nil {
+		return getRound{}, err
 	}
 	return getRound{rps: float64(len(all)) / elapsed.Seconds(), lats: all}, nil
 }
