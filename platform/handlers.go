@@ -91,9 +91,13 @@ func isOrigin(s string) bool {
 }
 
 // Schema is the OpenRPC document of every platform and instance method.
+// The registries are fixed once the server is built, so it is made once.
 func (s *Server) Schema() map[string]any {
-	return rpc.OpenRPC("roost", Version, map[string]*rpc.Registry{
-		"/api/v1/rpc":                s.platform,
-		"/api/v1/instances/{id}/rpc": s.instance,
+	s.schemaOnce.Do(func() {
+		s.schema = rpc.OpenRPC("roost", Version, map[string]*rpc.Registry{
+			"/api/v1/rpc":                s.platform,
+			"/api/v1/instances/{id}/rpc": s.instance,
+		})
 	})
+	return s.schema
 }

@@ -11,13 +11,8 @@ import (
 )
 
 func TestSandboxSmoke(t *testing.T) {
-	srv := testutil.StartServer(t, platform.Config{}, testutil.WithLocalNode(t))
-	admin := srv.Admin()
-	ctx := testutil.Context(t, testutil.Long)
-	testutil.Eventually(t, testutil.Medium, "the local node online", func() bool {
-		l, err := admin.ListNodes(ctx)
-		return err == nil && len(l.Nodes) == 1 && l.Nodes[0].Status == "online"
-	})
+	e := sbStart(t, platform.Config{})
+	srv, admin, ctx := e.srv, e.admin, e.ctx
 	testutil.PublishTestAgent(t, admin, "echo", testutil.AgentManifest("1.0.0", "-tick", "100ms"))
 	inst, err := admin.CreateInstance(ctx, methods.CreateInstanceInput{TemplateSlug: "default", Name: "smoke", BundleSlug: "echo"})
 	if err != nil {

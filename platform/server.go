@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -54,7 +55,10 @@ type Server struct {
 	instance  *rpc.Registry
 	echo      *echo.Echo
 	http      *http.Server
-	ln        net.Listener
+
+	schemaOnce sync.Once
+	schema     map[string]any
+	ln         net.Listener
 }
 
 // New opens everything the platform needs and binds its listener; Serve

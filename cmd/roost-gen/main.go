@@ -12,6 +12,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -33,7 +34,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	doc := srv.Schema()
+	doc := maps.Clone(srv.Schema()) // the server keeps its own
 	srv.Close()
 	doc["info"] = map[string]any{"title": "roost", "version": "1"}
 
