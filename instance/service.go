@@ -276,12 +276,7 @@ func (s *Service) Archive(ctx context.Context, orgID, id string) error {
 				return err
 			}
 		}
-		if err := checkMove(r.Status, StateArchived); err != nil {
-			return err
-		}
-		now := storage.Now()
-		moved, err := s.store.Move(ctx, orgID, id, r.Status, StateArchived,
-			EventRow{ID: storage.NewID("iev"), InstanceID: id, Event: "archived", Detail: "archived by API", CreatedAt: now})
+		moved, err := s.store.Move(ctx, orgID, id, r.Status, StateArchived, "archived by API")
 		if err != nil {
 			return err
 		}
@@ -322,11 +317,7 @@ func (s *Service) SetStatus(ctx context.Context, instanceID string, to State, de
 		if r.Status == to {
 			return nil
 		}
-		if err := checkMove(r.Status, to); err != nil {
-			return err
-		}
-		moved, err := s.store.Move(ctx, r.OrgID, r.ID, r.Status, to,
-			EventRow{ID: storage.NewID("iev"), InstanceID: r.ID, Event: string(to), Detail: detail, CreatedAt: storage.Now()})
+		moved, err := s.store.Move(ctx, r.OrgID, r.ID, r.Status, to, detail)
 		if err != nil || moved {
 			return err
 		}

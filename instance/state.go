@@ -1,8 +1,9 @@
 package instance
 
 import (
-	"fmt"
+	"errors"
 
+	"github.com/roosthq/roost/lifecycle"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/rpc"
 )
@@ -15,47 +16,37 @@ const (
 	StateCreated      State = methods.InstanceCreated
 	StateInitializing State = methods.InstanceInitializing
 	StateReady        State = methods.InstanceReady
-	StateError        State = "error"
+	StateError        State = methods.InstanceError
 	StateArchived     State = methods.InstanceArchived
 )
 
-// transitions is the table of allowed moves; anything else is refused.
-var transitions = map[State][]State{
-	StateCreated:      {StateInitializing, StateReady, StateError, StateArchived},
-	StateInitializing: {StateReady, StateCreated, StateError, StateArchived},
-	StateReady:        {StateInitializing, StateCreated, StateError, StateArchived},
-	StateError:        {StateInitializing, StateCreated, StateArchived},
-	StateArchived:     {},
-}
-
-// CanMove reports whether from → to is allowed.
-func CanMove(from, to State) bool {
-	for _, s := range transitions[from] {
-		if s == to {
-			return true
-		}
-	}
-	return false
-}
-
-// TransitionError is an illegal move of the lifecycle.
-type TransitionError struct {
-	From, To State
-}
-
-func (e *TransitionError) Error() string {
-	return fmt.Sprintf("instance cannot move from %s to %s", e.From, e.To)
-}
+// Lifecycle is the instance's table of allowed moves. An instance is
+// initializing while a sandbox starts, ready once its agent answers, in
+// error when its sandbox failed (a new sandbox makes it initializing
+// again), and archived for good. Its events are the instance's history.
+var Lifecycle = lifecycle.New("instance", lifecycle.Rows{Table: "instances", Column: "status", Instance: "id", History: true},
+	map[State][]State{
+		StateCreated:      {StateInitializing, StateError, StateArchived},
+		StateInitializing: {StateReady, StateError, StateArchived},
+		StateReady:        {StateInitializing, StateError, StateArchived},
+		StateError:        {StateInitializing, StateArchived},
+		StateArchived:     {},
+	}, StateCreated, StateInitializing, StateReady, StateError)
 
 // checkMove returns nil for an allowed move, and a conflict the client can
-// read otherwise, wrapping the TransitionError.
+// read otherwise, wrapping the *lifecycle.TransitionError.
 func checkMove(from, to State) error {
-	if CanMove(from, to) {
-		return nil
+	return conflict(Lifecycle.Check(from, to))
+}
+
+// conflict turns a refused move into the error the client reads.
+func conflict(err error) error {
+	var te *lifecycle.TransitionError
+	if !errors.As(err, &te) {
+		return err
 	}
-	if from == StateArchived {
-		return ErrArchived.Wrap(&TransitionError{From: from, To: to})
+	if te.From == string(StateArchived) {
+		return ErrArchived.Wrap(te)
 	}
-	return rpc.Errorf(methods.Conflict, "The instance is %s and cannot become %s.", from, to).
-		Wrap(&TransitionError{From: from, To: to})
+	return rpc.Errorf(methods.Conflict, "The instance is %s and cannot become %s.", te.From, te.To).Wrap(te)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/roosthq/roost/lifecycle"
 	"github.com/roosthq/roost/storage"
 )
 
@@ -114,30 +115,21 @@ func (s *Store) Events(ctx context.Context, instanceID string) ([]EventRow, erro
 }
 
 // Move changes an instance's state from → to and records the event, in one
-// transaction; it fails if the row is no longer in from (a concurrent move).
-func (s *Store) Move(ctx context.Context, orgID, id string, from, to State, ev EventRow) (bool, error) {
+// transaction; it reports false if the row is no longer in from (a
+// concurrent move).
+func (s *Store) Move(ctx context.Context, orgID, id string, from, to State, reason string) (bool, error) {
 	moved := false
 	err := s.db.InTx(ctx, func(tx *sqlx.Tx) error {
-		var archivedAt any
+		st := lifecycle.Step[State]{ID: id, InstanceID: id, From: from, To: to, Reason: reason,
+			Where: []lifecycle.Set{{Column: "org_id", Value: orgID}}}
 		if to == StateArchived {
-			archivedAt = ev.CreatedAt
+			st.Also = []lifecycle.Set{{Column: "archived_at", Value: storage.Now()}}
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE instances SET status = ?, archived_at = COALESCE(?, archived_at)
-			WHERE id = ? AND org_id = ? AND status = ?`, to, archivedAt, id, orgID, from)
-		if err != nil {
-			return fmt.Errorf("move instance: %w", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return nil
-		}
-		moved = true
-		return insertEvent(ctx, tx, ev)
+		var err error
+		moved, err = Lifecycle.Move(ctx, tx, st)
+		return err
 	})
-	return moved, err
+	return moved, conflict(err)
 }
 
 // GetAny returns an instance by id, whatever its org (for events from

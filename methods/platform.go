@@ -18,6 +18,7 @@ const (
 	InstanceInitializing = "initializing"
 	InstanceReady        = "ready"
 	InstanceArchived     = "archived"
+	InstanceError        = "error"
 )
 
 // AutoCreateSession asks instances.create to open a session at once.

@@ -32,8 +32,8 @@ func (a instancesForSandboxes) Event(ctx context.Context, instanceID, event, det
 	return a.s.Event(ctx, instanceID, event, detail)
 }
 
-func (a instancesForSandboxes) SetStatus(ctx context.Context, instanceID, status, detail string) error {
-	return a.s.SetStatus(ctx, instanceID, instance.State(status), detail)
+func (a instancesForSandboxes) SetStatus(ctx context.Context, instanceID string, to instance.State, detail string) error {
+	return a.s.SetStatus(ctx, instanceID, to, detail)
 }
 
 // sandboxesForInstances lets instances start, show and end sandboxes.

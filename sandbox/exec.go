@@ -12,6 +12,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/jmoiron/sqlx"
+
+	"github.com/roosthq/roost/lifecycle"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/node/nodeapi"
 	"github.com/roosthq/roost/rpc"
@@ -26,14 +29,29 @@ const (
 	maxOutputChunk     = 1 << 20
 )
 
-// Exec statuses.
+// ExecStatus is a command's lifecycle state.
+type ExecStatus string
+
+// The states of a command: it runs, then ends one way, for good.
 const (
-	ExecRunning   = "running"
-	ExecCompleted = "completed"
-	ExecFailed    = "failed"
-	ExecTimedOut  = "timed_out"
-	ExecCancelled = "cancelled"
+	ExecRunning   ExecStatus = "running"
+	ExecCompleted ExecStatus = "completed"
+	ExecFailed    ExecStatus = "failed"
+	ExecTimedOut  ExecStatus = "timed_out"
+	ExecCancelled ExecStatus = "cancelled"
 )
+
+// ExecLifecycle is a command's table of moves; its events go to
+// state_events (a busy instance runs many commands; its history stays
+// about the instance and its sandbox).
+var ExecLifecycle = lifecycle.New("exec", lifecycle.Rows{Table: "execs", Column: "status"},
+	map[ExecStatus][]ExecStatus{
+		ExecRunning:   {ExecCompleted, ExecFailed, ExecTimedOut, ExecCancelled},
+		ExecCompleted: {},
+		ExecFailed:    {},
+		ExecTimedOut:  {},
+		ExecCancelled: {},
+	}, ExecRunning)
 
 type execRow struct {
 	ID         string        `db:"id"`
@@ -42,7 +60,7 @@ type execRow struct {
 	SandboxID  string        `db:"sandbox_id"`
 	NodeID     string        `db:"node_id"`
 	Command    string        `db:"command"`
-	Status     string        `db:"status"`
+	Status     ExecStatus    `db:"status"`
 	ExitCode   sql.NullInt64 `db:"exit_code"`
 	TimedOut   bool          `db:"timed_out"`
 	StdoutSize int64         `db:"stdout_size"`
@@ -84,8 +102,13 @@ func (s *Service) Exec(ctx context.Context, inst InstanceInfo, callerID string, 
 	}
 	e := execRow{ID: storage.NewID("exe"), OrgID: r.OrgID, InstanceID: r.InstanceID, SandboxID: r.ID, NodeID: r.NodeID,
 		Command: in.Command, Status: ExecRunning, CallerID: callerID, CreatedAt: storage.Now()}
-	if _, err := s.o.DB.NamedExecContext(ctx, `INSERT INTO execs (`+execColumns+`) VALUES (:id, :org_id, :instance_id, :sandbox_id,
+	if err := s.o.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.NamedExecContext(ctx, `INSERT INTO execs (`+execColumns+`) VALUES (:id, :org_id, :instance_id, :sandbox_id,
 		:node_id, :command, :status, :exit_code, :timed_out, :stdout_size, :stderr_size, :detail, :caller_id, :created_at, :finished_at, :duration_ms)`, e); err != nil {
+			return err
+		}
+		return ExecLifecycle.Record(ctx, tx, e.ID, e.InstanceID, "", string(ExecRunning), "started by "+callerID)
+	}); err != nil {
 		return out, fmt.Errorf("record exec: %w", err)
 	}
 	// The command's result is recorded even if the caller goes away.
@@ -96,25 +119,50 @@ func (s *Service) Exec(ctx context.Context, inst InstanceInfo, callerID string, 
 		nodeapi.ExecRequest{ExecID: e.ID, Command: in.Command, TimeoutMs: timeout.Milliseconds(), Env: in.Env}, &res)
 	now := storage.Now()
 	if err != nil {
-		_, _ = s.o.DB.ExecContext(cctx, `UPDATE execs SET status = ?, detail = ?, finished_at = ?, duration_ms = ? WHERE id = ?`,
-			ExecFailed, reason(err), now, now-e.CreatedAt, e.ID)
+		why := reason(err)
+		s.endExec(cctx, e, ExecFailed, why, lifecycle.Set{Column: "detail", Value: why},
+			lifecycle.Set{Column: "finished_at", Value: now}, lifecycle.Set{Column: "duration_ms", Value: now - e.CreatedAt})
 		return out, s.nodeFailure(ctx, &r, err)
 	}
-	status := ExecCompleted
+	status, why := ExecCompleted, fmt.Sprintf("exited with code %d", res.ExitCode)
 	switch {
 	case res.Cancelled:
-		status = ExecCancelled
+		status, why = ExecCancelled, "cancelled by cancelExec"
 	case res.TimedOut:
-		status = ExecTimedOut
+		status, why = ExecTimedOut, fmt.Sprintf("timed out after %d ms", timeout.Milliseconds())
 	}
-	_, _ = s.o.DB.ExecContext(cctx, `UPDATE execs SET status = ?, exit_code = ?, timed_out = ?, stdout_size = ?, stderr_size = ?,
-		finished_at = ?, duration_ms = ? WHERE id = ?`, status, res.ExitCode, res.TimedOut, res.StdoutSize, res.StderrSize, now, res.DurationMs, e.ID)
+	s.endExec(cctx, e, status, why, lifecycle.Set{Column: "exit_code", Value: res.ExitCode}, lifecycle.Set{Column: "timed_out", Value: res.TimedOut},
+		lifecycle.Set{Column: "stdout_size", Value: res.StdoutSize}, lifecycle.Set{Column: "stderr_size", Value: res.StderrSize},
+		lifecycle.Set{Column: "finished_at", Value: now}, lifecycle.Set{Column: "duration_ms", Value: res.DurationMs})
 	s.store.touch(cctx, r.ID)
 	return methods.InstanceExecInSandboxOutputFull{
 		Stdout: res.Stdout, Stderr: res.Stderr, Success: res.ExitCode == 0 && !res.TimedOut && !res.Cancelled,
 		ExitCode: res.ExitCode, ExecID: e.ID, DurationMs: res.DurationMs, TimedOut: res.TimedOut, Cancelled: res.Cancelled,
 		StdoutTruncated: res.StdoutTruncated, StderrTruncated: res.StderrTruncated,
 	}, nil
+}
+
+// endExec records how a running command ended. A command already ended
+// (marked failed when its node reconnected) keeps its first ending.
+func (s *Service) endExec(ctx context.Context, e execRow, to ExecStatus, why string, also ...lifecycle.Set) {
+	err := s.o.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+		_, err := ExecLifecycle.Move(ctx, tx, lifecycle.Step[ExecStatus]{ID: e.ID, InstanceID: e.InstanceID,
+			From: ExecRunning, To: to, Reason: why, Also: also})
+		return err
+	})
+	if err != nil {
+		s.log.Error("record the end of a command", "exec", e.ID, "err", err)
+	}
+}
+
+// failRunningExecs ends the commands left running where the where clause
+// matches: their results can no longer reach anyone.
+func (s *Service) failRunningExecs(ctx context.Context, why string, where ...lifecycle.Set) error {
+	return s.o.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+		_, err := ExecLifecycle.MoveAll(ctx, tx, ExecRunning, ExecFailed, why, where,
+			[]lifecycle.Set{{Column: "detail", Value: why}, {Column: "finished_at", Value: storage.Now()}})
+		return err
+	})
 }
 
 func envName(k string) bool {
@@ -203,7 +251,7 @@ func (s *Service) ListExecs(ctx context.Context, inst InstanceInfo, in methods.L
 		return out, err
 	}
 	for _, e := range rows {
-		w := methods.ExecSummary{ExecID: e.ID, SandboxID: e.SandboxID, Command: e.Command, Status: e.Status, Detail: e.Detail,
+		w := methods.ExecSummary{ExecID: e.ID, SandboxID: e.SandboxID, Command: e.Command, Status: string(e.Status), Detail: e.Detail,
 			StartedAt: storage.FormatTime(e.CreatedAt)}
 		if e.ExitCode.Valid {
 			c := int(e.ExitCode.Int64)

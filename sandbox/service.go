@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/roosthq/roost/instance"
+	"github.com/roosthq/roost/lifecycle"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/node/nodeapi"
 	"github.com/roosthq/roost/rpc"
@@ -59,7 +61,7 @@ type Instances interface {
 	// Event appends a lifecycle event to the instance's history.
 	Event(ctx context.Context, instanceID, event, detail string) error
 	// SetStatus moves the instance's status (initializing, ready, error).
-	SetStatus(ctx context.Context, instanceID, status, detail string) error
+	SetStatus(ctx context.Context, instanceID string, to instance.State, detail string) error
 }
 
 // Revision is what a sandbox needs of its bundle revision.
@@ -134,9 +136,7 @@ func (s *Service) Close() {
 // MarkStaleExecs fails the commands a previous run of the platform left
 // running: their results can no longer reach anyone.
 func (s *Service) MarkStaleExecs(ctx context.Context) error {
-	_, err := s.o.DB.ExecContext(ctx, `UPDATE execs SET status = 'failed', detail = ?, finished_at = ? WHERE status = 'running'`,
-		"the platform restarted while the command ran", storage.Now())
-	return err
+	return s.failRunningExecs(ctx, "the platform restarted while the command ran")
 }
 
 func hashToken(t string) string {
@@ -146,37 +146,28 @@ func hashToken(t string) string {
 
 // transition moves a sandbox and records it in the instance's history.
 func (s *Service) transition(ctx context.Context, r *Row, to State, pausedBy, reason string) error {
-	if r.State == to {
-		return nil
-	}
-	if !CanMove(r.State, to) {
-		return illegal(r.State, to)
-	}
-	errText := ""
-	if to == Failed {
-		errText = reason
-	}
-	ok, err := s.store.move(ctx, r.ID, r.State, to, pausedBy, errText)
-	if err != nil {
-		return err
-	}
-	if !ok {
+	for r.State != to {
+		if !Lifecycle.CanMove(r.State, to) {
+			return illegal(r.State, to)
+		}
+		errText := ""
+		if to == Failed {
+			errText = reason
+		}
+		ok, err := s.store.move(ctx, *r, to, pausedBy, errText, reason)
+		if err != nil {
+			return conflict(err)
+		}
+		if ok {
+			r.State, r.PausedBy = to, pausedBy
+			return nil
+		}
+		// The state changed under us; read it again.
 		cur, err := s.store.get(ctx, r.ID)
 		if err != nil {
 			return err
 		}
 		*r = cur
-		if cur.State == to {
-			return nil
-		}
-		if !CanMove(cur.State, to) {
-			return illegal(cur.State, to)
-		}
-		return s.transition(ctx, r, to, pausedBy, reason)
-	}
-	r.State, r.PausedBy = to, pausedBy
-	if err := s.o.Instances.Event(ctx, r.InstanceID, "sandbox_"+string(to), reason); err != nil {
-		s.log.Error("record sandbox event", "sandbox", r.ID, "err", err)
 	}
 	return nil
 }
@@ -235,7 +226,7 @@ func (s *Service) Create(ctx context.Context, inst InstanceInfo) (Row, error) {
 	}
 	spec.SandboxID, spec.Token = r.ID, token
 	_ = s.o.Instances.Event(ctx, inst.ID, "sandbox_creating", fmt.Sprintf("sandbox %s scheduled on node %s (%s)", r.ID, n.Name, n.ID))
-	_ = s.o.Instances.SetStatus(ctx, inst.ID, methods.InstanceInitializing, "sandbox starting")
+	s.setInstance(ctx, inst.ID, instance.StateInitializing, "sandbox starting")
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -275,7 +266,16 @@ func (s *Service) launch(r Row, spec nodeapi.SandboxSpec) {
 		}
 	}
 	if healthy := s.endLaunch(r.ID); len(spec.Entrypoint) == 0 || info.Healthy || healthy {
-		_ = s.o.Instances.SetStatus(ctx, r.InstanceID, methods.InstanceReady, "sandbox running")
+		s.setInstance(ctx, r.InstanceID, instance.StateReady, "sandbox running")
+	}
+}
+
+// setInstance moves the sandbox's instance along with it. A refusal is
+// logged, not returned: the sandbox's own move already happened, and an
+// instance archived meanwhile rightly refuses.
+func (s *Service) setInstance(ctx context.Context, instanceID string, to instance.State, why string) {
+	if err := s.o.Instances.SetStatus(ctx, instanceID, to, why); err != nil && !errors.Is(err, instance.ErrArchived) {
+		s.log.Warn("instance status not moved with its sandbox", "instance", instanceID, "to", to, "err", err)
 	}
 }
 
@@ -319,8 +319,8 @@ func reason(err error) string {
 // fail moves a sandbox to error and the instance with it.
 func (s *Service) fail(ctx context.Context, r *Row, why string) {
 	if err := s.transition(ctx, r, Failed, "", why); err != nil {
-		var te *TransitionError
-		if errors.As(err, &te) && te.From == Terminated {
+		var te *lifecycle.TransitionError
+		if errors.As(err, &te) && te.From == string(Terminated) {
 			return // it ended on purpose meanwhile
 		}
 		if ctx.Err() != nil {
@@ -329,7 +329,7 @@ func (s *Service) fail(ctx context.Context, r *Row, why string) {
 		s.log.Warn("sandbox not moved to error", "sandbox", r.ID, "err", err)
 		return
 	}
-	_ = s.o.Instances.SetStatus(ctx, r.InstanceID, methods.SandboxError, why)
+	s.setInstance(ctx, r.InstanceID, instance.StateError, why)
 }
 
 func pathOf(pattern, id, exec string) string {
@@ -612,8 +612,8 @@ func (s *Service) idleLoop() {
 		}
 		var idle []Row
 		now := storage.Now()
-		if err := s.o.DB.Select(&idle, `SELECT `+sandboxColumns+` FROM sandboxes WHERE state = 'running'
-			AND idle_timeout_ms > 0 AND last_activity_at + idle_timeout_ms < ?`, now); err != nil {
+		if err := s.o.DB.Select(&idle, `SELECT `+sandboxColumns+` FROM sandboxes WHERE state = ?
+			AND idle_timeout_ms > 0 AND last_activity_at + idle_timeout_ms < ?`, Running, now); err != nil {
 			s.log.Error("find idle sandboxes", "err", err)
 			continue
 		}
@@ -668,8 +668,10 @@ func (s *Service) onHello(nodeID string, running []string) {
 			}
 		}
 	}
-	_, _ = s.o.DB.ExecContext(ctx, `UPDATE execs SET status = 'failed', detail = ?, finished_at = ? WHERE status = 'running' AND node_id = ?`,
-		"the node restarted or reconnected while the command ran", storage.Now(), nodeID)
+	if err := s.failRunningExecs(ctx, "the node restarted or reconnected while the command ran",
+		lifecycle.Set{Column: "node_id", Value: nodeID}); err != nil {
+		s.log.Error("end the commands of a reconnected node", "node", nodeID, "err", err)
+	}
 }
 
 // onEvent records what a node reports of a sandbox.
@@ -687,7 +689,7 @@ func (s *Service) onEvent(nodeID string, ev nodeapi.SandboxEvent) {
 			return
 		}
 		if r.State == Running || r.State == Creating {
-			_ = s.o.Instances.SetStatus(ctx, r.InstanceID, methods.InstanceReady, "agent is up")
+			s.setInstance(ctx, r.InstanceID, instance.StateReady, "agent is up")
 		}
 		return
 	case "sandbox_stopped", "sandbox_failed":

@@ -1,8 +1,9 @@
 package sandbox
 
 import (
-	"fmt"
+	"errors"
 
+	"github.com/roosthq/roost/lifecycle"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/rpc"
 )
@@ -20,38 +21,34 @@ const (
 	Failed      State = methods.SandboxError
 )
 
-// transitions is the table of allowed moves; nothing else happens.
-var transitions = map[State][]State{
-	Creating:    {Running, Terminating, Failed},
-	Running:     {Paused, Terminating, Failed},
-	Paused:      {Running, Terminating, Failed},
-	Terminating: {Terminated, Failed},
-	Failed:      {Terminating, Terminated},
-	Terminated:  {},
-}
+// Lifecycle is the sandbox's table of allowed moves; nothing else happens.
+// Its live states hold the instance's one sandbox (the sandboxes_one_live
+// index of the schema says the same, and a test holds the two together).
+// Its events are the instance's history, as sandbox_<state>.
+var Lifecycle = lifecycle.New("sandbox", lifecycle.Rows{Table: "sandboxes", Column: "state", Touched: "updated_at", History: true,
+	Event: func(to string) string { return "sandbox_" + to }},
+	map[State][]State{
+		Creating:    {Running, Terminating, Failed},
+		Running:     {Paused, Terminating, Failed},
+		Paused:      {Running, Terminating, Failed},
+		Terminating: {Terminated, Failed},
+		Failed:      {Terminating, Terminated},
+		Terminated:  {},
+	}, Creating, Running, Paused, Terminating)
 
 // Live states hold the instance's one sandbox.
-func (s State) Live() bool {
-	return s == Creating || s == Running || s == Paused || s == Terminating
-}
+func (s State) Live() bool { return Lifecycle.Live(s) }
 
-// CanMove reports whether from → to is allowed.
-func CanMove(from, to State) bool {
-	for _, s := range transitions[from] {
-		if s == to {
-			return true
-		}
-	}
-	return false
-}
-
-// TransitionError is an illegal move.
-type TransitionError struct{ From, To State }
-
-func (e *TransitionError) Error() string {
-	return fmt.Sprintf("sandbox cannot move from %s to %s", e.From, e.To)
-}
-
+// illegal is the conflict the client reads for a refused move, wrapping
+// the *lifecycle.TransitionError.
 func illegal(from, to State) error {
-	return rpc.Errorf(methods.Conflict, "The sandbox is %s and cannot become %s.", from, to).Wrap(&TransitionError{from, to})
+	return conflict(Lifecycle.Check(from, to))
+}
+
+func conflict(err error) error {
+	var te *lifecycle.TransitionError
+	if !errors.As(err, &te) {
+		return err
+	}
+	return rpc.Errorf(methods.Conflict, "The sandbox is %s and cannot become %s.", te.From, te.To).Wrap(te)
 }

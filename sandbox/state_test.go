@@ -2,14 +2,18 @@ package sandbox
 
 import (
 	"errors"
+	"regexp"
+	"strings"
 	"testing"
 
+	"github.com/roosthq/roost/lifecycle"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/rpc"
+	"github.com/roosthq/roost/storage"
 )
 
 func TestTransitions(t *testing.T) {
-	all := []State{Creating, Running, Paused, Terminating, Terminated, Failed}
+	all := Lifecycle.States()
 	allowed := map[[2]State]bool{
 		{Creating, Running}: true, {Creating, Terminating}: true, {Creating, Failed}: true,
 		{Running, Paused}: true, {Running, Terminating}: true, {Running, Failed}: true,
@@ -17,10 +21,13 @@ func TestTransitions(t *testing.T) {
 		{Terminating, Terminated}: true, {Terminating, Failed}: true,
 		{Failed, Terminating}: true, {Failed, Terminated}: true,
 	}
+	if len(all) != 6 {
+		t.Fatalf("states = %v", all)
+	}
 	for _, from := range all {
 		for _, to := range all {
 			t.Run(string(from)+"→"+string(to), func(t *testing.T) {
-				if got := CanMove(from, to); got != allowed[[2]State{from, to}] {
+				if got := Lifecycle.CanMove(from, to); got != allowed[[2]State{from, to}] {
 					t.Fatalf("CanMove = %v", got)
 				}
 				if allowed[[2]State{from, to}] {
@@ -28,8 +35,8 @@ func TestTransitions(t *testing.T) {
 				}
 				err := illegal(from, to)
 				var re *rpc.Error
-				var te *TransitionError
-				if !errors.As(err, &re) || re.Type != methods.Conflict || !errors.As(err, &te) || te.From != from || te.To != to {
+				var te *lifecycle.TransitionError
+				if !errors.As(err, &re) || re.Type != methods.Conflict || !errors.As(err, &te) || te.From != string(from) || te.To != string(to) {
 					t.Fatalf("illegal(%s, %s) = %v, want a conflict wrapping the transition", from, to, err)
 				}
 			})
@@ -40,5 +47,20 @@ func TestTransitions(t *testing.T) {
 		if s.Live() != want {
 			t.Errorf("%s.Live() = %v", s, s.Live())
 		}
+	}
+}
+
+// The schema's one-live-sandbox index must name exactly the live states.
+func TestLiveIndexMatchesTable(t *testing.T) {
+	b, err := storage.MigrationSQL("0004_sandboxes.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?s)sandboxes_one_live ON sandboxes \(instance_id\)\s+WHERE state IN \(([^)]*)\)`).FindStringSubmatch(b)
+	if m == nil {
+		t.Fatal("no sandboxes_one_live index in the schema")
+	}
+	if got, want := strings.TrimSpace(m[1]), Lifecycle.LiveSQL(); got != want {
+		t.Fatalf("index lists %s; the lifecycle's live states are %s", got, want)
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"sync"
 
+	"github.com/jmoiron/sqlx"
+
+	"github.com/roosthq/roost/lifecycle"
 	"github.com/roosthq/roost/storage"
 )
 
@@ -51,7 +53,7 @@ func (s store) get(ctx context.Context, id string) (Row, error) {
 func (s store) live(ctx context.Context, instanceID string) (Row, error) {
 	var r Row
 	err := s.db.GetContext(ctx, &r, `SELECT `+sandboxColumns+` FROM sandboxes WHERE instance_id = ?
-		AND state IN ('creating', 'running', 'paused', 'terminating')`, instanceID)
+		AND state IN (`+Lifecycle.LiveSQL()+`)`, instanceID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, ErrNoLiveSandbox
 	}
@@ -72,20 +74,25 @@ func (s store) latest(ctx context.Context, instanceID string) (Row, error) {
 func (s store) onNode(ctx context.Context, nodeID string) ([]Row, error) {
 	var rows []Row
 	err := s.db.SelectContext(ctx, &rows, `SELECT `+sandboxColumns+` FROM sandboxes WHERE node_id = ?
-		AND state IN ('creating', 'running', 'paused', 'terminating')`, nodeID)
+		AND state IN (`+Lifecycle.LiveSQL()+`)`, nodeID)
 	return rows, err
 }
 
-// move changes the state if it is still from; it reports whether it did.
-func (s store) move(ctx context.Context, id string, from, to State, pausedBy, errText string) (bool, error) {
-	now := storage.Now()
-	res, err := s.db.ExecContext(ctx, `UPDATE sandboxes SET state = ?, paused_by = ?, error = CASE WHEN ? = '' THEN error ELSE ? END,
-		updated_at = ?, last_activity_at = ? WHERE id = ? AND state = ?`, to, pausedBy, errText, errText, now, now, id, from)
-	if err != nil {
-		return false, fmt.Errorf("move sandbox: %w", err)
+// move changes the state if it is still from, with the event, in one
+// transaction; it reports whether it did.
+func (s store) move(ctx context.Context, r Row, to State, pausedBy, errText, reason string) (bool, error) {
+	st := lifecycle.Step[State]{ID: r.ID, InstanceID: r.InstanceID, From: r.State, To: to, Reason: reason,
+		Also: []lifecycle.Set{{Column: "paused_by", Value: pausedBy}, {Column: "last_activity_at", Value: storage.Now()}}}
+	if errText != "" {
+		st.Also = append(st.Also, lifecycle.Set{Column: "error", Value: errText})
 	}
-	n, _ := res.RowsAffected()
-	return n == 1, nil
+	moved := false
+	err := s.db.InTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		moved, err = Lifecycle.Move(ctx, tx, st)
+		return err
+	})
+	return moved, err
 }
 
 // touchEvery is the finest grain of a sandbox's activity time: idle

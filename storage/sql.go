@@ -83,6 +83,13 @@ type migration struct {
 	sql     string
 }
 
+// MigrationSQL returns the text of one embedded migration, for tests that
+// hold the schema to the code (a lifecycle's live states, say).
+func MigrationSQL(name string) (string, error) {
+	b, err := migrationFiles.ReadFile("migrations/" + name)
+	return string(b), err
+}
+
 func loadMigrations() ([]migration, error) {
 	entries, err := fs.ReadDir(migrationFiles, "migrations")
 	if err != nil {
