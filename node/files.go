@@ -30,31 +30,26 @@ func workspaceRel(rel string) (string, error) {
 // files from it (published work), as the sandbox's own user.
 func (n *Node) fileRoutes(mux *http.ServeMux) {
 	rt := n.rt
-	mux.HandleFunc("PUT "+nodeapi.SandboxFilesPath, func(w http.ResponseWriter, r *http.Request) {
-		s, err := rt.get(r.PathValue("id"))
-		if err != nil {
-			apiError(w, err)
-			return
-		}
+	mux.HandleFunc("PUT "+nodeapi.SandboxFilesPath, rt.withBox(func(w http.ResponseWriter, r *http.Request, s *sbox) {
 		rel, err := workspaceRel(r.URL.Query().Get("path"))
 		if err != nil {
-			writeJSON(w, http.StatusBadRequest, nodeapi.ErrorResponse{Error: err.Error()})
+			refuse(w, nodeapi.CodeBadRequest, err.Error())
 			return
 		}
 		// The workspace is the sandbox's: every step is resolved beneath
 		// it without following links, and what is made is the sandbox's.
 		if err := mkdirAllBeneath(s.workspace(), filepath.Dir(rel), s.uid); err != nil {
-			writeJSON(w, http.StatusBadRequest, nodeapi.ErrorResponse{Error: "cannot make the file's directory: " + err.Error()})
+			refuse(w, nodeapi.CodeBadRequest, "cannot make the file's directory: "+err.Error())
 			return
 		}
 		f, err := openBeneath(s.workspace(), rel, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0o644)
 		if err != nil {
-			writeJSON(w, http.StatusBadRequest, nodeapi.ErrorResponse{Error: "cannot write the file: " + err.Error()})
+			refuse(w, nodeapi.CodeBadRequest, "cannot write the file: "+err.Error())
 			return
 		}
 		if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
 			f.Close()
-			writeJSON(w, http.StatusBadRequest, nodeapi.ErrorResponse{Error: "the path is not a regular file"})
+			refuse(w, nodeapi.CodeBadRequest, "the path is not a regular file")
 			return
 		}
 		_, err = io.Copy(f, r.Body)
@@ -69,29 +64,24 @@ func (n *Node) fileRoutes(mux *http.ServeMux) {
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
-	})
-	mux.HandleFunc("GET "+nodeapi.SandboxFilesPath, func(w http.ResponseWriter, r *http.Request) {
-		s, err := rt.get(r.PathValue("id"))
-		if err != nil {
-			apiError(w, err)
-			return
-		}
+	}))
+	mux.HandleFunc("GET "+nodeapi.SandboxFilesPath, rt.withBox(func(w http.ResponseWriter, r *http.Request, s *sbox) {
 		rel, err := workspaceRel(r.URL.Query().Get("path"))
 		if err != nil {
-			writeJSON(w, http.StatusBadRequest, nodeapi.ErrorResponse{Error: err.Error()})
+			refuse(w, nodeapi.CodeBadRequest, err.Error())
 			return
 		}
 		f, err := openRegularBeneath(s.workspace(), rel)
 		if errors.Is(err, os.ErrNotExist) {
-			writeJSON(w, http.StatusNotFound, nodeapi.ErrorResponse{Error: "no such file"})
+			refuse(w, nodeapi.CodeNoFile, "no such file")
 			return
 		}
 		if err != nil {
-			writeJSON(w, http.StatusBadRequest, nodeapi.ErrorResponse{Error: "cannot read the file: " + err.Error()})
+			refuse(w, nodeapi.CodeBadRequest, "cannot read the file: "+err.Error())
 			return
 		}
 		defer f.Close()
 		w.Header().Set("Content-Type", "application/octet-stream")
 		_, _ = io.Copy(w, f)
-	})
+	}))
 }

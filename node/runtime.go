@@ -25,10 +25,20 @@ import (
 	"github.com/roosthq/roost/node/supervisor"
 )
 
-// Errors of the runtime, which the node API maps to HTTP statuses.
+// refusal is an error of the runtime with the code the node API answers it
+// with.
+type refusal struct {
+	code nodeapi.ErrorCode
+	msg  string
+}
+
+func (e *refusal) Error() string { return e.msg }
+
+// Errors of the runtime.
 var (
-	errNoSandbox = errors.New("no such sandbox on this node")
-	errPaused    = errors.New("the sandbox is paused")
+	errNoSandbox = &refusal{nodeapi.CodeNoSandbox, "no such sandbox on this node"}
+	errStarting  = &refusal{nodeapi.CodeStarting, "the sandbox is still starting on this node"}
+	errPaused    = &refusal{nodeapi.CodePaused, "the sandbox is paused"}
 )
 
 // firstUID is the first host uid given to sandboxes; each sandbox runs as
@@ -47,6 +57,8 @@ type runtime struct {
 
 	mu        sync.Mutex
 	sandboxes map[string]*sbox
+	// starting holds the sandboxes whose first start is under way.
+	starting map[string]bool
 	// uids holds the uids allocUID handed out, until their sandbox stops:
 	// sandboxes starting at once must not both take the first free one.
 	uids   map[int]bool
@@ -89,7 +101,7 @@ func newRuntime(dataDir, exe string, log *slog.Logger, fetch func(context.Contex
 	r := &runtime{
 		dir: filepath.Join(dataDir, "sandboxes"), exe: exe, log: log, report: report,
 		bundles:   &bundleCache{dir: filepath.Join(dataDir, "bundles"), fetch: fetch},
-		sandboxes: map[string]*sbox{}, uids: map[int]bool{},
+		sandboxes: map[string]*sbox{}, starting: map[string]bool{}, uids: map[int]bool{},
 	}
 	if p, err := exec.LookPath("bwrap"); err == nil {
 		r.bwrap = p
@@ -130,10 +142,13 @@ func (r *runtime) get(id string) (*sbox, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s, ok := r.sandboxes[id]
-	if !ok {
-		return nil, errNoSandbox
+	switch {
+	case ok:
+		return s, nil
+	case r.starting[id]:
+		return nil, errStarting
 	}
-	return s, nil
+	return nil, errNoSandbox
 }
 
 func (r *runtime) info(s *sbox) nodeapi.SandboxInfo {
@@ -202,9 +217,22 @@ func (r *runtime) create(ctx context.Context, spec nodeapi.SandboxSpec) (nodeapi
 		return nodeapi.SandboxInfo{}, fmt.Errorf("sandbox id %q is not valid", spec.SandboxID)
 	}
 
-	if s, err := r.get(spec.SandboxID); err == nil {
+	r.mu.Lock()
+	if s, ok := r.sandboxes[spec.SandboxID]; ok {
+		r.mu.Unlock()
 		return r.info(s), nil
 	}
+	if r.starting[spec.SandboxID] {
+		r.mu.Unlock()
+		return nodeapi.SandboxInfo{}, errStarting
+	}
+	r.starting[spec.SandboxID] = true
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.starting, spec.SandboxID)
+		r.mu.Unlock()
+	}()
 	dir := filepath.Join(r.dir, spec.SandboxID)
 	if err := os.MkdirAll(dir, 0o711); err != nil {
 		return nodeapi.SandboxInfo{}, err
@@ -538,9 +566,12 @@ func (s *sbox) postJSON(ctx context.Context, path string, in, out any) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		var e struct{ Error string }
-		_ = json.NewDecoder(resp.Body).Decode(&e)
-		return fmt.Errorf("supervisor: %s (HTTP %d)", e.Error, resp.StatusCode)
+		var e nodeapi.ErrorResponse
+		_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&e)
+		if e.Code == "" {
+			e.Code = nodeapi.CodeInternal
+		}
+		return &refusal{code: e.Code, msg: fmt.Sprintf("supervisor: %s (HTTP %d)", e.Error, resp.StatusCode)}
 	}
 	if out == nil {
 		return nil

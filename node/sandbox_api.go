@@ -6,39 +6,47 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/roosthq/roost/node/nodeapi"
+	"github.com/roosthq/roost/node/splice"
 	"github.com/roosthq/roost/node/supervisor"
 )
 
+// apiError answers a failed call with the code of its refusal; anything
+// else is internal.
 func apiError(w http.ResponseWriter, err error) {
-	status := http.StatusInternalServerError
-	switch {
-	case errors.Is(err, errNoSandbox):
-		status = http.StatusNotFound
-	case errors.Is(err, errPaused):
-		status = http.StatusConflict
+	code := nodeapi.CodeInternal
+	var rf *refusal
+	if errors.As(err, &rf) {
+		code = rf.code
 	}
-	writeJSON(w, status, nodeapi.ErrorResponse{Error: err.Error()})
+	refuse(w, code, err.Error())
+}
+
+// refuse answers a call with a code and a sentence.
+func refuse(w http.ResponseWriter, code nodeapi.ErrorCode, msg string) {
+	writeJSON(w, code.Status(), nodeapi.ErrorResponse{Error: msg, Code: code})
+}
+
+// withBox runs h with the sandbox the path names, or refuses.
+func (rt *runtime) withBox(h func(w http.ResponseWriter, r *http.Request, s *sbox)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s, err := rt.get(r.PathValue("id"))
+		if err != nil {
+			apiError(w, err)
+			return
+		}
+		h(w, r, s)
+	}
 }
 
 // sandboxRoutes adds the sandbox endpoints to the node's API.
 func (n *Node) sandboxRoutes(mux *http.ServeMux) {
 	rt := n.rt
-	withBox := func(h func(w http.ResponseWriter, r *http.Request, s *sbox)) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			s, err := rt.get(r.PathValue("id"))
-			if err != nil {
-				apiError(w, err)
-				return
-			}
-			h(w, r, s)
-		}
-	}
+	withBox := rt.withBox
 	mux.HandleFunc("GET "+nodeapi.SandboxesPath, func(w http.ResponseWriter, r *http.Request) {
 		out := []nodeapi.SandboxInfo{}
 		for _, id := range rt.ids() {
@@ -51,7 +59,7 @@ func (n *Node) sandboxRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("PUT "+nodeapi.SandboxPath, func(w http.ResponseWriter, r *http.Request) {
 		var spec nodeapi.SandboxSpec
 		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&spec); err != nil || spec.SandboxID != r.PathValue("id") {
-			writeJSON(w, http.StatusBadRequest, nodeapi.ErrorResponse{Error: "bad sandbox spec"})
+			refuse(w, nodeapi.CodeBadRequest, "bad sandbox spec")
 			return
 		}
 		info, err := rt.create(r.Context(), spec)
@@ -107,7 +115,7 @@ func (n *Node) sandboxRoutes(mux *http.ServeMux) {
 		}
 		var req nodeapi.ExecRequest
 		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil || !idForm(req.ExecID) {
-			writeJSON(w, http.StatusBadRequest, nodeapi.ErrorResponse{Error: "bad exec request"})
+			refuse(w, nodeapi.CodeBadRequest, "bad exec request")
 			return
 		}
 		var res nodeapi.ExecResult
@@ -131,7 +139,7 @@ func (n *Node) sandboxRoutes(mux *http.ServeMux) {
 		limit, _ := strconv.ParseInt(q.Get("limit"), 10, 64)
 		b, total, err := rt.execOutput(s, r.PathValue("exec"), q.Get("stream"), offset, limit)
 		if err != nil {
-			writeJSON(w, http.StatusNotFound, nodeapi.ErrorResponse{Error: "no output for this exec"})
+			refuse(w, nodeapi.CodeNoOutput, "no output for this exec")
 			return
 		}
 		w.Header().Set("X-Total-Size", strconv.FormatInt(total, 10))
@@ -162,38 +170,11 @@ func (n *Node) sandboxRoutes(mux *http.ServeMux) {
 		resp, err := http.ReadResponse(br, nil)
 		if err != nil || resp.StatusCode != http.StatusOK {
 			up.Close()
-			writeJSON(w, http.StatusBadGateway, nodeapi.ErrorResponse{Error: "nothing listens on port " + port + " in the sandbox"})
-			return
-		}
-		hj, ok := w.(http.Hijacker)
-		if !ok {
-			up.Close()
-			return
-		}
-		conn, cbuf, err := hj.Hijack()
-		if err != nil {
-			up.Close()
+			refuse(w, nodeapi.CodeNotListening, "nothing listens on port "+port+" in the sandbox")
 			return
 		}
 		// 101 lets an http.Client on the other side take the connection as
 		// a raw stream (its Body becomes read-write).
-		_, _ = io.WriteString(conn, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: roost-dial\r\n\r\n")
-		go func() {
-			if k := cbuf.Reader.Buffered(); k > 0 {
-				b, _ := cbuf.Reader.Peek(k)
-				_, _ = up.Write(b)
-			}
-			_, _ = io.Copy(up, conn)
-			if uc, ok := up.(*net.UnixConn); ok {
-				_ = uc.CloseWrite()
-			}
-		}()
-		if k := br.Buffered(); k > 0 {
-			b, _ := br.Peek(k)
-			_, _ = conn.Write(b)
-		}
-		_, _ = io.Copy(conn, up)
-		conn.Close()
-		up.Close()
+		splice.Hijack(w, up, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: roost-dial\r\n\r\n", br)
 	}))
 }

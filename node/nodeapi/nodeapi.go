@@ -46,9 +46,11 @@ type EnrollResponse struct {
 	Credential string `json:"credential"`
 }
 
-// ErrorResponse answers a failed enrollment or connection.
+// ErrorResponse answers a failed call: an enrollment or connection refused
+// by the platform, or a node or supervisor call refused (with its Code).
 type ErrorResponse struct {
-	Error string `json:"error"`
+	Error string    `json:"error"`
+	Code  ErrorCode `json:"code,omitempty"`
 }
 
 // Metrics is what a heartbeat carries.

@@ -7,6 +7,9 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/roosthq/roost/node/nodeapi"
+	"github.com/roosthq/roost/node/splice"
 )
 
 // Paths of the supervisor's API on its unix socket.
@@ -23,6 +26,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// refuse answers a failed call with its code, which the node passes on.
+func refuse(w http.ResponseWriter, code nodeapi.ErrorCode, msg string) {
+	writeJSON(w, code.Status(), nodeapi.ErrorResponse{Error: msg, Code: code})
 }
 
 func (s *Supervisor) api() http.Handler {
@@ -87,7 +95,7 @@ func (s *Supervisor) api() http.Handler {
 	})
 	mux.HandleFunc("POST "+RestartAgentPath, func(w http.ResponseWriter, r *http.Request) {
 		if len(s.spec.Entrypoint) == 0 {
-			writeJSON(w, http.StatusConflict, map[string]string{"error": "this sandbox has no agent"})
+			refuse(w, nodeapi.CodeNoAgent, "this sandbox has no agent")
 			return
 		}
 		go s.restartAgent()
@@ -96,12 +104,12 @@ func (s *Supervisor) api() http.Handler {
 	mux.HandleFunc("POST "+ExecPath, func(w http.ResponseWriter, r *http.Request) {
 		var req ExecRequest
 		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad exec request"})
+			refuse(w, nodeapi.CodeBadRequest, "bad exec request")
 			return
 		}
 		res, err := s.exec(req)
 		if err != nil {
-			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+			refuse(w, nodeapi.CodeInternal, err.Error())
 			return
 		}
 		writeJSON(w, http.StatusOK, res)
@@ -118,38 +126,15 @@ func (s *Supervisor) api() http.Handler {
 	mux.HandleFunc("GET "+DialPath, func(w http.ResponseWriter, r *http.Request) {
 		port, err := strconv.Atoi(r.URL.Query().Get("port"))
 		if err != nil || port < 1 || port > 65535 {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "port must be 1-65535"})
+			refuse(w, nodeapi.CodeBadRequest, "port must be 1-65535")
 			return
 		}
 		up, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 5*time.Second)
 		if err != nil {
-			writeJSON(w, http.StatusBadGateway, map[string]string{"error": "nothing listens on port " + strconv.Itoa(port)})
+			refuse(w, nodeapi.CodeNotListening, "nothing listens on port "+strconv.Itoa(port))
 			return
 		}
-		hj, ok := w.(http.Hijacker)
-		if !ok {
-			up.Close()
-			return
-		}
-		conn, buf, err := hj.Hijack()
-		if err != nil {
-			up.Close()
-			return
-		}
-		_, _ = conn.Write([]byte("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"))
-		go func() {
-			if buf.Reader.Buffered() > 0 {
-				b, _ := buf.Reader.Peek(buf.Reader.Buffered())
-				_, _ = up.Write(b)
-			}
-			_, _ = io.Copy(up, conn)
-			if tc, ok := up.(*net.TCPConn); ok {
-				_ = tc.CloseWrite()
-			}
-		}()
-		_, _ = io.Copy(conn, up)
-		conn.Close()
-		up.Close()
+		splice.Hijack(w, up, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", nil)
 	})
 	return mux
 }
