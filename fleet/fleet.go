@@ -1,4 +1,4 @@
-package sandbox
+package fleet
 
 import (
 	"context"
@@ -26,8 +26,8 @@ const MissedHeartbeats = 3
 // DefaultHeartbeat is assumed until a node says its interval.
 const DefaultHeartbeat = 10 * time.Second
 
-// FleetOptions configures a Fleet.
-type FleetOptions struct {
+// Options configures a Fleet.
+type Options struct {
 	DB     *storage.DB
 	Logger *slog.Logger
 	// WatchEvery is how often heartbeats are checked. Default 1 s.
@@ -42,7 +42,7 @@ type Fleet struct {
 	every time.Duration
 
 	mu     sync.Mutex
-	hooks  fleetHooks
+	hooks  Hooks
 	live   map[string]*liveNode
 	closed bool
 	stop   chan struct{}
@@ -57,9 +57,9 @@ type liveNode struct {
 	sandboxes []string
 }
 
-// NewFleet starts a fleet's heartbeat watchdog. Every node is offline until
+// New starts a fleet's heartbeat watchdog. Every node is offline until
 // it connects.
-func NewFleet(o FleetOptions) *Fleet {
+func New(o Options) *Fleet {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -117,20 +117,24 @@ func (f *Fleet) watch() {
 	}
 }
 
-// fleetHooks are what the sandbox service learns from nodes.
-type fleetHooks struct {
-	onHello    func(nodeID string, sandboxes []string)
-	onEvent    func(nodeID string, ev nodeapi.SandboxEvent)
-	openBundle func(ctx context.Context, revisionID string) (io.ReadCloser, error)
+// Hooks are what the sandbox service learns from nodes.
+type Hooks struct {
+	// OnHello reconciles a node's complete list of the sandboxes it runs.
+	OnHello func(nodeID string, sandboxes []string)
+	// OnEvent records what a node reports of one sandbox.
+	OnEvent func(nodeID string, ev nodeapi.SandboxEvent)
+	// OpenBundle streams a bundle revision's archive to a node.
+	OpenBundle func(ctx context.Context, revisionID string) (io.ReadCloser, error)
 }
 
-func (f *Fleet) setHooks(h fleetHooks) {
+// SetHooks connects the fleet to what listens to nodes.
+func (f *Fleet) SetHooks(h Hooks) {
 	f.mu.Lock()
 	f.hooks = h
 	f.mu.Unlock()
 }
 
-func (f *Fleet) getHooks() fleetHooks {
+func (f *Fleet) getHooks() Hooks {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.hooks
@@ -233,8 +237,8 @@ func (f *Fleet) nodeHandler(id string, l *liveNode) http.Handler {
 		}
 		f.log.Info("node reported", "node", id, "sandboxes", len(h.Sandboxes), "version", h.Version)
 		w.WriteHeader(http.StatusOK)
-		if hk := f.getHooks(); hk.onHello != nil {
-			go hk.onHello(id, h.Sandboxes)
+		if hk := f.getHooks(); hk.OnHello != nil {
+			go hk.OnHello(id, h.Sandboxes)
 		}
 	})
 	mux.HandleFunc("POST "+nodeapi.SandboxEventsPath, func(w http.ResponseWriter, r *http.Request) {
@@ -243,18 +247,18 @@ func (f *Fleet) nodeHandler(id string, l *liveNode) http.Handler {
 			http.Error(w, "bad event", http.StatusBadRequest)
 			return
 		}
-		if hk := f.getHooks(); hk.onEvent != nil {
-			hk.onEvent(id, ev)
+		if hk := f.getHooks(); hk.OnEvent != nil {
+			hk.OnEvent(id, ev)
 		}
 		w.WriteHeader(http.StatusOK)
 	})
 	mux.HandleFunc("GET "+nodeapi.BundlePath, func(w http.ResponseWriter, r *http.Request) {
 		hk := f.getHooks()
-		if hk.openBundle == nil {
+		if hk.OpenBundle == nil {
 			http.Error(w, "no bundles here", http.StatusNotFound)
 			return
 		}
-		rc, err := hk.openBundle(r.Context(), r.PathValue("revision"))
+		rc, err := hk.OpenBundle(r.Context(), r.PathValue("revision"))
 		if err != nil {
 			http.Error(w, "no such bundle revision", http.StatusNotFound)
 			return
@@ -296,10 +300,10 @@ func Unavailable(nodeID string, cause error) error {
 	return rpc.Errorf(methods.Unavailable, "The node %s is not connected, or its connection dropped. Retry in a moment; if it persists, check the node.", nodeID).Wrap(cause)
 }
 
-// Do sends req (whose URL path is a node API path) to a node through its
+// do sends req (whose URL path is a node API path) to a node through its
 // tunnel. A node that is not connected, or whose connection drops before
 // the response headers, answers unavailable at once.
-func (f *Fleet) Do(req *http.Request, nodeID string) (*http.Response, error) {
+func (f *Fleet) do(req *http.Request, nodeID string) (*http.Response, error) {
 	f.mu.Lock()
 	l := f.live[nodeID]
 	f.mu.Unlock()

@@ -1,8 +1,7 @@
-package sandbox
+package fleet
 
 import (
 	"context"
-	"net/url"
 	"time"
 
 	"github.com/roosthq/roost/methods"
@@ -75,9 +74,4 @@ func (f *Fleet) RegisterAdmin(r *rpc.Registry, baseURL func() string) {
 		}
 		return methods.OKOutput{OK: true}, nil
 	}))
-}
-
-// InstallCommand is the one line that installs a node from the platform.
-func InstallCommand(baseURL, token string) string {
-	return "curl -fsSL '" + baseURL + "/install.sh?token=" + url.QueryEscape(token) + "' | sh"
 }

@@ -1,12 +1,8 @@
-package sandbox
+package fleet
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -73,19 +69,6 @@ func CheckLabels(field string, labels []string) ([]string, error) {
 	return out, nil
 }
 
-func hashSecret(s string) string {
-	h := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(h[:])
-}
-
-func newSecret(prefix string) string {
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("crypto/rand failed: " + err.Error())
-	}
-	return prefix + base64.RawURLEncoding.EncodeToString(b[:])
-}
-
 // NodeRow is a node as stored.
 type NodeRow struct {
 	ID              string         `db:"id"`
@@ -141,7 +124,7 @@ func (s nodeStore) byCredential(ctx context.Context, cred string) (NodeRow, erro
 	if !strings.HasPrefix(cred, credentialPrefix) {
 		return r, ErrCredential
 	}
-	err := s.db.GetContext(ctx, &r, `SELECT `+nodeColumns+` FROM nodes WHERE credential_hash = ?`, hashSecret(cred))
+	err := s.db.GetContext(ctx, &r, `SELECT `+nodeColumns+` FROM nodes WHERE credential_hash = ?`, storage.HashSecret(cred))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, ErrCredential
 	}
@@ -153,12 +136,12 @@ func (s nodeStore) byCredential(ctx context.Context, cred string) (NodeRow, erro
 
 // createToken stores a new one-time enrollment token and returns it.
 func (s nodeStore) createToken(ctx context.Context, createdBy string, ttl time.Duration, labels []string) (string, time.Time, error) {
-	tok := newSecret(enrollTokenPrefix)
+	tok := storage.NewSecret(enrollTokenPrefix)
 	lj, _ := json.Marshal(labels)
 	now := time.Now()
 	exp := now.Add(ttl)
 	_, err := s.db.ExecContext(ctx, `INSERT INTO node_enroll_tokens (id, token_hash, labels, created_by, expires_at, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, storage.NewID("net"), hashSecret(tok), string(lj), createdBy, exp.UnixMilli(), now.UnixMilli())
+		VALUES (?, ?, ?, ?, ?, ?)`, storage.NewID("net"), storage.HashSecret(tok), string(lj), createdBy, exp.UnixMilli(), now.UnixMilli())
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("create enroll token: %w", err)
 	}
@@ -175,7 +158,7 @@ type tokenRow struct {
 // checkToken tells whether a token may still enroll (for install.sh).
 func (s nodeStore) checkToken(ctx context.Context, tok string) error {
 	var t tokenRow
-	err := s.db.GetContext(ctx, &t, `SELECT id, labels, expires_at, spent_at FROM node_enroll_tokens WHERE token_hash = ?`, hashSecret(tok))
+	err := s.db.GetContext(ctx, &t, `SELECT id, labels, expires_at, spent_at FROM node_enroll_tokens WHERE token_hash = ?`, storage.HashSecret(tok))
 	return tokenState(t, err)
 }
 
@@ -204,11 +187,11 @@ func (s nodeStore) enroll(ctx context.Context, req nodeapi.EnrollRequest) (strin
 	if name == "" || len(name) > 100 {
 		return "", "", rpc.InvalidField("name", "range", "The node name must be 1 to 100 characters.")
 	}
-	cred := newSecret(credentialPrefix)
+	cred := storage.NewSecret(credentialPrefix)
 	var nodeID string
 	err = s.db.InTx(ctx, func(tx *sqlx.Tx) error {
 		var t tokenRow
-		err := tx.GetContext(ctx, &t, `SELECT id, labels, expires_at, spent_at FROM node_enroll_tokens WHERE token_hash = ?`, hashSecret(req.Token))
+		err := tx.GetContext(ctx, &t, `SELECT id, labels, expires_at, spent_at FROM node_enroll_tokens WHERE token_hash = ?`, storage.HashSecret(req.Token))
 		if err := tokenState(t, err); err != nil {
 			return err
 		}
@@ -220,7 +203,7 @@ func (s nodeStore) enroll(ctx context.Context, req nodeapi.EnrollRequest) (strin
 		rotated := false
 		if req.NodeID != "" {
 			res, err := tx.ExecContext(ctx, `UPDATE nodes SET credential_hash = ?, name = ?, hostname = ?, labels = ?, version = ? WHERE id = ?`,
-				hashSecret(cred), name, req.Hostname, string(lj), req.Version, req.NodeID)
+				storage.HashSecret(cred), name, req.Hostname, string(lj), req.Version, req.NodeID)
 			if err != nil {
 				return err
 			}
@@ -231,7 +214,7 @@ func (s nodeStore) enroll(ctx context.Context, req nodeapi.EnrollRequest) (strin
 		if !rotated {
 			nodeID = storage.NewID("node")
 			if _, err := tx.ExecContext(ctx, `INSERT INTO nodes (id, name, hostname, labels, version, credential_hash, created_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?)`, nodeID, name, req.Hostname, string(lj), req.Version, hashSecret(cred), now); err != nil {
+				VALUES (?, ?, ?, ?, ?, ?, ?)`, nodeID, name, req.Hostname, string(lj), req.Version, storage.HashSecret(cred), now); err != nil {
 				return err
 			}
 		}

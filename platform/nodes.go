@@ -6,13 +6,12 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"regexp"
 	"strings"
-	"text/template"
 
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
 
+	"github.com/roosthq/roost/fleet"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/node/nodeapi"
 	"github.com/roosthq/roost/rpc"
@@ -79,56 +78,6 @@ func (s *Server) handleBinary(c echo.Context) error {
 	return c.File(exe)
 }
 
-var installScript = template.Must(template.New("install").Parse(`#!/bin/sh
-# Installs a roost node: downloads roost from the platform, enrolls this
-# machine with a one-time token, and starts it as a systemd service.
-# ROOST_BIN, ROOST_NODE_DATA, ROOST_NODE_NAME, ROOST_NODE_LABELS and
-# ROOST_NO_SYSTEMD=1 change what it does.
-set -eu
-PLATFORM='{{.URL}}'
-TOKEN='{{.Token}}'
-BIN="${ROOST_BIN:-/usr/local/bin/roost}"
-DATA="${ROOST_NODE_DATA:-/var/lib/roost-node}"
-NAME="${ROOST_NODE_NAME:-$(hostname)}"
-LABELS="${ROOST_NODE_LABELS:-}"
-
-echo "roost: downloading the binary from $PLATFORM"
-mkdir -p "$(dirname "$BIN")"
-curl -fsSL "$PLATFORM/api/v1/nodes/binary?token=$TOKEN" -o "$BIN.tmp"
-chmod 0755 "$BIN.tmp"
-mv "$BIN.tmp" "$BIN"
-
-echo "roost: enrolling this machine as node $NAME"
-mkdir -p "$DATA"
-chmod 0700 "$DATA"
-"$BIN" node --platform "$PLATFORM" --token "$TOKEN" --data "$DATA" --name "$NAME" --labels "$LABELS" --enroll-only
-
-if [ "${ROOST_NO_SYSTEMD:-}" != "1" ] && command -v systemctl >/dev/null 2>&1; then
-  cat > /etc/systemd/system/roost-node.service <<UNIT
-[Unit]
-Description=roost node
-After=network-online.target
-Wants=network-online.target
-
-[Service]
-ExecStart=$BIN node --platform $PLATFORM --data $DATA --name $NAME --labels "$LABELS"
-Restart=always
-RestartSec=2
-
-[Install]
-WantedBy=multi-user.target
-UNIT
-  systemctl daemon-reload
-  systemctl enable --now roost-node.service
-  echo "roost: node running (systemctl status roost-node)"
-else
-  echo "roost: enrolled; start it with: $BIN node --platform $PLATFORM --data $DATA"
-fi
-`))
-
-// enrollTokenForm keeps what is pasted into the script to a token's alphabet.
-var enrollTokenForm = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
-
 // handleInstall serves the one-line installer's script.
 func (s *Server) handleInstall(c echo.Context) error {
 	tok := c.QueryParam("token")
@@ -136,12 +85,9 @@ func (s *Server) handleInstall(c echo.Context) error {
 		status, werr := rpc.ToWire(err)
 		return c.String(status, "echo 'roost: "+strings.ReplaceAll(werr.Message, "'", "")+"' >&2; exit 1\n")
 	}
-	if !enrollTokenForm.MatchString(tok) {
+	script, err := fleet.InstallScript(s.cfg.BaseURL, tok)
+	if err != nil {
 		return c.String(http.StatusBadRequest, "echo 'roost: bad token' >&2; exit 1\n")
 	}
-	var b strings.Builder
-	if err := installScript.Execute(&b, map[string]string{"URL": s.cfg.BaseURL, "Token": tok}); err != nil {
-		return err
-	}
-	return c.Blob(http.StatusOK, "text/x-shellscript; charset=utf-8", []byte(b.String()))
+	return c.Blob(http.StatusOK, "text/x-shellscript; charset=utf-8", []byte(script))
 }

@@ -953,7 +953,7 @@ func TestNodeInstallScript(t *testing.T) {
 	})
 }
 
-func TestFleetDoCutMidCall(t *testing.T) {
+func TestFleetCallCutMidCall(t *testing.T) {
 	srv := testutil.StartServer(t, platform.Config{NoLocalNode: true})
 	admin := srv.Admin()
 	tok := flToken(t, admin, methods.CreateEnrollTokenInput{})
@@ -962,15 +962,14 @@ func TestFleetDoCutMidCall(t *testing.T) {
 	fleet := srv.Fleet()
 
 	// A whole echo goes through.
-	req, _ := http.NewRequestWithContext(flCtx(t), http.MethodPost, nodeapi.EchoPath, strings.NewReader("hello, node"))
-	resp, err := fleet.Do(req, n1.ID)
+	echo, err := fleet.Node(n1.ID).Echo(flCtx(t), strings.NewReader("hello, node"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil || resp.StatusCode != http.StatusOK || string(b) != "hello, node" {
-		t.Fatalf("echo = %d %q, %v", resp.StatusCode, b, err)
+	b, err := io.ReadAll(echo)
+	echo.Close()
+	if err != nil || string(b) != "hello, node" {
+		t.Fatalf("echo = %q, %v", b, err)
 	}
 
 	// A streaming echo: the body is a pipe written to for as long as the
@@ -986,15 +985,14 @@ func TestFleetDoCutMidCall(t *testing.T) {
 			time.Sleep(5 * time.Millisecond) // a steady trickle, not a flood
 		}
 	}()
-	req, _ = http.NewRequestWithContext(testutil.Context(t, testutil.Long), http.MethodPost, nodeapi.EchoPath, pr)
 	type result struct {
-		resp *http.Response
+		body io.ReadCloser
 		err  error
 	}
 	started := make(chan result, 1)
 	go func() {
-		resp, err := fleet.Do(req, n1.ID)
-		started <- result{resp, err}
+		body, err := fleet.Node(n1.ID).Echo(testutil.Context(t, testutil.Long), pr)
+		started <- result{body, err}
 	}()
 	var r result
 	select {
@@ -1005,13 +1003,13 @@ func TestFleetDoCutMidCall(t *testing.T) {
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	defer r.resp.Body.Close()
-	if _, err := io.ReadFull(r.resp.Body, make([]byte, 8<<10)); err != nil {
+	defer r.body.Close()
+	if _, err := io.ReadFull(r.body, make([]byte, 8<<10)); err != nil {
 		t.Fatalf("reading the first echoed bytes: %v", err)
 	}
 	ended := make(chan error, 1)
 	go func() {
-		_, err := io.Copy(io.Discard, r.resp.Body)
+		_, err := io.Copy(io.Discard, r.body)
 		ended <- err
 	}()
 
@@ -1028,11 +1026,7 @@ func TestFleetDoCutMidCall(t *testing.T) {
 	// A new call answers unavailable at once.
 	done := make(chan error, 1)
 	go func() {
-		req, _ := http.NewRequestWithContext(testutil.Context(t, testutil.Long), http.MethodGet, nodeapi.InfoPath, nil)
-		resp, err := fleet.Do(req, n1.ID)
-		if err == nil {
-			resp.Body.Close()
-		}
+		_, err := fleet.Node(n1.ID).Info(testutil.Context(t, testutil.Long))
 		done <- err
 	}()
 	select {
@@ -1041,8 +1035,7 @@ func TestFleetDoCutMidCall(t *testing.T) {
 	case <-time.After(testutil.Short):
 		t.Fatalf("Do to a killed node still waits after %s", testutil.Short)
 	}
-	req, _ = http.NewRequestWithContext(flCtx(t), http.MethodGet, nodeapi.InfoPath, nil)
-	_, err = fleet.Do(req, "node_nope")
+	_, err = fleet.Node("node_nope").Info(flCtx(t))
 	flUnavailable(t, "Do to an unknown node", err, "not connected")
 	flWait(t, admin, "n1", methods.NodeOffline, testutil.Short)
 }

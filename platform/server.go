@@ -17,6 +17,7 @@ import (
 
 	"github.com/roosthq/roost/bundles"
 	"github.com/roosthq/roost/files"
+	"github.com/roosthq/roost/fleet"
 	"github.com/roosthq/roost/instance"
 	"github.com/roosthq/roost/node"
 	"github.com/roosthq/roost/platform/audit"
@@ -43,7 +44,7 @@ type Server struct {
 	files     *files.Service
 	resources *resources.Service
 	bundles   *bundles.Service
-	fleet     *sandbox.Fleet
+	fleet     *fleet.Fleet
 	sandboxes *sandbox.Service
 	sessions  *sessions.Service
 	// services keeps the transports of the service proxy.
@@ -95,7 +96,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	} else if n > 0 {
 		s.log.Info("removed uploads left unfinished by a previous run", "files", n)
 	}
-	s.fleet = sandbox.NewFleet(sandbox.FleetOptions{DB: s.db, Logger: s.log})
+	s.fleet = fleet.New(fleet.Options{DB: s.db, Logger: s.log})
 	s.sandboxes = sandbox.NewService(sandbox.ServiceOptions{DB: s.db, Fleet: s.fleet, Templates: s.templates,
 		Instances: instancesForSandboxes{s.instances}, Bundles: bundlesForSandboxes{s.bundles}, Logger: s.log})
 	s.instances.SetSandboxes(sandboxesForInstances{s.sandboxes})
@@ -279,7 +280,7 @@ func (s *Server) InstanceMethods() []rpc.Method { return s.instance.Methods() }
 func (s *Server) Audit() *audit.Log { return s.audit }
 
 // Fleet is the platform's fleet of nodes.
-func (s *Server) Fleet() *sandbox.Fleet { return s.fleet }
+func (s *Server) Fleet() *fleet.Fleet { return s.fleet }
 
 // LocalNode is the embedded node, or nil with NoLocalNode.
 func (s *Server) LocalNode() *node.Node { return s.localNode }

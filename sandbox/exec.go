@@ -5,21 +5,23 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/roosthq/roost/fleet"
 	"github.com/roosthq/roost/lifecycle"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/node/nodeapi"
 	"github.com/roosthq/roost/rpc"
 	"github.com/roosthq/roost/storage"
 )
+
+// errNoOutput answers a read of output its node no longer keeps.
+var errNoOutput = &rpc.Error{Type: methods.NotFound,
+	Message: "The output of this command is no longer on its node (the sandbox was terminated)."}
 
 // Exec limits.
 const (
@@ -114,9 +116,7 @@ func (s *Service) Exec(ctx context.Context, inst InstanceInfo, callerID string, 
 	// The command's result is recorded even if the caller goes away.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout+time.Minute)
 	defer cancel()
-	var res nodeapi.ExecResult
-	err = s.callNode(cctx, r.NodeID, http.MethodPost, pathOf(nodeapi.SandboxExecPath, r.ID, ""),
-		nodeapi.ExecRequest{ExecID: e.ID, Command: in.Command, TimeoutMs: timeout.Milliseconds(), Env: in.Env}, &res)
+	res, err := s.node(r).Exec(cctx, r.ID, nodeapi.ExecRequest{ExecID: e.ID, Command: in.Command, TimeoutMs: timeout.Milliseconds(), Env: in.Env})
 	now := storage.Now()
 	if err != nil {
 		why := reason(err)
@@ -212,25 +212,13 @@ func (s *Service) ExecOutput(ctx context.Context, inst InstanceInfo, in methods.
 	if err != nil {
 		return methods.GetExecOutputOutput{}, err
 	}
-	path := pathOf(nodeapi.SandboxExecOutput, e.SandboxID, e.ID) + "?stream=" + stream +
-		"&offset=" + strconv.FormatInt(offset, 10) + "&limit=" + strconv.FormatInt(limit, 10)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+nodeapi.TunnelHost+path, nil)
+	data, total, err := s.o.Fleet.Node(e.NodeID).ExecOutput(ctx, e.SandboxID, e.ID, stream, offset, limit)
+	if fleet.CodeOf(err) != "" {
+		return methods.GetExecOutputOutput{}, errNoOutput
+	}
 	if err != nil {
 		return methods.GetExecOutputOutput{}, err
 	}
-	resp, err := s.o.Fleet.Do(req, e.NodeID)
-	if err != nil {
-		return methods.GetExecOutputOutput{}, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return methods.GetExecOutputOutput{}, rpc.Errorf(methods.NotFound, "The output of this command is no longer on its node (the sandbox was terminated).")
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, limit))
-	if err != nil {
-		return methods.GetExecOutputOutput{}, Unavailable(e.NodeID, err)
-	}
-	total, _ := strconv.ParseInt(resp.Header.Get("X-Total-Size"), 10, 64)
 	return methods.GetExecOutputOutput{ExecID: e.ID, Stream: stream, Data: string(data), Offset: offset,
 		TotalSize: total, EOF: offset+int64(len(data)) >= total}, nil
 }
@@ -279,15 +267,13 @@ func (s *Service) CancelExec(ctx context.Context, inst InstanceInfo, id string) 
 	if e.Status != ExecRunning {
 		return methods.CancelExecOutput{OK: true, Cancelled: false}, nil
 	}
-	var res struct {
-		Cancelled bool `json:"cancelled"`
+	cancelled, err := s.o.Fleet.Node(e.NodeID).CancelExec(ctx, e.SandboxID, e.ID)
+	if fleet.CodeOf(err) != "" {
+		// The node no longer has it running: nothing to cancel.
+		return methods.CancelExecOutput{OK: true}, nil
 	}
-	if err := s.callNode(ctx, e.NodeID, http.MethodPost, pathOf(nodeapi.SandboxExecCancel, e.SandboxID, e.ID), struct{}{}, &res); err != nil {
-		var ne *nodeError
-		if errors.As(err, &ne) {
-			return methods.CancelExecOutput{OK: true}, nil
-		}
+	if err != nil {
 		return methods.CancelExecOutput{}, err
 	}
-	return methods.CancelExecOutput{OK: true, Cancelled: res.Cancelled}, nil
+	return methods.CancelExecOutput{OK: true, Cancelled: cancelled}, nil
 }

@@ -1,21 +1,18 @@
 package sandbox
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/roosthq/roost/fleet"
 	"github.com/roosthq/roost/instance"
 	"github.com/roosthq/roost/lifecycle"
 	"github.com/roosthq/roost/methods"
@@ -80,7 +77,7 @@ type Bundles interface {
 // ServiceOptions configures a Service.
 type ServiceOptions struct {
 	DB        *storage.DB
-	Fleet     *Fleet
+	Fleet     *fleet.Fleet
 	Templates *Templates
 	Instances Instances
 	Bundles   Bundles
@@ -118,7 +115,7 @@ func NewService(o ServiceOptions) *Service {
 	}
 	s := &Service{o: o, store: store{o.DB}, log: o.Logger, stop: make(chan struct{}), launching: map[string]bool{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	o.Fleet.setHooks(fleetHooks{onHello: s.onHello, onEvent: s.onEvent, openBundle: s.openBundle})
+	o.Fleet.SetHooks(fleet.Hooks{OnHello: s.onHello, OnEvent: s.onEvent, OpenBundle: s.openBundle})
 	s.wg.Add(1)
 	go s.idleLoop()
 	return s
@@ -137,11 +134,6 @@ func (s *Service) Close() {
 // running: their results can no longer reach anyone.
 func (s *Service) MarkStaleExecs(ctx context.Context) error {
 	return s.failRunningExecs(ctx, "the platform restarted while the command ran")
-}
-
-func hashToken(t string) string {
-	h := sha256.Sum256([]byte(t))
-	return hex.EncodeToString(h[:])
 }
 
 // transition moves a sandbox and records it in the instance's history.
@@ -214,9 +206,9 @@ func (s *Service) Create(ctx context.Context, inst InstanceInfo) (Row, error) {
 		return Row{}, err
 	}
 	now := storage.Now()
-	token := newSecret("rst_")
+	token := storage.NewSecret("rst_")
 	r := Row{ID: storage.NewID("sbx"), OrgID: inst.OrgID, InstanceID: inst.ID, NodeID: n.ID, State: Creating,
-		Limits: "{}", TokenHash: hashToken(token), IdleTimeoutMs: int64(tpl.IdleTimeoutSeconds) * 1000,
+		Limits: "{}", TokenHash: storage.HashSecret(token), IdleTimeoutMs: int64(tpl.IdleTimeoutSeconds) * 1000,
 		CreatedAt: now, UpdatedAt: now, LastActivityAt: now}
 	if err := s.store.insert(ctx, r); err != nil {
 		if storage.IsUniqueViolation(err) {
@@ -243,8 +235,7 @@ func (s *Service) launch(r Row, spec nodeapi.SandboxSpec) {
 	s.launching[r.ID] = false
 	s.launchMu.Unlock()
 	defer s.endLaunch(r.ID)
-	var info nodeapi.SandboxInfo
-	err := s.callNode(ctx, r.NodeID, http.MethodPut, pathOf(nodeapi.SandboxPath, r.ID, ""), spec, &info)
+	info, err := s.node(r).Start(ctx, spec)
 	if err != nil {
 		s.fail(ctx, &r, "the sandbox did not start: "+reason(err))
 		return
@@ -332,50 +323,8 @@ func (s *Service) fail(ctx context.Context, r *Row, why string) {
 	s.setInstance(ctx, r.InstanceID, instance.StateError, why)
 }
 
-func pathOf(pattern, id, exec string) string {
-	p := strings.Replace(pattern, "{id}", id, 1)
-	return strings.Replace(p, "{exec}", exec, 1)
-}
-
-// nodeError is a node's {error} reply.
-type nodeError struct {
-	status int
-	msg    string
-}
-
-func (e *nodeError) Error() string { return fmt.Sprintf("node answered %d: %s", e.status, e.msg) }
-
-// callNode sends a JSON request to a node and decodes its JSON reply.
-func (s *Service) callNode(ctx context.Context, nodeID, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, _ := json.Marshal(in)
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+nodeapi.TunnelHost+path, body)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := s.o.Fleet.Do(req, nodeID)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return Unavailable(nodeID, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e nodeapi.ErrorResponse
-		_ = json.Unmarshal(data, &e)
-		return &nodeError{status: resp.StatusCode, msg: e.Error}
-	}
-	if out != nil {
-		return json.Unmarshal(data, out)
-	}
-	return nil
-}
+// node is the client of the node a sandbox runs on.
+func (s *Service) node(r Row) fleet.Client { return s.o.Fleet.Node(r.NodeID) }
 
 // Ensure returns the instance's live sandbox, resuming it if it was paused
 // for idleness, or creates one.
@@ -415,7 +364,7 @@ func (s *Service) pause(ctx context.Context, r *Row, by string) error {
 	default:
 		return illegal(r.State, Paused)
 	}
-	if err := s.callNode(ctx, r.NodeID, http.MethodPost, pathOf(nodeapi.SandboxPausePath, r.ID, ""), nil, nil); err != nil {
+	if err := s.node(*r).Pause(ctx, r.ID); err != nil {
 		return s.nodeFailure(ctx, r, err)
 	}
 	return s.transition(ctx, r, Paused, by, "paused by "+by)
@@ -434,31 +383,42 @@ func (s *Service) Resume(ctx context.Context, inst InstanceInfo) error {
 }
 
 func (s *Service) resume(ctx context.Context, r *Row) error {
-	if err := s.callNode(ctx, r.NodeID, http.MethodPost, pathOf(nodeapi.SandboxResumePath, r.ID, ""), nil, nil); err != nil {
+	if err := s.node(*r).Resume(ctx, r.ID); err != nil {
 		return s.nodeFailure(ctx, r, err)
 	}
 	return s.transition(ctx, r, Running, "", "resumed")
 }
 
-// nodeFailure turns a node's answer into the caller's error; a node that
-// no longer has the sandbox makes it error.
+// errNoAgent answers an agent call to a sandbox that runs none.
+var errNoAgent = &rpc.Error{Type: methods.Conflict, Message: "This sandbox runs no agent: its instance has no bundle."}
+
+// nodeFailure turns a node's refusal into the caller's error, by its code;
+// a node that no longer has a live sandbox makes it error.
 func (s *Service) nodeFailure(ctx context.Context, r *Row, err error) error {
-	var ne *nodeError
-	if errors.As(err, &ne) && ne.status == http.StatusNotFound {
+	switch fleet.CodeOf(err) {
+	case "":
+		return err // not reached (unavailable) or the caller gave up
+	case nodeapi.CodeNoSandbox:
 		if !r.State.Live() || r.State == Terminating {
 			// Gone as it should be: nothing to mark.
 			return rpc.Errorf(methods.Conflict, "The sandbox is %s and no longer runs. Start a new one with ensureSandbox.", r.State)
 		}
 		s.fail(ctx, r, "the node no longer runs this sandbox")
 		return rpc.Errorf(methods.Conflict, "The sandbox is gone from its node and was marked error. Start a new one with ensureSandbox.")
-	}
-	if errors.As(err, &ne) && ne.status == http.StatusConflict {
+	case nodeapi.CodePaused:
 		return ErrPausedByUser
+	case nodeapi.CodeStarting:
+		return ErrNotReady
+	case nodeapi.CodeNoAgent:
+		return errNoAgent
+	case nodeapi.CodeNotListening:
+		return ErrNothingListens
+	case nodeapi.CodeNoFile:
+		return ErrNoFile
+	case nodeapi.CodeNoOutput:
+		return errNoOutput
 	}
-	if errors.As(err, &ne) {
-		return rpc.ErrInternal.Wrap(err)
-	}
-	return err
+	return rpc.ErrInternal.Wrap(err)
 }
 
 // Terminate stops a sandbox for good; terminating a terminated one does
@@ -478,7 +438,7 @@ func (s *Service) terminate(ctx context.Context, r *Row, why string) error {
 	if err := s.transition(ctx, r, Terminating, "", why); err != nil {
 		return err
 	}
-	err := s.callNode(ctx, r.NodeID, http.MethodDelete, pathOf(nodeapi.SandboxPath, r.ID, ""), nil, nil)
+	err := s.node(*r).Remove(ctx, r.ID)
 	detail := "sandbox removed from its node"
 	if err != nil {
 		// The node removes it when it reconnects and reports what it runs.
@@ -505,11 +465,7 @@ func (s *Service) RestartAgent(ctx context.Context, inst InstanceInfo, sandboxID
 	if err != nil {
 		return err
 	}
-	if err := s.callNode(ctx, r.NodeID, http.MethodPost, pathOf(nodeapi.SandboxRestartPath, r.ID, ""), nil, nil); err != nil {
-		var ne *nodeError
-		if errors.As(err, &ne) && ne.status == http.StatusInternalServerError && strings.Contains(ne.msg, "no agent") {
-			return rpc.Errorf(methods.Conflict, "This sandbox runs no agent: its instance has no bundle.")
-		}
+	if err := s.node(r).RestartAgent(ctx, r.ID); err != nil {
 		return s.nodeFailure(ctx, &r, err)
 	}
 	_ = s.o.Instances.Event(ctx, r.InstanceID, "agent_restart_requested", "")
@@ -560,8 +516,8 @@ func (s *Service) Logs(ctx context.Context, inst InstanceInfo, sandboxID string,
 	if err != nil {
 		return methods.GetAgentLogsOutput{}, err
 	}
-	var out nodeapi.LogsResult
-	if err := s.callNode(ctx, r.NodeID, http.MethodGet, pathOf(nodeapi.SandboxLogsPath, r.ID, "")+fmt.Sprintf("?lines=%d", n), nil, &out); err != nil {
+	out, err := s.node(r).Logs(ctx, r.ID, n)
+	if err != nil {
 		return methods.GetAgentLogsOutput{}, s.nodeFailure(ctx, &r, err)
 	}
 	return methods.GetAgentLogsOutput{Logs: out.Logs, Truncated: out.Truncated}, nil
@@ -573,7 +529,7 @@ func (s *Service) ValidateToken(ctx context.Context, inst InstanceInfo, sandboxI
 	if err != nil {
 		return false, err
 	}
-	ok := subtle.ConstantTimeCompare([]byte(hashToken(token)), []byte(r.TokenHash)) == 1
+	ok := subtle.ConstantTimeCompare([]byte(storage.HashSecret(token)), []byte(r.TokenHash)) == 1
 	return ok && r.State.Live(), nil
 }
 
@@ -663,7 +619,7 @@ func (s *Service) onHello(nodeID string, running []string) {
 	for _, id := range running {
 		if !live[id] {
 			s.log.Info("removing a sandbox the platform no longer wants", "node", nodeID, "sandbox", id)
-			if err := s.callNode(ctx, nodeID, http.MethodDelete, pathOf(nodeapi.SandboxPath, id, ""), nil, nil); err != nil {
+			if err := s.o.Fleet.Node(nodeID).Remove(ctx, id); err != nil {
 				s.log.Warn("stale sandbox not removed", "sandbox", id, "err", err)
 			}
 		}

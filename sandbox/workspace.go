@@ -3,8 +3,6 @@ package sandbox
 import (
 	"context"
 	"io"
-	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/roosthq/roost/methods"
@@ -25,9 +23,7 @@ func (s *Service) Usable(ctx context.Context, inst InstanceInfo) (Row, error) {
 // Run runs a command for the platform's own needs (git, setup) in a
 // sandbox; it is not part of the instance's exec history.
 func (s *Service) Run(ctx context.Context, r Row, command string, timeout time.Duration) (nodeapi.ExecResult, error) {
-	var res nodeapi.ExecResult
-	err := s.callNode(ctx, r.NodeID, http.MethodPost, pathOf(nodeapi.SandboxExecPath, r.ID, ""),
-		nodeapi.ExecRequest{ExecID: storage.NewID("sys"), Command: command, TimeoutMs: timeout.Milliseconds()}, &res)
+	res, err := s.node(r).Exec(ctx, r.ID, nodeapi.ExecRequest{ExecID: storage.NewID("sys"), Command: command, TimeoutMs: timeout.Milliseconds()})
 	if err != nil {
 		return res, s.nodeFailure(ctx, &r, err)
 	}
@@ -37,40 +33,17 @@ func (s *Service) Run(ctx context.Context, r Row, command string, timeout time.D
 // PutFile writes body to path (relative to /workspace) in a sandbox, owned
 // by the sandbox's user.
 func (s *Service) PutFile(ctx context.Context, r Row, path string, body io.Reader) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut,
-		"http://"+nodeapi.TunnelHost+pathOf(nodeapi.SandboxFilesPath, r.ID, "")+"?path="+url.QueryEscape(path), body)
-	if err != nil {
-		return err
-	}
-	resp, err := s.o.Fleet.Do(req, r.NodeID)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return s.nodeFailure(ctx, &r, &nodeError{status: resp.StatusCode, msg: "put file refused"})
+	if err := s.node(r).PutFile(ctx, r.ID, path, body); err != nil {
+		return s.nodeFailure(ctx, &r, err)
 	}
 	return nil
 }
 
 // OpenFile reads a file (relative to /workspace) of a sandbox.
 func (s *Service) OpenFile(ctx context.Context, r Row, path string) (io.ReadCloser, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
-		"http://"+nodeapi.TunnelHost+pathOf(nodeapi.SandboxFilesPath, r.ID, "")+"?path="+url.QueryEscape(path), nil)
+	rc, err := s.node(r).OpenFile(ctx, r.ID, path)
 	if err != nil {
-		return nil, err
+		return nil, s.nodeFailure(ctx, &r, err)
 	}
-	resp, err := s.o.Fleet.Do(req, r.NodeID)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode == http.StatusNotFound {
-		resp.Body.Close()
-		return nil, ErrNoFile
-	}
-	if resp.StatusCode != http.StatusOK {
-		resp.Body.Close()
-		return nil, s.nodeFailure(ctx, &r, &nodeError{status: resp.StatusCode, msg: "read file refused"})
-	}
-	return resp.Body, nil
+	return rc, nil
 }
