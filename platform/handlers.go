@@ -38,11 +38,7 @@ func (s *Server) registerMethods() {
 		return methods.InstanceGetStatusOutput{GetInstanceStatusOutput: st, Name: r.Name, Presets: presets, Services: services}, err
 	})
 	rpc.Register(s.platform, methods.TemplatesList, func(ctx context.Context, _ methods.ListTemplatesInput) (methods.ListTemplatesOutput, error) {
-		out := methods.ListTemplatesOutput{Templates: []methods.Template{}}
-		for _, t := range s.templates.All() {
-			out.Templates = append(out.Templates, t.Wire())
-		}
-		return out, nil
+		return methods.ListTemplatesOutput{Templates: append([]methods.Template{}, s.templates.All()...)}, nil
 	})
 }
 

@@ -22,19 +22,8 @@ const (
 )
 
 // Template names a sandbox's defaults. Files under --templates DIR hold one
-// template each as JSON, with these field names.
-type Template struct {
-	Slug               string   `json:"slug"`
-	Name               string   `json:"name"`
-	Description        string   `json:"description,omitempty"`
-	Isolation          string   `json:"isolation"`
-	MemoryMB           int      `json:"memoryMb"`
-	CPUs               float64  `json:"cpus"`
-	Pids               int      `json:"pids"`
-	Network            string   `json:"network"`
-	IdleTimeoutSeconds int      `json:"idleTimeoutSeconds"`
-	RequiredLabels     []string `json:"requiredLabels"`
-}
+// template each as JSON, with the field names templates.list shows.
+type Template = methods.Template
 
 // DefaultTemplate is built in and always present.
 var DefaultTemplate = Template{
@@ -53,7 +42,7 @@ var DefaultTemplate = Template{
 var slugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
 // Validate checks a template and fills the defaults of unset limits.
-func (t *Template) Validate() error {
+func Validate(t *Template) error {
 	if !slugPattern.MatchString(t.Slug) {
 		return fmt.Errorf("slug %q must be 1-63 lowercase letters, digits or dashes, starting with a letter or digit", t.Slug)
 	}
@@ -95,15 +84,6 @@ func (t *Template) Validate() error {
 	return nil
 }
 
-// Wire is the template as templates.list shows it.
-func (t Template) Wire() methods.Template {
-	return methods.Template{
-		Slug: t.Slug, Name: t.Name, Description: t.Description, Isolation: t.Isolation,
-		MemoryMB: t.MemoryMB, CPUs: t.CPUs, Pids: t.Pids, Network: t.Network,
-		IdleTimeout: t.IdleTimeoutSeconds, RequiredLabels: t.RequiredLabels,
-	}
-}
-
 // Templates is the set of templates known to the platform; it does not change
 // after start.
 type Templates struct {
@@ -134,7 +114,7 @@ func LoadTemplates(dir string) (*Templates, error) {
 			if err := dec.Decode(&t); err != nil {
 				return nil, fmt.Errorf("template %s: %w", f, err)
 			}
-			if err := t.Validate(); err != nil {
+			if err := Validate(&t); err != nil {
 				return nil, fmt.Errorf("template %s: %w", f, err)
 			}
 			ts.bySlug[t.Slug] = t
