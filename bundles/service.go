@@ -333,6 +333,19 @@ func (s *Service) Revision(ctx context.Context, orgID, revisionID string) (Revis
 	return r, nil
 }
 
+// Manifest is the manifest of a revision of the org, as Revision finds it.
+func (s *Service) Manifest(ctx context.Context, orgID, revisionID string) (*methods.BundleManifest, error) {
+	rev, err := s.Revision(ctx, orgID, revisionID)
+	if err != nil {
+		return nil, err
+	}
+	var m methods.BundleManifest
+	if err := json.Unmarshal([]byte(rev.Manifest), &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
 // OpenRevision streams a revision's archive, whatever its org: nodes fetch
 // the bundles of the sandboxes they were given.
 func (s *Service) OpenRevision(ctx context.Context, revisionID string) (io.ReadCloser, error) {

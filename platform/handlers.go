@@ -18,6 +18,8 @@ func (s *Server) registerMethods() {
 	s.instances.Register(s.platform)
 	s.sessions.Register(s.platform)
 	s.sessions.RegisterInstance(s.instance)
+	s.services.Register(s.platform)
+	s.services.RegisterInstance(s.instance)
 	s.sandboxes.RegisterInstance(s.instance)
 	s.files.Register(s.platform)
 	s.resources.Register(s.platform)

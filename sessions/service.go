@@ -64,12 +64,8 @@ type Options struct {
 	Files     *files.Service
 	Resources *resources.Service
 	Tokens    Tokens
-	// BaseURL gives the platform's public URL, for service URLs.
-	BaseURL func() string
-	// ServiceDomain, when set, also gives services https://{code}.DOMAIN/.
-	ServiceDomain string
-	Git           GitOptions
-	Logger        *slog.Logger
+	Git       GitOptions
+	Logger    *slog.Logger
 }
 
 // Service runs sessions.
@@ -141,15 +137,7 @@ func (s *Service) manifest(ctx context.Context, inst instance.Row) (*methods.Bun
 	if inst.BundleRevisionID == "" {
 		return nil, nil
 	}
-	rev, err := s.o.Bundles.Revision(ctx, inst.OrgID, inst.BundleRevisionID)
-	if err != nil {
-		return nil, err
-	}
-	var m methods.BundleManifest
-	if err := json.Unmarshal([]byte(rev.Manifest), &m); err != nil {
-		return nil, err
-	}
-	return &m, nil
+	return s.o.Bundles.Manifest(ctx, inst.OrgID, inst.BundleRevisionID)
 }
 
 // Create opens a session of an instance on one of its presets.
