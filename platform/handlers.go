@@ -20,6 +20,8 @@ func (s *Server) registerMethods() {
 	s.sessions.RegisterInstance(s.instance)
 	s.services.Register(s.platform)
 	s.services.RegisterInstance(s.instance)
+	s.publish.Register(s.platform)
+	s.publish.RegisterInstance(s.instance)
 	s.sandboxes.RegisterInstance(s.instance)
 	s.files.Register(s.platform)
 	s.resources.Register(s.platform)

@@ -21,6 +21,7 @@ import (
 	"github.com/roosthq/roost/node"
 	"github.com/roosthq/roost/platform/audit"
 	"github.com/roosthq/roost/platform/auth"
+	"github.com/roosthq/roost/publish"
 	"github.com/roosthq/roost/resources"
 	"github.com/roosthq/roost/rpc"
 	"github.com/roosthq/roost/sandbox"
@@ -48,6 +49,7 @@ type Server struct {
 	sandboxes *sandbox.Service
 	sessions  *sessions.Service
 	services  *services.Service
+	publish   *publish.Service
 	localNode *node.Node
 	audit     *audit.Log
 	metrics   *metrics
@@ -103,10 +105,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Instances: instancesForSandboxes{s.instances}, Bundles: bundlesForSandboxes{s.bundles}, Logger: s.log})
 	s.instances.SetSandboxes(sandboxesForInstances{s.sandboxes})
 	s.sessions = sessions.NewService(sessions.Options{DB: s.db, Instances: s.instances, Sandboxes: s.sandboxes,
-		Bundles: s.bundles, Files: s.files, Resources: s.resources, Tokens: s.signer,
-		Git: sessions.GitOptions{Dir: GitDir(cfg.DataDir), Remote: cfg.GitRemote, Token: cfg.GitToken}, Logger: s.log})
+		Bundles: s.bundles, Files: s.files, Resources: s.resources, Tokens: s.signer, Logger: s.log})
 	s.services = services.NewService(services.Options{DB: s.db, Instances: s.instances, Sandboxes: s.sandboxes,
 		Sessions: s.sessions, Bundles: s.bundles, BaseURL: func() string { return s.cfg.BaseURL }, ServiceDomain: cfg.ServiceDomain})
+	s.publish = publish.NewService(publish.Options{Instances: s.instances, Sandboxes: s.sandboxes, Sessions: s.sessions,
+		Git: publish.GitOptions{Dir: GitDir(cfg.DataDir), Remote: cfg.GitRemote, Token: cfg.GitToken}, Logger: s.log})
 	s.instances.SetSessions(sessionsForInstances{s.sessions, s.services})
 	if err := s.sandboxes.MarkStaleExecs(ctx); err != nil {
 		s.db.Close()

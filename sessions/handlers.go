@@ -23,7 +23,7 @@ func onInstance[In, Out any](fn func(ctx context.Context, orgID, instanceID stri
 	}
 }
 
-// Register binds the platform's sessions.*.
+// Register binds sessions.create and sessions.list of the platform RPC.
 func (s *Service) Register(r *rpc.Registry) {
 	rpc.Register(r, methods.SessionsCreate, rpc.WithOrg(func(ctx context.Context, org string, in methods.CreateSessionInput) (methods.CreateSessionOutput, error) {
 		out, err := s.Create(ctx, org, in.InstanceID, CreateInput{PresetID: in.PresetID, Blocking: in.Blocking,
@@ -40,9 +40,6 @@ func (s *Service) Register(r *rpc.Registry) {
 		}
 		list, err := s.Summaries(ctx, org, in.InstanceID)
 		return methods.ListSessionsOutput{Sessions: list}, err
-	}))
-	rpc.Register(r, methods.SessionsPublish, rpc.WithOrg(func(ctx context.Context, org string, in methods.PublishSessionInput) (methods.PublishSessionOutput, error) {
-		return s.Publish(ctx, org, in.InstanceID, in.SessionID)
 	}))
 }
 
@@ -67,9 +64,6 @@ func (s *Service) RegisterInstance(r *rpc.Registry) {
 			out.Sessions = append(out.Sessions, methods.InstanceSession{ID: r.ID, PresetID: p, Status: r.Status, CreatedAt: r.CreatedAt})
 		}
 		return out, nil
-	}))
-	rpc.Register(r, methods.PublishSession, onInstance(func(ctx context.Context, org, inst string, in methods.InstancePublishSessionInput) (methods.PublishSessionOutput, error) {
-		return s.Publish(ctx, org, inst, in.SessionID)
 	}))
 	rpc.Register(r, methods.GetSessionToken, onInstance(func(ctx context.Context, org, inst string, in methods.InstanceGetSessionTokenInput) (methods.InstanceGetSessionTokenOutput, error) {
 		return s.SessionToken(ctx, org, inst, in.SessionID, in.ExpiresIn)

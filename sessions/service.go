@@ -64,7 +64,6 @@ type Options struct {
 	Files     *files.Service
 	Resources *resources.Service
 	Tokens    Tokens
-	Git       GitOptions
 	Logger    *slog.Logger
 }
 
@@ -393,6 +392,19 @@ func (s *Service) Summaries(ctx context.Context, orgID, instanceID string) ([]me
 func (s *Service) Session(ctx context.Context, orgID, instanceID, id string) (status string, err error) {
 	r, err := s.get(ctx, orgID, instanceID, id)
 	return r.Status, err
+}
+
+// LastCommit is the commit a session of the instance last published (""
+// before its first), for publishing.
+func (s *Service) LastCommit(ctx context.Context, orgID, instanceID, id string) (string, error) {
+	r, err := s.get(ctx, orgID, instanceID, id)
+	return r.LastCommit, err
+}
+
+// SetLastCommit records the commit a session published.
+func (s *Service) SetLastCommit(ctx context.Context, id, sha string) error {
+	_, err := s.o.DB.ExecContext(ctx, `UPDATE sessions SET last_commit = ?, updated_at = ? WHERE id = ?`, sha, time.Now().UnixMilli(), id)
+	return err
 }
 
 // AgentTransport is a transport to the instance's agent, for the session
