@@ -11,8 +11,8 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/roosthq/roost/files"
+	"github.com/roosthq/roost/internal/validate"
 	"github.com/roosthq/roost/methods"
-	"github.com/roosthq/roost/resources"
 	"github.com/roosthq/roost/rpc"
 	"github.com/roosthq/roost/storage"
 	"github.com/roosthq/roost/storage/blob"
@@ -98,13 +98,13 @@ func (b blobOpener) ReaderAt(ctx context.Context) io.ReaderAt {
 // the bundle with the slug, creating the bundle if needed.
 func (s *Service) Publish(ctx context.Context, orgID string, in methods.PublishBundleInput) (methods.PublishBundleOutput, error) {
 	var out methods.PublishBundleOutput
-	if err := resources.CheckSlug("slug", in.Slug); err != nil {
+	if err := validate.Slug("slug", in.Slug); err != nil {
 		return out, err
 	}
-	if err := resources.CheckText("name", in.Name, resources.MaxNameLength); err != nil {
+	if err := validate.Text("name", in.Name, validate.MaxNameLength); err != nil {
 		return out, err
 	}
-	if err := resources.CheckText("description", in.Description, resources.MaxDescriptionLength); err != nil {
+	if err := validate.Text("description", in.Description, validate.MaxDescriptionLength); err != nil {
 		return out, err
 	}
 	f, err := s.files.Get(ctx, orgID, in.FileID)
