@@ -11,6 +11,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/roosthq/roost/files"
+	"github.com/roosthq/roost/internal/resolve"
 	"github.com/roosthq/roost/internal/validate"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/rpc"
@@ -172,28 +173,20 @@ func ptr(n sql.NullString) *string {
 	return &n.String
 }
 
+// bundleByRef finds a live bundle of the org by id or slug.
+var bundleByRef = resolve.Noun[bundleRow]{
+	Select:   `SELECT ` + bundleColumns + ` FROM bundles`,
+	Live:     `deleted_at IS NULL`,
+	Slug:     func(b bundleRow) string { return b.Slug },
+	NoRef:    errNoRef,
+	NotFound: ErrNotFound,
+	Mismatch: rpc.InvalidField("bundleSlug", "mismatch", "The bundleId and bundleSlug name different bundles; give one of them."),
+	Op:       "get bundle",
+}
+
 // resolve finds a live bundle of the org by id or slug.
 func (s *Service) resolve(ctx context.Context, orgID, id, slug string) (bundleRow, error) {
-	var b bundleRow
-	var err error
-	switch {
-	case id != "":
-		err = s.db.GetContext(ctx, &b, `SELECT `+bundleColumns+` FROM bundles WHERE id = ? AND org_id = ? AND deleted_at IS NULL`, id, orgID)
-	case slug != "":
-		err = s.db.GetContext(ctx, &b, `SELECT `+bundleColumns+` FROM bundles WHERE slug = ? AND org_id = ? AND deleted_at IS NULL`, slug, orgID)
-	default:
-		return b, errNoRef
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return b, ErrNotFound
-	}
-	if err != nil {
-		return b, fmt.Errorf("get bundle: %w", err)
-	}
-	if id != "" && slug != "" && b.Slug != slug {
-		return b, rpc.InvalidField("bundleSlug", "mismatch", "The bundleId and bundleSlug name different bundles; give one of them.")
-	}
-	return b, nil
+	return bundleByRef.ByIDOrSlug(ctx, s.db, orgID, id, slug)
 }
 
 // List returns a page of the org's bundles by slug, each with its latest

@@ -3,13 +3,13 @@ package resources
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/jmoiron/sqlx"
 
 	"github.com/roosthq/roost/files"
+	"github.com/roosthq/roost/internal/resolve"
 	"github.com/roosthq/roost/internal/validate"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/rpc"
@@ -94,28 +94,19 @@ func insertRevision(ctx context.Context, tx *sqlx.Tx, id, resourceID, fileID, la
 	return err
 }
 
+// resourceByRef finds a resource of the org by id or slug.
+var resourceByRef = resolve.Noun[resourceRow]{
+	Select:   `SELECT id, org_id, slug, name, description, created_at FROM resources`,
+	Slug:     func(r resourceRow) string { return r.Slug },
+	NoRef:    errNoRef,
+	NotFound: ErrNotFound,
+	Mismatch: rpc.InvalidField("resourceSlug", "mismatch", "The resourceId and resourceSlug name different resources; give one of them."),
+	Op:       "get resource",
+}
+
 // resolve finds a resource of the org by id or slug.
 func (s *Service) resolve(ctx context.Context, orgID, id, slug string) (resourceRow, error) {
-	var r resourceRow
-	var err error
-	switch {
-	case id != "":
-		err = s.db.GetContext(ctx, &r, `SELECT id, org_id, slug, name, description, created_at FROM resources WHERE id = ? AND org_id = ?`, id, orgID)
-	case slug != "":
-		err = s.db.GetContext(ctx, &r, `SELECT id, org_id, slug, name, description, created_at FROM resources WHERE slug = ? AND org_id = ?`, slug, orgID)
-	default:
-		return r, errNoRef
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return r, ErrNotFound
-	}
-	if err != nil {
-		return r, fmt.Errorf("get resource: %w", err)
-	}
-	if id != "" && slug != "" && r.Slug != slug {
-		return r, rpc.InvalidField("resourceSlug", "mismatch", "The resourceId and resourceSlug name different resources; give one of them.")
-	}
-	return r, nil
+	return resourceByRef.ByIDOrSlug(ctx, s.db, orgID, id, slug)
 }
 
 // AddRevision adds a revision to a resource; it becomes the latest.
