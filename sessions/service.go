@@ -18,6 +18,7 @@ import (
 	"github.com/roosthq/roost/bundles"
 	"github.com/roosthq/roost/files"
 	"github.com/roosthq/roost/instance"
+	"github.com/roosthq/roost/internal/validate"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/resources"
 	"github.com/roosthq/roost/rpc"
@@ -35,8 +36,6 @@ const (
 
 // Limits.
 const (
-	DefaultTokenTTL  = 24 * time.Hour
-	MaxTokenTTL      = 7 * 24 * time.Hour
 	MaxInitialPrompt = 256 << 10
 	MaxInputs        = 64
 	readyWait        = 2 * time.Minute
@@ -167,12 +166,9 @@ func (s *Service) Create(ctx context.Context, orgID, instanceID string, in Creat
 	if len(in.InitialPrompt) > MaxInitialPrompt {
 		return out, rpc.InvalidField("initialPrompt", "size", "The initialPrompt is larger than %d bytes.", MaxInitialPrompt)
 	}
-	ttl := DefaultTokenTTL
-	if in.ExpiresIn != nil {
-		if *in.ExpiresIn < 1 || *in.ExpiresIn > int(MaxTokenTTL/time.Second) {
-			return out, rpc.InvalidField("expiresIn", "range", "The expiresIn must be between 1 and %d seconds (7 days).", int(MaxTokenTTL/time.Second))
-		}
-		ttl = time.Duration(*in.ExpiresIn) * time.Second
+	ttl, err := validate.TokenTTL(in.ExpiresIn)
+	if err != nil {
+		return out, err
 	}
 	inputs, err := s.inputs(ctx, orgID, in.ResourceIDs, in.FileIDs)
 	if err != nil {
@@ -424,12 +420,9 @@ func (s *Service) AgentTransport(ctx context.Context, orgID, instanceID string) 
 // SessionToken issues a new wsToken for a session of the instance, bound
 // to the origin of the instance token that asks for it.
 func (s *Service) SessionToken(ctx context.Context, orgID, instanceID, sessionID string, expiresIn *int) (methods.InstanceGetSessionTokenOutput, error) {
-	ttl := DefaultTokenTTL
-	if expiresIn != nil {
-		if *expiresIn < 1 || *expiresIn > int(MaxTokenTTL/time.Second) {
-			return methods.InstanceGetSessionTokenOutput{}, rpc.InvalidField("expiresIn", "range", "The expiresIn must be between 1 and %d seconds (7 days).", int(MaxTokenTTL/time.Second))
-		}
-		ttl = time.Duration(*expiresIn) * time.Second
+	ttl, err := validate.TokenTTL(expiresIn)
+	if err != nil {
+		return methods.InstanceGetSessionTokenOutput{}, err
 	}
 	if _, err := s.get(ctx, orgID, instanceID, sessionID); err != nil {
 		return methods.InstanceGetSessionTokenOutput{}, err

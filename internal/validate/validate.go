@@ -1,7 +1,8 @@
-// Package validate holds the input checks that several domain packages
-// share, so that a slug or a name is held to one rule, with one error, in
-// bundles and resources alike: before it existed, bundles imported
-// resources only to borrow them. Each check answers the same
+// Package validate holds the input checks that several packages share, so
+// that one field is held to one rule, with one error, wherever it is taken:
+// slugs and free text in bundles and resources (bundles used to import
+// resources only to borrow them), and the expiresIn of instance tokens and
+// session tokens in platform and sessions. Each check answers the same
 // rpc.InvalidField error a caller has always seen.
 package validate
 
