@@ -11,8 +11,9 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/roosthq/roost/files"
+	"github.com/roosthq/roost/internal/resolve"
+	"github.com/roosthq/roost/internal/validate"
 	"github.com/roosthq/roost/methods"
-	"github.com/roosthq/roost/resources"
 	"github.com/roosthq/roost/rpc"
 	"github.com/roosthq/roost/storage"
 	"github.com/roosthq/roost/storage/blob"
@@ -98,13 +99,13 @@ func (b blobOpener) ReaderAt(ctx context.Context) io.ReaderAt {
 // the bundle with the slug, creating the bundle if needed.
 func (s *Service) Publish(ctx context.Context, orgID string, in methods.PublishBundleInput) (methods.PublishBundleOutput, error) {
 	var out methods.PublishBundleOutput
-	if err := resources.CheckSlug("slug", in.Slug); err != nil {
+	if err := validate.Slug("slug", in.Slug); err != nil {
 		return out, err
 	}
-	if err := resources.CheckText("name", in.Name, resources.MaxNameLength); err != nil {
+	if err := validate.Text("name", in.Name, validate.MaxNameLength); err != nil {
 		return out, err
 	}
-	if err := resources.CheckText("description", in.Description, resources.MaxDescriptionLength); err != nil {
+	if err := validate.Text("description", in.Description, validate.MaxDescriptionLength); err != nil {
 		return out, err
 	}
 	f, err := s.files.Get(ctx, orgID, in.FileID)
@@ -172,28 +173,20 @@ func ptr(n sql.NullString) *string {
 	return &n.String
 }
 
+// bundleByRef finds a live bundle of the org by id or slug.
+var bundleByRef = resolve.Noun[bundleRow]{
+	Select:   `SELECT ` + bundleColumns + ` FROM bundles`,
+	Live:     `deleted_at IS NULL`,
+	Slug:     func(b bundleRow) string { return b.Slug },
+	NoRef:    errNoRef,
+	NotFound: ErrNotFound,
+	Mismatch: rpc.InvalidField("bundleSlug", "mismatch", "The bundleId and bundleSlug name different bundles; give one of them."),
+	Op:       "get bundle",
+}
+
 // resolve finds a live bundle of the org by id or slug.
 func (s *Service) resolve(ctx context.Context, orgID, id, slug string) (bundleRow, error) {
-	var b bundleRow
-	var err error
-	switch {
-	case id != "":
-		err = s.db.GetContext(ctx, &b, `SELECT `+bundleColumns+` FROM bundles WHERE id = ? AND org_id = ? AND deleted_at IS NULL`, id, orgID)
-	case slug != "":
-		err = s.db.GetContext(ctx, &b, `SELECT `+bundleColumns+` FROM bundles WHERE slug = ? AND org_id = ? AND deleted_at IS NULL`, slug, orgID)
-	default:
-		return b, errNoRef
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return b, ErrNotFound
-	}
-	if err != nil {
-		return b, fmt.Errorf("get bundle: %w", err)
-	}
-	if id != "" && slug != "" && b.Slug != slug {
-		return b, rpc.InvalidField("bundleSlug", "mismatch", "The bundleId and bundleSlug name different bundles; give one of them.")
-	}
-	return b, nil
+	return bundleByRef.ByIDOrSlug(ctx, s.db, orgID, id, slug)
 }
 
 // List returns a page of the org's bundles by slug, each with its latest
@@ -331,6 +324,19 @@ func (s *Service) Revision(ctx context.Context, orgID, revisionID string) (Revis
 		return r, fmt.Errorf("get revision: %w", err)
 	}
 	return r, nil
+}
+
+// Manifest is the manifest of a revision of the org, as Revision finds it.
+func (s *Service) Manifest(ctx context.Context, orgID, revisionID string) (*methods.BundleManifest, error) {
+	rev, err := s.Revision(ctx, orgID, revisionID)
+	if err != nil {
+		return nil, err
+	}
+	var m methods.BundleManifest
+	if err := json.Unmarshal([]byte(rev.Manifest), &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
 }
 
 // OpenRevision streams a revision's archive, whatever its org: nodes fetch

@@ -71,7 +71,7 @@ func (s *Server) handleGit(c echo.Context) error {
 		rpc.WriteError(c.Response(), errReadOnlyGit)
 		return nil
 	}
-	if _, err := os.Stat(s.sessions.RepoPath(instanceID)); err != nil {
+	if _, err := os.Stat(s.publish.RepoPath(instanceID)); err != nil {
 		rpc.WriteError(c.Response(), rpc.Errorf(methods.NotFound, "Nothing was published from this instance yet. Publish a session first."))
 		return nil
 	}

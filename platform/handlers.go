@@ -6,8 +6,8 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/roosthq/roost/internal/validate"
 	"github.com/roosthq/roost/methods"
-	"github.com/roosthq/roost/platform/auth"
 	"github.com/roosthq/roost/rpc"
 )
 
@@ -18,6 +18,10 @@ func (s *Server) registerMethods() {
 	s.instances.Register(s.platform)
 	s.sessions.Register(s.platform)
 	s.sessions.RegisterInstance(s.instance)
+	s.services.Register(s.platform)
+	s.services.RegisterInstance(s.instance)
+	s.publish.Register(s.platform)
+	s.publish.RegisterInstance(s.instance)
 	s.sandboxes.RegisterInstance(s.instance)
 	s.files.Register(s.platform)
 	s.resources.Register(s.platform)
@@ -48,13 +52,9 @@ func (s *Server) createToken(ctx context.Context, in methods.CreateInstanceToken
 	if err != nil {
 		return out, err
 	}
-	ttl := auth.DefaultTokenTTL
-	if in.ExpiresIn != nil {
-		// Compared in seconds: a huge value must not overflow a Duration.
-		if *in.ExpiresIn < 1 || *in.ExpiresIn > int(auth.MaxTokenTTL/time.Second) {
-			return out, rpc.InvalidField("expiresIn", "range", "The expiresIn must be between 1 and %d seconds (7 days).", int(auth.MaxTokenTTL.Seconds()))
-		}
-		ttl = time.Duration(*in.ExpiresIn) * time.Second
+	ttl, err := validate.TokenTTL(in.ExpiresIn)
+	if err != nil {
+		return out, err
 	}
 	if in.Origin != "" && !isOrigin(in.Origin) {
 		return out, rpc.InvalidField("origin", "format", "The origin must be a scheme and host with an optional port, like https://app.example.com, with no path.")

@@ -14,7 +14,7 @@ import (
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/platform/auth"
 	"github.com/roosthq/roost/rpc"
-	"github.com/roosthq/roost/sessions"
+	"github.com/roosthq/roost/services"
 )
 
 // serviceCookie carries an instance token for one service's pages; its
@@ -140,9 +140,9 @@ func (s *Server) handleService(c echo.Context) error {
 // scopes the access cookie.
 func (s *Server) serveService(c echo.Context, code, path, cookiePath string) error {
 	req := c.Request()
-	u, sb, err := s.sessions.Lookup(req.Context(), code)
+	u, sb, err := s.services.Lookup(req.Context(), code)
 	if err != nil {
-		if errors.Is(err, sessions.ErrNoService) {
+		if errors.Is(err, services.ErrNoService) {
 			rpc.WriteError(c.Response(), err)
 			return nil
 		}
@@ -178,7 +178,7 @@ func (s *Server) serveService(c echo.Context, code, path, cookiePath string) err
 			return c.Redirect(http.StatusSeeOther, target)
 		}
 	}
-	tr := s.services.get(sb.ID, u.Port, func() *http.Transport { return s.sandboxes.Transport(sb, u.Port) })
+	tr := s.transports.get(sb.ID, u.Port, func() *http.Transport { return s.sandboxes.Transport(sb, u.Port) })
 	rp := s.proxyTo(tr, "127.0.0.1:"+strconv.Itoa(u.Port), func(out *http.Request) {
 		out.URL.Path, out.URL.RawPath = path, ""
 		q := out.URL.Query()

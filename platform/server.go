@@ -22,9 +22,11 @@ import (
 	"github.com/roosthq/roost/node"
 	"github.com/roosthq/roost/platform/audit"
 	"github.com/roosthq/roost/platform/auth"
+	"github.com/roosthq/roost/publish"
 	"github.com/roosthq/roost/resources"
 	"github.com/roosthq/roost/rpc"
 	"github.com/roosthq/roost/sandbox"
+	"github.com/roosthq/roost/services"
 	"github.com/roosthq/roost/sessions"
 	"github.com/roosthq/roost/storage"
 	"github.com/roosthq/roost/storage/blob"
@@ -47,8 +49,8 @@ type Server struct {
 	fleet     *fleet.Fleet
 	sandboxes *sandbox.Service
 	sessions  *sessions.Service
-	// services keeps the transports of the service proxy.
-	services  transportCache
+	services  *services.Service
+	publish   *publish.Service
 	localNode *node.Node
 	audit     *audit.Log
 	metrics   *metrics
@@ -56,6 +58,9 @@ type Server struct {
 	instance  *rpc.Registry
 	echo      *echo.Echo
 	http      *http.Server
+
+	// transports keeps the transports of the service proxy.
+	transports transportCache
 
 	schemaOnce sync.Once
 	schema     map[string]any
@@ -101,10 +106,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Instances: instancesForSandboxes{s.instances}, Bundles: bundlesForSandboxes{s.bundles}, Logger: s.log})
 	s.instances.SetSandboxes(sandboxesForInstances{s.sandboxes})
 	s.sessions = sessions.NewService(sessions.Options{DB: s.db, Instances: s.instances, Sandboxes: s.sandboxes,
-		Bundles: s.bundles, Files: s.files, Resources: s.resources, Tokens: s.signer,
-		BaseURL: func() string { return s.cfg.BaseURL }, ServiceDomain: cfg.ServiceDomain,
-		Git: sessions.GitOptions{Dir: GitDir(cfg.DataDir), Remote: cfg.GitRemote, Token: cfg.GitToken}, Logger: s.log})
-	s.instances.SetSessions(sessionsForInstances{s.sessions})
+		Bundles: s.bundles, Files: s.files, Resources: s.resources, Tokens: s.signer, Logger: s.log})
+	s.services = services.NewService(services.Options{DB: s.db, Instances: s.instances, Sandboxes: s.sandboxes,
+		Sessions: s.sessions, Bundles: s.bundles, BaseURL: func() string { return s.cfg.BaseURL }, ServiceDomain: cfg.ServiceDomain})
+	s.publish = publish.NewService(publish.Options{Instances: s.instances, Sandboxes: s.sandboxes, Sessions: s.sessions,
+		Git: publish.GitOptions{Dir: GitDir(cfg.DataDir), Remote: cfg.GitRemote, Token: cfg.GitToken}, Logger: s.log})
+	s.instances.SetSessions(sessionsForInstances{s.sessions, s.services})
 	if err := s.sandboxes.MarkStaleExecs(ctx); err != nil {
 		s.db.Close()
 		return nil, err

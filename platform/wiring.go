@@ -9,6 +9,7 @@ import (
 	"github.com/roosthq/roost/instance"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/sandbox"
+	"github.com/roosthq/roost/services"
 	"github.com/roosthq/roost/sessions"
 )
 
@@ -74,14 +75,17 @@ func (a bundlesForSandboxes) Open(ctx context.Context, revisionID string) (io.Re
 
 // sessionsForInstances gives instances.status its sessions and service
 // URLs, and instances.create its autoCreateSession.
-type sessionsForInstances struct{ s *sessions.Service }
+type sessionsForInstances struct {
+	s   *sessions.Service
+	svc *services.Service
+}
 
 func (a sessionsForInstances) Summaries(ctx context.Context, orgID, instanceID string) ([]methods.SessionSummary, error) {
 	return a.s.Summaries(ctx, orgID, instanceID)
 }
 
 func (a sessionsForInstances) InstanceServiceURLs(ctx context.Context, orgID, instanceID string) ([]methods.ServiceURL, error) {
-	return a.s.InstanceServiceURLs(ctx, orgID, instanceID)
+	return a.svc.InstanceServiceURLs(ctx, orgID, instanceID)
 }
 
 func (a sessionsForInstances) AutoCreate(ctx context.Context, orgID, instanceID string, in methods.AutoCreateSession) (string, string, string, error) {

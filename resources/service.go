@@ -3,29 +3,21 @@ package resources
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
-	"regexp"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
 
 	"github.com/roosthq/roost/files"
+	"github.com/roosthq/roost/internal/resolve"
+	"github.com/roosthq/roost/internal/validate"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/rpc"
 	"github.com/roosthq/roost/storage"
 )
 
-// SlugPattern is the form of resource and bundle slugs.
-var SlugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
-
-// Limits of free-text fields.
-const (
-	MaxNameLength        = 200
-	MaxDescriptionLength = 2000
-	MaxLabelLength       = 200
-)
+// MaxLabelLength limits a revision's label, in characters.
+const MaxLabelLength = 200
 
 // Errors of the resources domain.
 var (
@@ -35,23 +27,6 @@ var (
 		Message: "A resource with this slug already exists in your organization. Add a revision to it with resources.addRevision, or pick another slug."}
 	errNoRef = rpc.InvalidField("resourceId", "required", "Give resourceId or resourceSlug.")
 )
-
-// CheckSlug validates a slug field.
-func CheckSlug(field, slug string) error {
-	if !SlugPattern.MatchString(slug) {
-		return rpc.InvalidField(field, "format",
-			"The %s %q must be 1 to 63 lowercase letters, digits or dashes, starting with a letter or digit.", field, slug)
-	}
-	return nil
-}
-
-// CheckText validates an optional free-text field's length.
-func CheckText(field, v string, max int) error {
-	if utf8.RuneCountInString(v) > max || !utf8.ValidString(v) {
-		return rpc.InvalidField(field, "range", "The %s must be valid UTF-8 of at most %d characters.", field, max)
-	}
-	return nil
-}
 
 // Service is the behaviour of resources.
 type Service struct {
@@ -76,14 +51,14 @@ func nullable(s string) sql.NullString { return sql.NullString{String: s, Valid:
 // Create makes a resource with its first revision.
 func (s *Service) Create(ctx context.Context, orgID string, in methods.CreateResourceInput) (methods.CreateResourceOutput, error) {
 	var out methods.CreateResourceOutput
-	if err := CheckSlug("slug", in.Slug); err != nil {
+	if err := validate.Slug("slug", in.Slug); err != nil {
 		return out, err
 	}
 	for _, c := range []struct {
 		field, v string
 		max      int
-	}{{"name", in.Name, MaxNameLength}, {"description", in.Description, MaxDescriptionLength}, {"label", in.Label, MaxLabelLength}} {
-		if err := CheckText(c.field, c.v, c.max); err != nil {
+	}{{"name", in.Name, validate.MaxNameLength}, {"description", in.Description, validate.MaxDescriptionLength}, {"label", in.Label, MaxLabelLength}} {
+		if err := validate.Text(c.field, c.v, c.max); err != nil {
 			return out, err
 		}
 	}
@@ -119,34 +94,25 @@ func insertRevision(ctx context.Context, tx *sqlx.Tx, id, resourceID, fileID, la
 	return err
 }
 
+// resourceByRef finds a resource of the org by id or slug.
+var resourceByRef = resolve.Noun[resourceRow]{
+	Select:   `SELECT id, org_id, slug, name, description, created_at FROM resources`,
+	Slug:     func(r resourceRow) string { return r.Slug },
+	NoRef:    errNoRef,
+	NotFound: ErrNotFound,
+	Mismatch: rpc.InvalidField("resourceSlug", "mismatch", "The resourceId and resourceSlug name different resources; give one of them."),
+	Op:       "get resource",
+}
+
 // resolve finds a resource of the org by id or slug.
 func (s *Service) resolve(ctx context.Context, orgID, id, slug string) (resourceRow, error) {
-	var r resourceRow
-	var err error
-	switch {
-	case id != "":
-		err = s.db.GetContext(ctx, &r, `SELECT id, org_id, slug, name, description, created_at FROM resources WHERE id = ? AND org_id = ?`, id, orgID)
-	case slug != "":
-		err = s.db.GetContext(ctx, &r, `SELECT id, org_id, slug, name, description, created_at FROM resources WHERE slug = ? AND org_id = ?`, slug, orgID)
-	default:
-		return r, errNoRef
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return r, ErrNotFound
-	}
-	if err != nil {
-		return r, fmt.Errorf("get resource: %w", err)
-	}
-	if id != "" && slug != "" && r.Slug != slug {
-		return r, rpc.InvalidField("resourceSlug", "mismatch", "The resourceId and resourceSlug name different resources; give one of them.")
-	}
-	return r, nil
+	return resourceByRef.ByIDOrSlug(ctx, s.db, orgID, id, slug)
 }
 
 // AddRevision adds a revision to a resource; it becomes the latest.
 func (s *Service) AddRevision(ctx context.Context, orgID string, in methods.AddResourceRevisionInput) (methods.AddResourceRevisionOutput, error) {
 	var out methods.AddResourceRevisionOutput
-	if err := CheckText("label", in.Label, MaxLabelLength); err != nil {
+	if err := validate.Text("label", in.Label, MaxLabelLength); err != nil {
 		return out, err
 	}
 	r, err := s.resolve(ctx, orgID, in.ResourceID, in.ResourceSlug)

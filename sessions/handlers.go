@@ -23,7 +23,7 @@ func onInstance[In, Out any](fn func(ctx context.Context, orgID, instanceID stri
 	}
 }
 
-// Register binds the platform's sessions.* and services.getUrl.
+// Register binds sessions.create and sessions.list of the platform RPC.
 func (s *Service) Register(r *rpc.Registry) {
 	rpc.Register(r, methods.SessionsCreate, rpc.WithOrg(func(ctx context.Context, org string, in methods.CreateSessionInput) (methods.CreateSessionOutput, error) {
 		out, err := s.Create(ctx, org, in.InstanceID, CreateInput{PresetID: in.PresetID, Blocking: in.Blocking,
@@ -41,16 +41,9 @@ func (s *Service) Register(r *rpc.Registry) {
 		list, err := s.Summaries(ctx, org, in.InstanceID)
 		return methods.ListSessionsOutput{Sessions: list}, err
 	}))
-	rpc.Register(r, methods.SessionsPublish, rpc.WithOrg(func(ctx context.Context, org string, in methods.PublishSessionInput) (methods.PublishSessionOutput, error) {
-		return s.Publish(ctx, org, in.InstanceID, in.SessionID)
-	}))
-	rpc.Register(r, methods.ServicesGetURL, rpc.WithOrg(func(ctx context.Context, org string, in methods.GetServiceURLInput) (methods.GetServiceURLOutput, error) {
-		return s.ServiceURL(ctx, org, in.InstanceID, in.SessionID, in.ServiceType)
-	}))
 }
 
-// RegisterInstance binds the session and service methods of the instance
-// RPC.
+// RegisterInstance binds the session methods of the instance RPC.
 func (s *Service) RegisterInstance(r *rpc.Registry) {
 	rpc.Register(r, methods.CreateSession, onInstance(func(ctx context.Context, org, inst string, in methods.InstanceCreateSessionInput) (methods.InstanceCreateSessionOutput, error) {
 		out, err := s.Create(ctx, org, inst, CreateInput{PresetID: in.PresetID})
@@ -72,16 +65,7 @@ func (s *Service) RegisterInstance(r *rpc.Registry) {
 		}
 		return out, nil
 	}))
-	rpc.Register(r, methods.PublishSession, onInstance(func(ctx context.Context, org, inst string, in methods.InstancePublishSessionInput) (methods.PublishSessionOutput, error) {
-		return s.Publish(ctx, org, inst, in.SessionID)
-	}))
-	rpc.Register(r, methods.GetServiceURL, onInstance(func(ctx context.Context, org, inst string, in methods.InstanceGetServiceURLInput) (methods.GetServiceURLOutput, error) {
-		return s.ServiceURL(ctx, org, inst, in.SessionID, in.ServiceType)
-	}))
 	rpc.Register(r, methods.GetSessionToken, onInstance(func(ctx context.Context, org, inst string, in methods.InstanceGetSessionTokenInput) (methods.InstanceGetSessionTokenOutput, error) {
 		return s.SessionToken(ctx, org, inst, in.SessionID, in.ExpiresIn)
-	}))
-	rpc.Register(r, methods.GetServiceURLs, onInstance(func(ctx context.Context, org, inst string, in methods.InstanceGetServiceURLsInput) (methods.InstanceGetServiceURLsOutput, error) {
-		return s.ServiceURLs(ctx, org, inst, in.SessionID)
 	}))
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/roosthq/roost/bundles"
 	"github.com/roosthq/roost/files"
 	"github.com/roosthq/roost/instance"
+	"github.com/roosthq/roost/internal/validate"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/resources"
 	"github.com/roosthq/roost/rpc"
@@ -35,8 +36,6 @@ const (
 
 // Limits.
 const (
-	DefaultTokenTTL  = 24 * time.Hour
-	MaxTokenTTL      = 7 * 24 * time.Hour
 	MaxInitialPrompt = 256 << 10
 	MaxInputs        = 64
 	readyWait        = 2 * time.Minute
@@ -64,12 +63,7 @@ type Options struct {
 	Files     *files.Service
 	Resources *resources.Service
 	Tokens    Tokens
-	// BaseURL gives the platform's public URL, for service URLs.
-	BaseURL func() string
-	// ServiceDomain, when set, also gives services https://{code}.DOMAIN/.
-	ServiceDomain string
-	Git           GitOptions
-	Logger        *slog.Logger
+	Logger    *slog.Logger
 }
 
 // Service runs sessions.
@@ -141,15 +135,7 @@ func (s *Service) manifest(ctx context.Context, inst instance.Row) (*methods.Bun
 	if inst.BundleRevisionID == "" {
 		return nil, nil
 	}
-	rev, err := s.o.Bundles.Revision(ctx, inst.OrgID, inst.BundleRevisionID)
-	if err != nil {
-		return nil, err
-	}
-	var m methods.BundleManifest
-	if err := json.Unmarshal([]byte(rev.Manifest), &m); err != nil {
-		return nil, err
-	}
-	return &m, nil
+	return s.o.Bundles.Manifest(ctx, inst.OrgID, inst.BundleRevisionID)
 }
 
 // Create opens a session of an instance on one of its presets.
@@ -180,12 +166,9 @@ func (s *Service) Create(ctx context.Context, orgID, instanceID string, in Creat
 	if len(in.InitialPrompt) > MaxInitialPrompt {
 		return out, rpc.InvalidField("initialPrompt", "size", "The initialPrompt is larger than %d bytes.", MaxInitialPrompt)
 	}
-	ttl := DefaultTokenTTL
-	if in.ExpiresIn != nil {
-		if *in.ExpiresIn < 1 || *in.ExpiresIn > int(MaxTokenTTL/time.Second) {
-			return out, rpc.InvalidField("expiresIn", "range", "The expiresIn must be between 1 and %d seconds (7 days).", int(MaxTokenTTL/time.Second))
-		}
-		ttl = time.Duration(*in.ExpiresIn) * time.Second
+	ttl, err := validate.TokenTTL(in.ExpiresIn)
+	if err != nil {
+		return out, err
 	}
 	inputs, err := s.inputs(ctx, orgID, in.ResourceIDs, in.FileIDs)
 	if err != nil {
@@ -407,6 +390,19 @@ func (s *Service) Session(ctx context.Context, orgID, instanceID, id string) (st
 	return r.Status, err
 }
 
+// LastCommit is the commit a session of the instance last published (""
+// before its first), for publishing.
+func (s *Service) LastCommit(ctx context.Context, orgID, instanceID, id string) (string, error) {
+	r, err := s.get(ctx, orgID, instanceID, id)
+	return r.LastCommit, err
+}
+
+// SetLastCommit records the commit a session published.
+func (s *Service) SetLastCommit(ctx context.Context, id, sha string) error {
+	_, err := s.o.DB.ExecContext(ctx, `UPDATE sessions SET last_commit = ?, updated_at = ? WHERE id = ?`, sha, time.Now().UnixMilli(), id)
+	return err
+}
+
 // AgentTransport is a transport to the instance's agent, for the session
 // websocket proxy.
 func (s *Service) AgentTransport(ctx context.Context, orgID, instanceID string) (*http.Transport, error) {
@@ -424,12 +420,9 @@ func (s *Service) AgentTransport(ctx context.Context, orgID, instanceID string) 
 // SessionToken issues a new wsToken for a session of the instance, bound
 // to the origin of the instance token that asks for it.
 func (s *Service) SessionToken(ctx context.Context, orgID, instanceID, sessionID string, expiresIn *int) (methods.InstanceGetSessionTokenOutput, error) {
-	ttl := DefaultTokenTTL
-	if expiresIn != nil {
-		if *expiresIn < 1 || *expiresIn > int(MaxTokenTTL/time.Second) {
-			return methods.InstanceGetSessionTokenOutput{}, rpc.InvalidField("expiresIn", "range", "The expiresIn must be between 1 and %d seconds (7 days).", int(MaxTokenTTL/time.Second))
-		}
-		ttl = time.Duration(*expiresIn) * time.Second
+	ttl, err := validate.TokenTTL(expiresIn)
+	if err != nil {
+		return methods.InstanceGetSessionTokenOutput{}, err
 	}
 	if _, err := s.get(ctx, orgID, instanceID, sessionID); err != nil {
 		return methods.InstanceGetSessionTokenOutput{}, err

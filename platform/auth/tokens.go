@@ -15,12 +15,6 @@ import (
 	"github.com/roosthq/roost/storage"
 )
 
-// Token lifetimes.
-const (
-	DefaultTokenTTL = 24 * time.Hour
-	MaxTokenTTL     = 7 * 24 * time.Hour
-)
-
 const (
 	tokenIssuer     = "roost"
 	tokenAudience   = "instance"

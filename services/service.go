@@ -1,4 +1,4 @@
-package sessions
+package services
 
 import (
 	"context"
@@ -20,6 +20,52 @@ import (
 // ErrNoService answers a service code that names nothing.
 var ErrNoService = &rpc.Error{Type: methods.NotFound, Message: "No service answers at this address."}
 
+// Sessions is what service URLs ask of the sessions service: whether a
+// session of the instance exists (its error when it does not).
+type Sessions interface {
+	Session(ctx context.Context, orgID, instanceID, id string) (status string, err error)
+}
+
+// Manifests gives the manifest of a bundle revision of the org.
+type Manifests interface {
+	Manifest(ctx context.Context, orgID, revisionID string) (*methods.BundleManifest, error)
+}
+
+// Options configures a Service.
+type Options struct {
+	DB        *storage.DB
+	Instances *instance.Service
+	Sandboxes *sandbox.Service
+	Sessions  Sessions
+	Bundles   Manifests
+	// BaseURL gives the platform's public URL, for service URLs.
+	BaseURL func() string
+	// ServiceDomain, when set, also gives services https://{code}.DOMAIN/.
+	ServiceDomain string
+}
+
+// Service hands out and resolves service URLs.
+type Service struct {
+	o Options
+}
+
+// NewService returns a Service.
+func NewService(o Options) *Service { return &Service{o: o} }
+
+// Row is a stored service code.
+type Row struct {
+	Code        string `db:"code"`
+	OrgID       string `db:"org_id"`
+	InstanceID  string `db:"instance_id"`
+	SessionID   string `db:"session_id"`
+	ServiceType string `db:"service_type"`
+	Port        int    `db:"port"`
+	Public      bool   `db:"public"`
+	CreatedAt   int64  `db:"created_at"`
+}
+
+const columns = `code, org_id, instance_id, session_id, service_type, port, public, created_at`
+
 var codeEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
 // newCode is an unguessable service code (128 random bits), usable as a
@@ -32,19 +78,17 @@ func newCode() string {
 	return codeEncoding.EncodeToString(b[:])
 }
 
-// ServiceURL is a stored service code.
-type ServiceURL struct {
-	Code        string `db:"code"`
-	OrgID       string `db:"org_id"`
-	InstanceID  string `db:"instance_id"`
-	SessionID   string `db:"session_id"`
-	ServiceType string `db:"service_type"`
-	Port        int    `db:"port"`
-	Public      bool   `db:"public"`
-	CreatedAt   int64  `db:"created_at"`
+func sandboxInfo(r instance.Row) sandbox.InstanceInfo {
+	return sandbox.InstanceInfo{ID: r.ID, OrgID: r.OrgID, TemplateSlug: r.TemplateSlug,
+		BundleRevisionID: r.BundleRevisionID, VCSType: r.VCSType, Archived: r.Status == instance.StateArchived}
 }
 
-const urlColumns = `code, org_id, instance_id, session_id, service_type, port, public, created_at`
+func (s *Service) manifest(ctx context.Context, inst instance.Row) (*methods.BundleManifest, error) {
+	if inst.BundleRevisionID == "" {
+		return nil, nil
+	}
+	return s.o.Bundles.Manifest(ctx, inst.OrgID, inst.BundleRevisionID)
+}
 
 // URL renders a service's address.
 func (s *Service) URL(code string) string {
@@ -77,9 +121,9 @@ func resolveService(m *methods.BundleManifest, serviceType string) (port int, pu
 		"The bundle declares no service %q. Its services: %s; any port can be reached as port:N.", serviceType, strings.Join(append(known, "port:N"), ", "))
 }
 
-// serviceCode returns the code of (instance, session, service), making it
-// on first use.
-func (s *Service) serviceCode(ctx context.Context, inst instance.Row, sessionID, serviceType string, port int, public bool) (string, error) {
+// code returns the code of (instance, session, service), making it on
+// first use.
+func (s *Service) code(ctx context.Context, inst instance.Row, sessionID, serviceType string, port int, public bool) (string, error) {
 	var code string
 	err := s.o.DB.GetContext(ctx, &code, `SELECT code FROM service_urls WHERE instance_id = ? AND session_id = ? AND service_type = ?`,
 		inst.ID, sessionID, serviceType)
@@ -89,12 +133,12 @@ func (s *Service) serviceCode(ctx context.Context, inst instance.Row, sessionID,
 	if !errors.Is(err, sql.ErrNoRows) {
 		return "", err
 	}
-	u := ServiceURL{Code: newCode(), OrgID: inst.OrgID, InstanceID: inst.ID, SessionID: sessionID, ServiceType: serviceType,
+	u := Row{Code: newCode(), OrgID: inst.OrgID, InstanceID: inst.ID, SessionID: sessionID, ServiceType: serviceType,
 		Port: port, Public: public, CreatedAt: storage.Now()}
-	_, err = s.o.DB.NamedExecContext(ctx, `INSERT INTO service_urls (`+urlColumns+`) VALUES
+	_, err = s.o.DB.NamedExecContext(ctx, `INSERT INTO service_urls (`+columns+`) VALUES
 		(:code, :org_id, :instance_id, :session_id, :service_type, :port, :public, :created_at)`, u)
 	if storage.IsUniqueViolation(err) {
-		return s.serviceCode(ctx, inst, sessionID, serviceType, port, public)
+		return s.code(ctx, inst, sessionID, serviceType, port, public)
 	}
 	return u.Code, err
 }
@@ -107,7 +151,7 @@ func (s *Service) ServiceURL(ctx context.Context, orgID, instanceID, sessionID, 
 	if err != nil {
 		return methods.GetServiceURLOutput{}, err
 	}
-	if _, err := s.get(ctx, orgID, instanceID, sessionID); err != nil {
+	if _, err := s.o.Sessions.Session(ctx, orgID, instanceID, sessionID); err != nil {
 		return methods.GetServiceURLOutput{}, err
 	}
 	m, err := s.manifest(ctx, inst)
@@ -121,7 +165,7 @@ func (s *Service) ServiceURL(ctx context.Context, orgID, instanceID, sessionID, 
 	if _, err := s.o.Sandboxes.Live(ctx, inst.ID); err != nil {
 		return methods.GetServiceURLOutput{URL: nil}, nil
 	}
-	code, err := s.serviceCode(ctx, inst, sessionID, serviceType, port, public)
+	code, err := s.code(ctx, inst, sessionID, serviceType, port, public)
 	if err != nil {
 		return methods.GetServiceURLOutput{}, err
 	}
@@ -136,7 +180,7 @@ func (s *Service) ServiceURLs(ctx context.Context, orgID, instanceID, sessionID 
 	if err != nil {
 		return out, err
 	}
-	if _, err := s.get(ctx, orgID, instanceID, sessionID); err != nil {
+	if _, err := s.o.Sessions.Session(ctx, orgID, instanceID, sessionID); err != nil {
 		return out, err
 	}
 	m, err := s.manifest(ctx, inst)
@@ -144,7 +188,7 @@ func (s *Service) ServiceURLs(ctx context.Context, orgID, instanceID, sessionID 
 		return out, err
 	}
 	for _, sv := range m.Services {
-		code, err := s.serviceCode(ctx, inst, sessionID, sv.ServiceType, sv.Port, sv.Public)
+		code, err := s.code(ctx, inst, sessionID, sv.ServiceType, sv.Port, sv.Public)
 		if err != nil {
 			return out, err
 		}
@@ -156,8 +200,8 @@ func (s *Service) ServiceURLs(ctx context.Context, orgID, instanceID, sessionID 
 // InstanceServiceURLs lists the codes handed out for an instance, for
 // instances.status.
 func (s *Service) InstanceServiceURLs(ctx context.Context, orgID, instanceID string) ([]methods.ServiceURL, error) {
-	var rows []ServiceURL
-	if err := s.o.DB.SelectContext(ctx, &rows, `SELECT `+urlColumns+` FROM service_urls WHERE instance_id = ? AND org_id = ?
+	var rows []Row
+	if err := s.o.DB.SelectContext(ctx, &rows, `SELECT `+columns+` FROM service_urls WHERE instance_id = ? AND org_id = ?
 		ORDER BY created_at, code`, instanceID, orgID); err != nil {
 		return nil, err
 	}
@@ -176,12 +220,12 @@ func (s *Service) InstanceServiceURLs(ctx context.Context, orgID, instanceID str
 }
 
 // Lookup finds the service a code names and the sandbox serving it now.
-func (s *Service) Lookup(ctx context.Context, code string) (ServiceURL, sandbox.Row, error) {
-	var u ServiceURL
+func (s *Service) Lookup(ctx context.Context, code string) (Row, sandbox.Row, error) {
+	var u Row
 	if len(code) != 26 {
 		return u, sandbox.Row{}, ErrNoService
 	}
-	err := s.o.DB.GetContext(ctx, &u, `SELECT `+urlColumns+` FROM service_urls WHERE code = ?`, code)
+	err := s.o.DB.GetContext(ctx, &u, `SELECT `+columns+` FROM service_urls WHERE code = ?`, code)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, sandbox.Row{}, ErrNoService
 	}
@@ -192,7 +236,7 @@ func (s *Service) Lookup(ctx context.Context, code string) (ServiceURL, sandbox.
 	if err != nil {
 		return u, sandbox.Row{}, ErrNoService
 	}
-	sb, err := s.o.Sandboxes.Usable(ctx, s.instanceInfo(inst))
+	sb, err := s.o.Sandboxes.Usable(ctx, sandboxInfo(inst))
 	if err != nil {
 		return u, sandbox.Row{}, fmt.Errorf("service %s: %w", code, err)
 	}

@@ -1,4 +1,4 @@
-package sessions
+package publish
 
 import (
 	"context"
@@ -67,10 +67,11 @@ func (s *Service) Publish(ctx context.Context, orgID, instanceID, sessionID stri
 	if err != nil {
 		return methods.PublishSessionOutput{}, err
 	}
-	r, err := s.get(ctx, orgID, instanceID, sessionID)
+	lastCommit, err := s.o.Sessions.LastCommit(ctx, orgID, instanceID, sessionID)
 	if err != nil {
 		return methods.PublishSessionOutput{}, err
 	}
+	// From here sessionID names a stored session: ids compare exactly.
 	switch inst.VCSType {
 	case methods.VCSGitLocal, methods.VCSGitHub:
 	default:
@@ -81,11 +82,11 @@ func (s *Service) Publish(ctx context.Context, orgID, instanceID, sessionID stri
 		return methods.PublishSessionOutput{OK: false, Pushed: false,
 			Error: "No git remote is configured for vcsType github. Start the platform with --git-remote (and --git-token)."}, nil
 	}
-	sb, err := s.o.Sandboxes.Usable(ctx, s.instanceInfo(inst))
+	sb, err := s.o.Sandboxes.Usable(ctx, sandboxInfo(inst))
 	if err != nil {
 		return methods.PublishSessionOutput{}, err
 	}
-	res, err := s.o.Sandboxes.Run(ctx, sb, publishScript(r.ID), 2*time.Minute)
+	res, err := s.o.Sandboxes.Run(ctx, sb, publishScript(sessionID), 2*time.Minute)
 	if err != nil {
 		return methods.PublishSessionOutput{}, err
 	}
@@ -101,22 +102,22 @@ func (s *Service) Publish(ctx context.Context, orgID, instanceID, sessionID stri
 	if !shaForm.MatchString(sha) {
 		return methods.PublishSessionOutput{OK: false, Error: "git in the sandbox gave no commit."}, nil
 	}
-	if state == "UNCHANGED" && sha == r.LastCommit {
+	if state == "UNCHANGED" && sha == lastCommit {
 		return methods.PublishSessionOutput{OK: true, Pushed: false, CommitSHA: sha}, nil
 	}
-	if err := s.fetchBundle(ctx, sb, inst, r.ID); err != nil {
+	if err := s.fetchBundle(ctx, sb, inst, sessionID); err != nil {
 		// The cause may name the platform's own paths: it goes to the log.
-		s.log.Warn("publish: the commit was not copied out of the sandbox", "session", r.ID, "err", err)
+		s.log.Warn("publish: the commit was not copied out of the sandbox", "session", sessionID, "err", err)
 		return methods.PublishSessionOutput{OK: false, CommitSHA: sha,
 			Error: "The commit could not be copied out of the sandbox into the platform's repository. Retry; if it fails again, see the platform's log."}, nil
 	}
 	if inst.VCSType == methods.VCSGitHub {
-		if err := s.pushRemote(ctx, inst, r.ID); err != nil {
+		if err := s.pushRemote(ctx, inst, sessionID); err != nil {
 			return methods.PublishSessionOutput{OK: false, CommitSHA: sha, Error: err.Error()}, nil
 		}
 	}
-	_, _ = s.o.DB.ExecContext(ctx, `UPDATE sessions SET last_commit = ?, updated_at = ? WHERE id = ?`, sha, time.Now().UnixMilli(), r.ID)
-	_ = s.o.Instances.Event(ctx, inst.ID, "session_published", fmt.Sprintf("%s at %s", r.ID, sha))
+	_ = s.o.Sessions.SetLastCommit(ctx, sessionID, sha)
+	_ = s.o.Instances.Event(ctx, inst.ID, "session_published", fmt.Sprintf("%s at %s", sessionID, sha))
 	return methods.PublishSessionOutput{OK: true, Pushed: true, CommitSHA: sha}, nil
 }
 
