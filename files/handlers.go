@@ -9,22 +9,14 @@ import (
 
 // Register binds files.get, files.list and files.delete.
 func (s *Service) Register(r *rpc.Registry) {
-	rpc.Register(r, methods.FilesGet, func(ctx context.Context, in methods.GetFileInput) (methods.FileInfo, error) {
-		org, err := rpc.OrgOf(ctx)
-		if err != nil {
-			return methods.FileInfo{}, err
-		}
+	rpc.Register(r, methods.FilesGet, rpc.WithOrg(func(ctx context.Context, org string, in methods.GetFileInput) (methods.FileInfo, error) {
 		f, err := s.Get(ctx, org, in.FileID)
 		if err != nil {
 			return methods.FileInfo{}, err
 		}
 		return f.Wire(), nil
-	})
-	rpc.Register(r, methods.FilesList, func(ctx context.Context, in methods.ListFilesInput) (methods.ListFilesOutput, error) {
-		org, err := rpc.OrgOf(ctx)
-		if err != nil {
-			return methods.ListFilesOutput{}, err
-		}
+	}))
+	rpc.Register(r, methods.FilesList, rpc.WithOrg(func(ctx context.Context, org string, in methods.ListFilesInput) (methods.ListFilesOutput, error) {
 		limit, offset, err := rpc.Page(in.Limit, in.Offset)
 		if err != nil {
 			return methods.ListFilesOutput{}, err
@@ -38,15 +30,11 @@ func (s *Service) Register(r *rpc.Registry) {
 			out.Files = append(out.Files, f.Wire())
 		}
 		return out, nil
-	})
-	rpc.Register(r, methods.FilesDelete, func(ctx context.Context, in methods.DeleteFileInput) (methods.OKOutput, error) {
-		org, err := rpc.OrgOf(ctx)
-		if err != nil {
-			return methods.OKOutput{}, err
-		}
+	}))
+	rpc.Register(r, methods.FilesDelete, rpc.WithOrg(func(ctx context.Context, org string, in methods.DeleteFileInput) (methods.OKOutput, error) {
 		if err := s.Delete(ctx, org, in.FileID); err != nil {
 			return methods.OKOutput{}, err
 		}
 		return methods.OKOutput{OK: true}, nil
-	})
+	}))
 }

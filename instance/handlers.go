@@ -7,45 +7,36 @@ import (
 	"github.com/roosthq/roost/rpc"
 )
 
-// Register binds the instances.* and sessions.list methods to the platform
-// registry.
+// Register binds instances.* and tokens.create to the platform registry.
 func (s *Service) Register(r *rpc.Registry) {
-	rpc.Register(r, methods.InstancesCreate, func(ctx context.Context, in methods.CreateInstanceInput) (methods.CreateInstanceOutput, error) {
-		org, err := rpc.OrgOf(ctx)
-		if err != nil {
-			return methods.CreateInstanceOutput{}, err
-		}
-		return s.Create(ctx, org, in)
-	})
-	rpc.Register(r, methods.InstancesGet, func(ctx context.Context, in methods.GetInstanceInput) (methods.GetInstanceOutput, error) {
-		org, err := rpc.OrgOf(ctx)
-		if err != nil {
-			return methods.GetInstanceOutput{}, err
-		}
+	rpc.Register(r, methods.InstancesCreate, rpc.WithOrg(s.Create))
+	rpc.Register(r, methods.InstancesGet, rpc.WithOrg(func(ctx context.Context, org string, in methods.GetInstanceInput) (methods.GetInstanceOutput, error) {
 		return s.Get(ctx, org, in.InstanceID)
-	})
-	rpc.Register(r, methods.InstancesList, func(ctx context.Context, in methods.ListInstancesInput) (methods.ListInstancesOutput, error) {
-		org, err := rpc.OrgOf(ctx)
-		if err != nil {
-			return methods.ListInstancesOutput{}, err
-		}
-		return s.List(ctx, org, in)
-	})
-	rpc.Register(r, methods.InstancesStatus, func(ctx context.Context, in methods.GetInstanceStatusInput) (methods.GetInstanceStatusOutput, error) {
-		org, err := rpc.OrgOf(ctx)
-		if err != nil {
-			return methods.GetInstanceStatusOutput{}, err
-		}
+	}))
+	rpc.Register(r, methods.InstancesList, rpc.WithOrg(s.List))
+	rpc.Register(r, methods.InstancesStatus, rpc.WithOrg(func(ctx context.Context, org string, in methods.GetInstanceStatusInput) (methods.GetInstanceStatusOutput, error) {
 		return s.Status(ctx, org, in.InstanceID)
-	})
-	rpc.Register(r, methods.InstancesArchive, func(ctx context.Context, in methods.ArchiveInstanceInput) (methods.ArchiveInstanceOutput, error) {
-		org, err := rpc.OrgOf(ctx)
-		if err != nil {
-			return methods.ArchiveInstanceOutput{}, err
-		}
+	}))
+	rpc.Register(r, methods.InstancesArchive, rpc.WithOrg(func(ctx context.Context, org string, in methods.ArchiveInstanceInput) (methods.ArchiveInstanceOutput, error) {
 		if err := s.Archive(ctx, org, in.InstanceID); err != nil {
 			return methods.ArchiveInstanceOutput{}, err
 		}
 		return methods.ArchiveInstanceOutput{OK: true}, nil
-	})
+	}))
+	rpc.Register(r, methods.TokensCreate, rpc.WithOrg(s.CreateToken))
+}
+
+// RegisterInstance binds getInstanceStatus to the instance registry.
+func (s *Service) RegisterInstance(r *rpc.Registry) {
+	rpc.Register(r, methods.GetInstanceStatus, Method(func(ctx context.Context, inst Row, _ rpc.Caller, _ methods.InstanceGetStatusInput) (methods.InstanceGetStatusOutput, error) {
+		st, err := s.Status(ctx, inst.OrgID, inst.ID)
+		if err != nil {
+			return methods.InstanceGetStatusOutput{}, err
+		}
+		out := methods.InstanceGetStatusOutput{GetInstanceStatusOutput: st, Name: inst.Name}
+		if s.sessions != nil {
+			out.Presets, out.Services, err = s.sessions.Presets(ctx, inst.OrgID, inst.ID)
+		}
+		return out, err
+	}))
 }

@@ -44,6 +44,8 @@ type Sandboxes interface {
 type Sessions interface {
 	Summaries(ctx context.Context, orgID, instanceID string) ([]methods.SessionSummary, error)
 	InstanceServiceURLs(ctx context.Context, orgID, instanceID string) ([]methods.ServiceURL, error)
+	// Presets are the presets and services of the instance's bundle.
+	Presets(ctx context.Context, orgID, instanceID string) ([]methods.BundlePreset, []methods.BundleService, error)
 	// AutoCreate opens the session instances.create asked for.
 	AutoCreate(ctx context.Context, orgID, instanceID string, in methods.AutoCreateSession) (sessionID, wsToken, status string, err error)
 }
@@ -53,6 +55,7 @@ type Options struct {
 	Store     *Store
 	Templates TemplateSet
 	Bundles   BundleResolver
+	Tokens    TokenIssuer
 }
 
 // Service is the behaviour of instances.
@@ -60,6 +63,7 @@ type Service struct {
 	store     *Store
 	templates TemplateSet
 	bundles   BundleResolver
+	tokens    TokenIssuer
 	sandboxes Sandboxes
 	sessions  Sessions
 }
@@ -72,7 +76,7 @@ func (s *Service) SetSandboxes(sb Sandboxes) { s.sandboxes = sb }
 
 // NewService returns a Service.
 func NewService(o Options) *Service {
-	return &Service{store: o.Store, templates: o.Templates, bundles: o.Bundles}
+	return &Service{store: o.Store, templates: o.Templates, bundles: o.Bundles, tokens: o.Tokens}
 }
 
 // Create validates the input and stores a new instance in state created.

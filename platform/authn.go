@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/roosthq/roost/instance"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/platform/auth"
 	"github.com/roosthq/roost/rpc"
@@ -38,6 +40,25 @@ func bearer(r *http.Request) (string, bool) {
 	return strings.TrimSpace(cred), true
 }
 
+// authenticateKey returns the caller of an API-key request.
+func (s *Server) authenticateKey(r *http.Request) (rpc.Caller, error) {
+	secret, present := bearer(r)
+	if !present {
+		return rpc.Caller{}, auth.ErrNoCredential
+	}
+	if !auth.LooksLikeKey(secret) {
+		if strings.Count(secret, ".") == 2 {
+			return rpc.Caller{}, errTokenOnPlatform
+		}
+		return rpc.Caller{}, auth.ErrMalformedKey
+	}
+	key, err := s.keys.Authenticate(r.Context(), secret)
+	if err != nil {
+		return rpc.Caller{}, err
+	}
+	return rpc.Caller{Kind: "key", ID: key.ID, OrgID: key.OrgID, Admin: key.Admin}, nil
+}
+
 func (s *Server) handlePlatformRPC(c echo.Context) error {
 	req := c.Request()
 	caller, err := s.authenticateKey(req)
@@ -49,10 +70,52 @@ func (s *Server) handlePlatformRPC(c echo.Context) error {
 	return nil
 }
 
+// tokenWant is what an endpoint requires of an instance token.
+type tokenWant struct {
+	// instanceID is the instance the request's path names.
+	instanceID string
+	// sessionID, for a session's wsToken, is the session the path names;
+	// empty for an instance token.
+	sessionID string
+	// origin is the request's Origin header, if any.
+	origin string
+}
+
+// verifyInstanceToken is the one check of an instance token (or a session's
+// wsToken): its signature, audience and expiry; that it opens the instance
+// (and session) the request names; that a token bound to an origin comes
+// from it; and that the instance still takes work. It returns the claims
+// and the instance, read once for the whole call.
+func (s *Server) verifyInstanceToken(ctx context.Context, token string, want tokenWant) (*auth.Claims, instance.Row, error) {
+	verify := s.signer.Verify
+	if want.sessionID != "" {
+		verify = s.signer.VerifySession
+	}
+	claims, err := verify(token)
+	if err != nil {
+		return nil, instance.Row{}, err
+	}
+	if claims.InstanceID() != want.instanceID {
+		return nil, instance.Row{}, errTokenNotForInstance
+	}
+	if claims.SessionID != want.sessionID {
+		return nil, instance.Row{}, errWrongSess
+	}
+	if claims.Origin != "" && want.origin != "" && want.origin != claims.Origin {
+		return nil, instance.Row{}, auth.ErrWrongOrigin
+	}
+	row, err := s.instances.LookupActive(ctx, claims.OrgID, claims.InstanceID())
+	if err != nil {
+		return nil, instance.Row{}, errTokenInstanceGone.Wrap(err)
+	}
+	return claims, row, nil
+}
+
 // authenticateInstance checks the instance token of a request to an
 // instance endpoint: from the Bearer header, else (when allowCookie) the
-// instance cookie. It returns the caller for the instance in the path.
-func (s *Server) authenticateInstance(c echo.Context, allowCookie bool) (rpc.Caller, *auth.Claims, error) {
+// instance cookie. It returns the caller for the instance in the path, and
+// the request's context carrying the caller and the instance.
+func (s *Server) authenticateInstance(c echo.Context, allowCookie bool) (context.Context, *auth.Claims, error) {
 	req := c.Request()
 	token, present := bearer(req)
 	if !present && allowCookie {
@@ -61,38 +124,27 @@ func (s *Server) authenticateInstance(c echo.Context, allowCookie bool) (rpc.Cal
 		}
 	}
 	if !present {
-		return rpc.Caller{}, nil, auth.ErrNoToken
+		return nil, nil, auth.ErrNoToken
 	}
 	if auth.LooksLikeKey(token) {
-		return rpc.Caller{}, nil, auth.ErrKeyOnInstance
+		return nil, nil, auth.ErrKeyOnInstance
 	}
-	claims, err := s.signer.Verify(token)
+	claims, row, err := s.verifyInstanceToken(req.Context(), token, tokenWant{instanceID: c.Param("id"), origin: req.Header.Get("Origin")})
 	if err != nil {
-		return rpc.Caller{}, nil, err
+		return nil, nil, err
 	}
-	if claims.InstanceID() != c.Param("id") {
-		return rpc.Caller{}, nil, errTokenNotForInstance
-	}
-	if claims.Origin != "" {
-		if o := req.Header.Get("Origin"); o != "" && o != claims.Origin {
-			return rpc.Caller{}, nil, auth.ErrWrongOrigin
-		}
-	}
-	if _, err := s.instances.LookupActive(req.Context(), claims.OrgID, claims.InstanceID()); err != nil {
-		return rpc.Caller{}, nil, errTokenInstanceGone.Wrap(err)
-	}
-	return rpc.Caller{Kind: "token", ID: claims.ID, OrgID: claims.OrgID, InstanceID: claims.InstanceID(), Origin: claims.Origin}, claims, nil
+	caller := rpc.Caller{Kind: "token", ID: claims.ID, OrgID: claims.OrgID, InstanceID: claims.InstanceID(), Origin: claims.Origin}
+	return instance.WithRow(rpc.WithCaller(req.Context(), caller), row), claims, nil
 }
 
 func (s *Server) handleInstanceRPC(c echo.Context) error {
 	s.cors(c)
-	caller, _, err := s.authenticateInstance(c, true)
+	ctx, _, err := s.authenticateInstance(c, true)
 	if err != nil {
 		s.instance.Refuse(c.Response(), c.Request(), err)
 		return nil
 	}
-	req := c.Request()
-	s.instance.ServeHTTP(c.Response(), req.WithContext(rpc.WithCaller(req.Context(), caller)))
+	s.instance.ServeHTTP(c.Response(), c.Request().WithContext(ctx))
 	return nil
 }
 

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/roosthq/roost/client"
+	"github.com/roosthq/roost/instance"
 	"github.com/roosthq/roost/internal/testutil"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/platform"
@@ -755,7 +756,7 @@ func TestRPCErrors(t *testing.T) {
 		{name: "expiresIn over 7 days", body: `{"method":"tokens.create","input":{"instanceId":"$ID","expiresIn":604801}}`, status: 400, typ: methods.InvalidInput, field: "expiresIn", reason: "range"},
 		{name: "expiresIn 0", body: `{"method":"tokens.create","input":{"instanceId":"$ID","expiresIn":0}}`, status: 400, typ: methods.InvalidInput, field: "expiresIn", reason: "range"},
 		{name: "negative expiresIn", body: `{"method":"tokens.create","input":{"instanceId":"$ID","expiresIn":-60}}`, status: 400, typ: methods.InvalidInput, field: "expiresIn", reason: "range"},
-		{name: "meta over 4 KiB", body: `{"method":"tokens.create","input":{"instanceId":"$ID","meta":` + padTo(`{"pad":"`, `"}`, platform.MaxTokenMetaSize+1) + `}}`, status: 400, typ: methods.InvalidInput, field: "meta"},
+		{name: "meta over 4 KiB", body: `{"method":"tokens.create","input":{"instanceId":"$ID","meta":` + padTo(`{"pad":"`, `"}`, instance.MaxTokenMetaSize+1) + `}}`, status: 400, typ: methods.InvalidInput, field: "meta"},
 	}
 	for _, origin := range []string{"app.example.com", "https://app.example.com/", "https://app.example.com/path",
 		"ftp://app.example.com", "https://user@app.example.com", "https://app.example.com?x=1", "https://", "*", "null"} {

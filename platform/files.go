@@ -15,7 +15,6 @@ import (
 
 	"github.com/roosthq/roost/files"
 	"github.com/roosthq/roost/methods"
-	"github.com/roosthq/roost/platform/auth"
 	"github.com/roosthq/roost/rpc"
 	"github.com/roosthq/roost/storage/blob"
 )
@@ -49,25 +48,6 @@ func writeUploadError(c echo.Context, err error) error {
 	}
 	rpc.WriteJSON(c.Response(), status, methods.UploadError{Error: werr.Message})
 	return nil
-}
-
-// authenticateKey returns the caller of an API-key request.
-func (s *Server) authenticateKey(r *http.Request) (rpc.Caller, error) {
-	secret, present := bearer(r)
-	if !present {
-		return rpc.Caller{}, auth.ErrNoCredential
-	}
-	if !auth.LooksLikeKey(secret) {
-		if strings.Count(secret, ".") == 2 {
-			return rpc.Caller{}, errTokenOnPlatform
-		}
-		return rpc.Caller{}, auth.ErrMalformedKey
-	}
-	key, err := s.keys.Authenticate(r.Context(), secret)
-	if err != nil {
-		return rpc.Caller{}, err
-	}
-	return rpc.Caller{Kind: "key", ID: key.ID, OrgID: key.OrgID, Admin: key.Admin}, nil
 }
 
 // handleUpload streams the multipart field "file" into the blob store: the

@@ -37,31 +37,17 @@ func (s *Server) handleGit(c echo.Context) error {
 		rpc.WriteError(c.Response(), auth.ErrNoCredential)
 		return nil
 	}
-	var orgID string
 	if auth.LooksLikeKey(cred) {
 		key, err := s.keys.Authenticate(req.Context(), cred)
+		if err == nil {
+			_, err = s.instances.Lookup(req.Context(), key.OrgID, instanceID)
+		}
 		if err != nil {
 			rpc.WriteError(c.Response(), err)
 			return nil
 		}
-		orgID = key.OrgID
-	} else {
-		claims, err := s.signer.Verify(cred)
-		if err != nil {
-			rpc.WriteError(c.Response(), err)
-			return nil
-		}
-		if claims.InstanceID() != instanceID {
-			rpc.WriteError(c.Response(), errTokenNotForInstance)
-			return nil
-		}
-		orgID = claims.OrgID
-	}
-	lookup := s.instances.Lookup
-	if !auth.LooksLikeKey(cred) {
-		lookup = s.instances.LookupActive // an archived instance's tokens stop working
-	}
-	if _, err := lookup(req.Context(), orgID, instanceID); err != nil {
+	} else if _, _, err := s.verifyInstanceToken(req.Context(), cred, tokenWant{instanceID: instanceID}); err != nil {
+		// An archived instance's tokens stop working.
 		rpc.WriteError(c.Response(), err)
 		return nil
 	}

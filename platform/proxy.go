@@ -90,21 +90,14 @@ func (s *Server) handleSessionWS(c echo.Context) error {
 		rpc.WriteError(c.Response(), auth.ErrNoToken)
 		return nil
 	}
-	claims, err := s.signer.VerifySession(tok)
+	id, sid := c.Param("id"), c.Param("sid")
+	claims, _, err := s.verifyInstanceToken(req.Context(), tok, tokenWant{instanceID: id, sessionID: sid, origin: req.Header.Get("Origin")})
+	if errors.Is(err, errTokenNotForInstance) {
+		err = errWrongSess
+	}
 	if err != nil {
 		rpc.WriteError(c.Response(), err)
 		return nil
-	}
-	id, sid := c.Param("id"), c.Param("sid")
-	if claims.InstanceID() != id || claims.SessionID != sid {
-		rpc.WriteError(c.Response(), errWrongSess)
-		return nil
-	}
-	if claims.Origin != "" {
-		if o := req.Header.Get("Origin"); o != "" && o != claims.Origin {
-			rpc.WriteError(c.Response(), auth.ErrWrongOrigin)
-			return nil
-		}
 	}
 	if _, err := s.sessions.Session(req.Context(), claims.OrgID, id, sid); err != nil {
 		rpc.WriteError(c.Response(), err)
@@ -159,8 +152,8 @@ func (s *Server) serveService(c echo.Context, code, path, cookiePath string) err
 				tok = ck.Value
 			}
 		}
-		claims, err := s.signer.Verify(tok)
-		if tok == "" || err != nil || claims.InstanceID() != u.InstanceID || claims.OrgID != u.OrgID {
+		claims, _, err := s.verifyInstanceToken(req.Context(), tok, tokenWant{instanceID: u.InstanceID})
+		if tok == "" || err != nil || claims.OrgID != u.OrgID {
 			rpc.WriteError(c.Response(), errNoServiceAuth)
 			return nil
 		}

@@ -94,7 +94,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.files = files.NewService(files.Options{DB: s.db, Blobs: s.blobs, MaxUpload: cfg.MaxUpload, Logger: s.log})
 	s.resources = resources.NewService(s.db, s.files)
 	s.bundles = bundles.NewService(bundles.Options{DB: s.db, Files: s.files})
-	s.instances = instance.NewService(instance.Options{Store: instance.NewStore(s.db), Templates: s.templates, Bundles: s.bundles})
+	s.instances = instance.NewService(instance.Options{Store: instance.NewStore(s.db), Templates: s.templates, Bundles: s.bundles, Tokens: s.signer})
 	if n, err := s.files.Sweep(ctx); err != nil {
 		s.db.Close()
 		return nil, err
@@ -103,8 +103,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.fleet = fleet.New(fleet.Options{DB: s.db, Logger: s.log})
 	s.sandboxes = sandbox.NewService(sandbox.ServiceOptions{DB: s.db, Fleet: s.fleet, Templates: s.templates,
-		Instances: instancesForSandboxes{s.instances}, Bundles: bundlesForSandboxes{s.bundles}, Logger: s.log})
-	s.instances.SetSandboxes(sandboxesForInstances{s.sandboxes})
+		Instances: s.instances, Bundles: bundlesForSandboxes{s.bundles}, Logger: s.log})
+	s.instances.SetSandboxes(s.sandboxes)
 	s.sessions = sessions.NewService(sessions.Options{DB: s.db, Instances: s.instances, Sandboxes: s.sandboxes,
 		Bundles: s.bundles, Files: s.files, Resources: s.resources, Tokens: s.signer, Logger: s.log})
 	s.services = services.NewService(services.Options{DB: s.db, Instances: s.instances, Sandboxes: s.sandboxes,

@@ -6,7 +6,6 @@ import (
 	"io"
 
 	"github.com/roosthq/roost/bundles"
-	"github.com/roosthq/roost/instance"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/sandbox"
 	"github.com/roosthq/roost/services"
@@ -15,44 +14,6 @@ import (
 
 // The domain services know each other only through small interfaces; these
 // adapters join them.
-
-// instancesForSandboxes lets the sandbox service read and report to
-// instances.
-type instancesForSandboxes struct{ s *instance.Service }
-
-func (a instancesForSandboxes) Info(ctx context.Context, orgID, id string) (sandbox.InstanceInfo, error) {
-	r, err := a.s.Lookup(ctx, orgID, id)
-	if err != nil {
-		return sandbox.InstanceInfo{}, err
-	}
-	return sandbox.InstanceInfo{ID: r.ID, OrgID: r.OrgID, TemplateSlug: r.TemplateSlug,
-		BundleRevisionID: r.BundleRevisionID, VCSType: r.VCSType, Archived: r.Status == instance.StateArchived}, nil
-}
-
-func (a instancesForSandboxes) Event(ctx context.Context, instanceID, event, detail string) error {
-	return a.s.Event(ctx, instanceID, event, detail)
-}
-
-func (a instancesForSandboxes) SetStatus(ctx context.Context, instanceID string, to instance.State, detail string) error {
-	return a.s.SetStatus(ctx, instanceID, to, detail)
-}
-
-// sandboxesForInstances lets instances start, show and end sandboxes.
-type sandboxesForInstances struct{ s *sandbox.Service }
-
-func (a sandboxesForInstances) Schedule(ctx context.Context, r instance.Row) error {
-	_, err := a.s.Create(ctx, sandbox.InstanceInfo{ID: r.ID, OrgID: r.OrgID, TemplateSlug: r.TemplateSlug,
-		BundleRevisionID: r.BundleRevisionID, VCSType: r.VCSType})
-	return err
-}
-
-func (a sandboxesForInstances) Summary(ctx context.Context, instanceID string) (*methods.SandboxSummary, error) {
-	return a.s.Summary(ctx, instanceID)
-}
-
-func (a sandboxesForInstances) TerminateLive(ctx context.Context, instanceID, why string) error {
-	return a.s.TerminateLive(ctx, instanceID, why)
-}
 
 // bundlesForSandboxes gives sandboxes their bundle revisions.
 type bundlesForSandboxes struct{ s *bundles.Service }
@@ -86,6 +47,10 @@ func (a sessionsForInstances) Summaries(ctx context.Context, orgID, instanceID s
 
 func (a sessionsForInstances) InstanceServiceURLs(ctx context.Context, orgID, instanceID string) ([]methods.ServiceURL, error) {
 	return a.svc.InstanceServiceURLs(ctx, orgID, instanceID)
+}
+
+func (a sessionsForInstances) Presets(ctx context.Context, orgID, instanceID string) ([]methods.BundlePreset, []methods.BundleService, error) {
+	return a.s.Presets(ctx, orgID, instanceID)
 }
 
 func (a sessionsForInstances) AutoCreate(ctx context.Context, orgID, instanceID string, in methods.AutoCreateSession) (string, string, string, error) {

@@ -63,7 +63,7 @@ git bundle create -q .git/roost-publish.bundle '` + branch + `' 2>/dev/null || g
 // vcsType says.
 func (s *Service) Publish(ctx context.Context, orgID, instanceID, sessionID string) (methods.PublishSessionOutput, error) {
 	rpc.SetInstance(ctx, instanceID)
-	inst, err := s.o.Instances.LookupActive(ctx, orgID, instanceID)
+	inst, err := s.o.Instances.Active(ctx, orgID, instanceID)
 	if err != nil {
 		return methods.PublishSessionOutput{}, err
 	}
@@ -82,7 +82,7 @@ func (s *Service) Publish(ctx context.Context, orgID, instanceID, sessionID stri
 		return methods.PublishSessionOutput{OK: false, Pushed: false,
 			Error: "No git remote is configured for vcsType github. Start the platform with --git-remote (and --git-token)."}, nil
 	}
-	sb, err := s.o.Sandboxes.Usable(ctx, sandboxInfo(inst))
+	sb, err := s.o.Sandboxes.Usable(ctx, inst)
 	if err != nil {
 		return methods.PublishSessionOutput{}, err
 	}

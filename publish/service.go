@@ -42,11 +42,6 @@ func NewService(o Options) *Service {
 	return &Service{o: o, log: o.Logger}
 }
 
-func sandboxInfo(r instance.Row) sandbox.InstanceInfo {
-	return sandbox.InstanceInfo{ID: r.ID, OrgID: r.OrgID, TemplateSlug: r.TemplateSlug,
-		BundleRevisionID: r.BundleRevisionID, VCSType: r.VCSType, Archived: r.Status == instance.StateArchived}
-}
-
 // sentence is an error as the caller would read it.
 func sentence(err error) string {
 	_, w := rpc.ToWire(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/roosthq/roost/fleet"
+	"github.com/roosthq/roost/instance"
 	"github.com/roosthq/roost/lifecycle"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/node/nodeapi"
@@ -78,7 +79,7 @@ const execColumns = `id, org_id, instance_id, sandbox_id, node_id, command, stat
 
 // Exec runs a command with bash -lc in the sandbox's workspace and waits
 // for it. The full output stays on the node for getExecOutput.
-func (s *Service) Exec(ctx context.Context, inst InstanceInfo, callerID string, in methods.InstanceExecInSandboxInputFull) (methods.InstanceExecInSandboxOutputFull, error) {
+func (s *Service) Exec(ctx context.Context, inst instance.Row, callerID string, in methods.InstanceExecInSandboxInputFull) (methods.InstanceExecInSandboxOutputFull, error) {
 	var out methods.InstanceExecInSandboxOutputFull
 	if strings.TrimSpace(in.Command) == "" || len(in.Command) > MaxCommandLength || !utf8.ValidString(in.Command) || strings.ContainsRune(in.Command, 0) {
 		return out, rpc.InvalidField("command", "range", "The command must be non-empty UTF-8 without NUL, at most %d bytes.", MaxCommandLength)
@@ -177,7 +178,7 @@ func envName(k string) bool {
 	return true
 }
 
-func (s *Service) execOf(ctx context.Context, inst InstanceInfo, id string) (execRow, error) {
+func (s *Service) execOf(ctx context.Context, inst instance.Row, id string) (execRow, error) {
 	var e execRow
 	err := s.o.DB.GetContext(ctx, &e, `SELECT `+execColumns+` FROM execs WHERE id = ? AND instance_id = ? AND org_id = ?`, id, inst.ID, inst.OrgID)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -187,7 +188,7 @@ func (s *Service) execOf(ctx context.Context, inst InstanceInfo, id string) (exe
 }
 
 // ExecOutput returns a piece of a command's full output.
-func (s *Service) ExecOutput(ctx context.Context, inst InstanceInfo, in methods.GetExecOutputInput) (methods.GetExecOutputOutput, error) {
+func (s *Service) ExecOutput(ctx context.Context, inst instance.Row, in methods.GetExecOutputInput) (methods.GetExecOutputOutput, error) {
 	stream := in.Stream
 	if stream == "" {
 		stream = "stdout"
@@ -224,7 +225,7 @@ func (s *Service) ExecOutput(ctx context.Context, inst InstanceInfo, in methods.
 }
 
 // ListExecs pages the instance's commands, newest first.
-func (s *Service) ListExecs(ctx context.Context, inst InstanceInfo, in methods.ListExecsInput) (methods.ListExecsOutput, error) {
+func (s *Service) ListExecs(ctx context.Context, inst instance.Row, in methods.ListExecsInput) (methods.ListExecsOutput, error) {
 	limit, offset, err := rpc.Page(in.Limit, in.Offset)
 	if err != nil {
 		return methods.ListExecsOutput{}, err
@@ -259,7 +260,7 @@ func (s *Service) ListExecs(ctx context.Context, inst InstanceInfo, in methods.L
 }
 
 // CancelExec kills a running command's process group.
-func (s *Service) CancelExec(ctx context.Context, inst InstanceInfo, id string) (methods.CancelExecOutput, error) {
+func (s *Service) CancelExec(ctx context.Context, inst instance.Row, id string) (methods.CancelExecOutput, error) {
 	e, err := s.execOf(ctx, inst, id)
 	if err != nil {
 		return methods.CancelExecOutput{}, err

@@ -41,20 +41,8 @@ var (
 // sandbox's own network; ROOST_AGENT_ADDR tells the agent.
 const AgentPort = 7700
 
-// InstanceInfo is what sandboxes need to know of their instance.
-type InstanceInfo struct {
-	ID               string
-	OrgID            string
-	TemplateSlug     string
-	BundleRevisionID string
-	VCSType          string
-	Archived         bool
-}
-
 // Instances is the instance side the sandbox service reports to.
 type Instances interface {
-	// Info describes an instance of the org.
-	Info(ctx context.Context, orgID, instanceID string) (InstanceInfo, error)
 	// Event appends a lifecycle event to the instance's history.
 	Event(ctx context.Context, instanceID, event, detail string) error
 	// SetStatus moves the instance's status (initializing, ready, error).
@@ -165,7 +153,7 @@ func (s *Service) transition(ctx context.Context, r *Row, to State, pausedBy, re
 }
 
 // forInstance returns a sandbox of the instance by id.
-func (s *Service) forInstance(ctx context.Context, inst InstanceInfo, sandboxID string) (Row, error) {
+func (s *Service) forInstance(ctx context.Context, inst instance.Row, sandboxID string) (Row, error) {
 	r, err := s.store.get(ctx, sandboxID)
 	if err != nil || r.InstanceID != inst.ID || r.OrgID != inst.OrgID {
 		return Row{}, ErrSandboxNotFound
@@ -173,10 +161,16 @@ func (s *Service) forInstance(ctx context.Context, inst InstanceInfo, sandboxID 
 	return r, nil
 }
 
+// Schedule starts a new instance's sandbox in the background.
+func (s *Service) Schedule(ctx context.Context, inst instance.Row) error {
+	_, err := s.Create(ctx, inst)
+	return err
+}
+
 // Create schedules a new sandbox for the instance and starts it in the
 // background; the reply does not wait for the agent.
-func (s *Service) Create(ctx context.Context, inst InstanceInfo) (Row, error) {
-	if inst.Archived {
+func (s *Service) Create(ctx context.Context, inst instance.Row) (Row, error) {
+	if inst.Status == instance.StateArchived {
 		return Row{}, rpc.Errorf(methods.Conflict, "The instance is archived and takes no new work.")
 	}
 	if _, err := s.store.live(ctx, inst.ID); err == nil {
@@ -328,7 +322,7 @@ func (s *Service) node(r Row) fleet.Client { return s.o.Fleet.Node(r.NodeID) }
 
 // Ensure returns the instance's live sandbox, resuming it if it was paused
 // for idleness, or creates one.
-func (s *Service) Ensure(ctx context.Context, inst InstanceInfo) (Row, error) {
+func (s *Service) Ensure(ctx context.Context, inst instance.Row) (Row, error) {
 	r, err := s.store.live(ctx, inst.ID)
 	if errors.Is(err, ErrNoLiveSandbox) {
 		return s.Create(ctx, inst)
@@ -346,7 +340,7 @@ func (s *Service) Ensure(ctx context.Context, inst InstanceInfo) (Row, error) {
 }
 
 // Pause freezes a sandbox; pausing a paused one does nothing.
-func (s *Service) Pause(ctx context.Context, inst InstanceInfo, sandboxID, by string) error {
+func (s *Service) Pause(ctx context.Context, inst instance.Row, sandboxID, by string) error {
 	r, err := s.forInstance(ctx, inst, sandboxID)
 	if err != nil {
 		return err
@@ -371,7 +365,7 @@ func (s *Service) pause(ctx context.Context, r *Row, by string) error {
 }
 
 // Resume thaws the instance's live sandbox; a running one is left as is.
-func (s *Service) Resume(ctx context.Context, inst InstanceInfo) error {
+func (s *Service) Resume(ctx context.Context, inst instance.Row) error {
 	r, err := s.store.live(ctx, inst.ID)
 	if err != nil {
 		return err
@@ -423,7 +417,7 @@ func (s *Service) nodeFailure(ctx context.Context, r *Row, err error) error {
 
 // Terminate stops a sandbox for good; terminating a terminated one does
 // nothing.
-func (s *Service) Terminate(ctx context.Context, inst InstanceInfo, sandboxID string) error {
+func (s *Service) Terminate(ctx context.Context, inst instance.Row, sandboxID string) error {
 	r, err := s.forInstance(ctx, inst, sandboxID)
 	if err != nil {
 		return err
@@ -460,7 +454,7 @@ func (s *Service) TerminateLive(ctx context.Context, instanceID, why string) err
 }
 
 // RestartAgent restarts the agent of a running sandbox.
-func (s *Service) RestartAgent(ctx context.Context, inst InstanceInfo, sandboxID string) error {
+func (s *Service) RestartAgent(ctx context.Context, inst instance.Row, sandboxID string) error {
 	r, err := s.usable(ctx, inst, sandboxID)
 	if err != nil {
 		return err
@@ -474,7 +468,7 @@ func (s *Service) RestartAgent(ctx context.Context, inst InstanceInfo, sandboxID
 
 // usable returns a sandbox that can take work: running, or paused for
 // idleness (then resumed). A sandbox paused by request is a conflict.
-func (s *Service) usable(ctx context.Context, inst InstanceInfo, sandboxID string) (Row, error) {
+func (s *Service) usable(ctx context.Context, inst instance.Row, sandboxID string) (Row, error) {
 	var r Row
 	var err error
 	if sandboxID == "" {
@@ -504,7 +498,7 @@ func (s *Service) usable(ctx context.Context, inst InstanceInfo, sandboxID strin
 }
 
 // Logs returns the tail of the agent's log.
-func (s *Service) Logs(ctx context.Context, inst InstanceInfo, sandboxID string, lines *int) (methods.GetAgentLogsOutput, error) {
+func (s *Service) Logs(ctx context.Context, inst instance.Row, sandboxID string, lines *int) (methods.GetAgentLogsOutput, error) {
 	n := 100
 	if lines != nil {
 		if *lines < 1 || *lines > 10000 {
@@ -524,7 +518,7 @@ func (s *Service) Logs(ctx context.Context, inst InstanceInfo, sandboxID string,
 }
 
 // ValidateToken tells whether token is the sandbox's ROOST_SANDBOX_TOKEN.
-func (s *Service) ValidateToken(ctx context.Context, inst InstanceInfo, sandboxID, token string) (bool, error) {
+func (s *Service) ValidateToken(ctx context.Context, inst instance.Row, sandboxID, token string) (bool, error) {
 	r, err := s.forInstance(ctx, inst, sandboxID)
 	if err != nil {
 		return false, err

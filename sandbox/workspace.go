@@ -5,6 +5,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/roosthq/roost/instance"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/node/nodeapi"
 	"github.com/roosthq/roost/rpc"
@@ -16,7 +17,7 @@ var ErrNoFile = &rpc.Error{Type: methods.NotFound, Message: "The file does not e
 
 // Usable returns the instance's live sandbox ready for work (resuming it
 // if it was paused for idleness).
-func (s *Service) Usable(ctx context.Context, inst InstanceInfo) (Row, error) {
+func (s *Service) Usable(ctx context.Context, inst instance.Row) (Row, error) {
 	return s.usable(ctx, inst, "")
 }
 

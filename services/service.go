@@ -78,11 +78,6 @@ func newCode() string {
 	return codeEncoding.EncodeToString(b[:])
 }
 
-func sandboxInfo(r instance.Row) sandbox.InstanceInfo {
-	return sandbox.InstanceInfo{ID: r.ID, OrgID: r.OrgID, TemplateSlug: r.TemplateSlug,
-		BundleRevisionID: r.BundleRevisionID, VCSType: r.VCSType, Archived: r.Status == instance.StateArchived}
-}
-
 func (s *Service) manifest(ctx context.Context, inst instance.Row) (*methods.BundleManifest, error) {
 	if inst.BundleRevisionID == "" {
 		return nil, nil
@@ -147,7 +142,7 @@ func (s *Service) code(ctx context.Context, inst instance.Row, sessionID, servic
 // the instance has no live sandbox.
 func (s *Service) ServiceURL(ctx context.Context, orgID, instanceID, sessionID, serviceType string) (methods.GetServiceURLOutput, error) {
 	rpc.SetInstance(ctx, instanceID)
-	inst, err := s.o.Instances.LookupActive(ctx, orgID, instanceID)
+	inst, err := s.o.Instances.Active(ctx, orgID, instanceID)
 	if err != nil {
 		return methods.GetServiceURLOutput{}, err
 	}
@@ -176,7 +171,7 @@ func (s *Service) ServiceURL(ctx context.Context, orgID, instanceID, sessionID, 
 // ServiceURLs gives a code for every service the bundle declares.
 func (s *Service) ServiceURLs(ctx context.Context, orgID, instanceID, sessionID string) (methods.InstanceGetServiceURLsOutput, error) {
 	out := methods.InstanceGetServiceURLsOutput{Services: []methods.InstanceService{}}
-	inst, err := s.o.Instances.LookupActive(ctx, orgID, instanceID)
+	inst, err := s.o.Instances.Active(ctx, orgID, instanceID)
 	if err != nil {
 		return out, err
 	}
@@ -232,11 +227,11 @@ func (s *Service) Lookup(ctx context.Context, code string) (Row, sandbox.Row, er
 	if err != nil {
 		return u, sandbox.Row{}, err
 	}
-	inst, err := s.o.Instances.LookupActive(ctx, u.OrgID, u.InstanceID)
+	inst, err := s.o.Instances.Active(ctx, u.OrgID, u.InstanceID)
 	if err != nil {
 		return u, sandbox.Row{}, ErrNoService
 	}
-	sb, err := s.o.Sandboxes.Usable(ctx, sandboxInfo(inst))
+	sb, err := s.o.Sandboxes.Usable(ctx, inst)
 	if err != nil {
 		return u, sandbox.Row{}, fmt.Errorf("service %s: %w", code, err)
 	}

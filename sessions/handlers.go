@@ -3,25 +3,10 @@ package sessions
 import (
 	"context"
 
+	"github.com/roosthq/roost/instance"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/rpc"
 )
-
-var errNoInstance = &rpc.Error{Type: methods.Unauthorized,
-	Message: "This method needs an instance token: send it as Authorization: Bearer <token>."}
-
-// onInstance adapts an instance-RPC method to the instance the caller's
-// token opens.
-func onInstance[In, Out any](fn func(ctx context.Context, orgID, instanceID string, in In) (Out, error)) func(context.Context, In) (Out, error) {
-	return func(ctx context.Context, in In) (Out, error) {
-		c, ok := rpc.CallerFrom(ctx)
-		if !ok || c.InstanceID == "" {
-			var zero Out
-			return zero, errNoInstance
-		}
-		return fn(ctx, c.OrgID, c.InstanceID, in)
-	}
-}
 
 // Register binds sessions.create and sessions.list of the platform RPC.
 func (s *Service) Register(r *rpc.Registry) {
@@ -45,11 +30,13 @@ func (s *Service) Register(r *rpc.Registry) {
 
 // RegisterInstance binds the session methods of the instance RPC.
 func (s *Service) RegisterInstance(r *rpc.Registry) {
-	rpc.Register(r, methods.CreateSession, onInstance(func(ctx context.Context, org, inst string, in methods.InstanceCreateSessionInput) (methods.InstanceCreateSessionOutput, error) {
+	rpc.Register(r, methods.CreateSession, instance.Method(func(ctx context.Context, ins instance.Row, _ rpc.Caller, in methods.InstanceCreateSessionInput) (methods.InstanceCreateSessionOutput, error) {
+		org, inst := ins.OrgID, ins.ID
 		out, err := s.Create(ctx, org, inst, CreateInput{PresetID: in.PresetID})
 		return methods.InstanceCreateSessionOutput{SessionID: out.SessionID}, err
 	}))
-	rpc.Register(r, methods.ListSessions, onInstance(func(ctx context.Context, org, inst string, _ methods.InstanceListSessionsInput) (methods.InstanceListSessionsOutput, error) {
+	rpc.Register(r, methods.ListSessions, instance.Method(func(ctx context.Context, ins instance.Row, _ rpc.Caller, _ methods.InstanceListSessionsInput) (methods.InstanceListSessionsOutput, error) {
+		org, inst := ins.OrgID, ins.ID
 		rows, err := s.list(ctx, org, inst)
 		if err != nil {
 			return methods.InstanceListSessionsOutput{}, err
@@ -61,11 +48,12 @@ func (s *Service) RegisterInstance(r *rpc.Registry) {
 				v := r.PresetID.String
 				p = &v
 			}
-			out.Sessions = append(out.Sessions, methods.InstanceSession{ID: r.ID, PresetID: p, Status: r.Status, CreatedAt: r.CreatedAt})
+			out.Sessions = append(out.Sessions, methods.InstanceSession{ID: r.ID, PresetID: p, Status: string(r.Status), CreatedAt: r.CreatedAt})
 		}
 		return out, nil
 	}))
-	rpc.Register(r, methods.GetSessionToken, onInstance(func(ctx context.Context, org, inst string, in methods.InstanceGetSessionTokenInput) (methods.InstanceGetSessionTokenOutput, error) {
+	rpc.Register(r, methods.GetSessionToken, instance.Method(func(ctx context.Context, ins instance.Row, _ rpc.Caller, in methods.InstanceGetSessionTokenInput) (methods.InstanceGetSessionTokenOutput, error) {
+		org, inst := ins.OrgID, ins.ID
 		return s.SessionToken(ctx, org, inst, in.SessionID, in.ExpiresIn)
 	}))
 }

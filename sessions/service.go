@@ -15,10 +15,12 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/roosthq/roost/bundles"
 	"github.com/roosthq/roost/files"
 	"github.com/roosthq/roost/instance"
 	"github.com/roosthq/roost/internal/validate"
+	"github.com/roosthq/roost/lifecycle"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/resources"
 	"github.com/roosthq/roost/rpc"
@@ -26,13 +28,27 @@ import (
 	"github.com/roosthq/roost/storage"
 )
 
-// Session statuses.
+// Status is an agent session's lifecycle state.
+type Status string
+
+// The states of a session: it is created while the agent starts it, then
+// active until it ends, or in error with the reason.
 const (
-	StatusCreating = "creating"
-	StatusActive   = "active"
-	StatusEnded    = "ended"
-	StatusError    = "error"
+	StatusCreating Status = "creating"
+	StatusActive   Status = "active"
+	StatusEnded    Status = "ended"
+	StatusError    Status = "error"
 )
+
+// Lifecycle is the session's table of moves; its events go to
+// state_events.
+var Lifecycle = lifecycle.New("session", lifecycle.Rows{Table: "sessions", Column: "status", Touched: "updated_at"},
+	map[Status][]Status{
+		StatusCreating: {StatusActive, StatusError},
+		StatusActive:   {StatusEnded, StatusError},
+		StatusEnded:    {},
+		StatusError:    {},
+	}, StatusCreating, StatusActive)
 
 // Limits.
 const (
@@ -96,7 +112,7 @@ type row struct {
 	OrgID         string         `db:"org_id"`
 	InstanceID    string         `db:"instance_id"`
 	PresetID      sql.NullString `db:"preset_id"`
-	Status        string         `db:"status"`
+	Status        Status         `db:"status"`
 	InitialPrompt string         `db:"initial_prompt"`
 	Error         string         `db:"error"`
 	LastCommit    string         `db:"last_commit"`
@@ -126,11 +142,6 @@ type CreateOutput struct {
 	WSToken   string
 }
 
-func (s *Service) instanceInfo(r instance.Row) sandbox.InstanceInfo {
-	return sandbox.InstanceInfo{ID: r.ID, OrgID: r.OrgID, TemplateSlug: r.TemplateSlug,
-		BundleRevisionID: r.BundleRevisionID, VCSType: r.VCSType, Archived: r.Status == instance.StateArchived}
-}
-
 func (s *Service) manifest(ctx context.Context, inst instance.Row) (*methods.BundleManifest, error) {
 	if inst.BundleRevisionID == "" {
 		return nil, nil
@@ -142,7 +153,7 @@ func (s *Service) manifest(ctx context.Context, inst instance.Row) (*methods.Bun
 func (s *Service) Create(ctx context.Context, orgID, instanceID string, in CreateInput) (CreateOutput, error) {
 	var out CreateOutput
 	rpc.SetInstance(ctx, instanceID)
-	inst, err := s.o.Instances.LookupActive(ctx, orgID, instanceID)
+	inst, err := s.o.Instances.Active(ctx, orgID, instanceID)
 	if err != nil {
 		return out, err
 	}
@@ -177,27 +188,32 @@ func (s *Service) Create(ctx context.Context, orgID, instanceID string, in Creat
 	now := storage.Now()
 	r := row{ID: storage.NewID("ses"), OrgID: orgID, InstanceID: instanceID, PresetID: sql.NullString{String: in.PresetID, Valid: true},
 		Status: StatusCreating, InitialPrompt: in.InitialPrompt, CreatedAt: now, UpdatedAt: now}
-	if _, err := s.o.DB.NamedExecContext(ctx, `INSERT INTO sessions (`+columns+`) VALUES
+	if err := s.o.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.NamedExecContext(ctx, `INSERT INTO sessions (`+columns+`) VALUES
 		(:id, :org_id, :instance_id, :preset_id, :status, :initial_prompt, :error, :last_commit, :created_at, :updated_at)`, r); err != nil {
+			return err
+		}
+		return Lifecycle.Record(ctx, tx, r.ID, r.InstanceID, "", string(StatusCreating), "preset "+in.PresetID)
+	}); err != nil {
 		return out, fmt.Errorf("create session: %w", err)
 	}
-	out.SessionID, out.Status = r.ID, StatusCreating
+	out.SessionID, out.Status = r.ID, string(StatusCreating)
 	if in.WithToken {
 		if out.WSToken, _, err = s.o.Tokens.IssueSession(orgID, instanceID, r.ID, in.Origin, ttl); err != nil {
 			return out, err
 		}
 	}
-	if _, err := s.o.Sandboxes.Ensure(ctx, s.instanceInfo(inst)); err != nil {
-		s.setStatus(ctx, r.ID, StatusError, "no sandbox: "+sentence(err))
+	if _, err := s.o.Sandboxes.Ensure(ctx, inst); err != nil {
+		s.move(ctx, r, StatusError, "no sandbox: "+sentence(err))
 		return out, err
 	}
 	start := func(ctx context.Context) error {
 		err := s.start(ctx, inst, r, inputs)
 		if err != nil {
-			s.setStatus(ctx, r.ID, StatusError, sentence(err))
+			s.move(ctx, r, StatusError, sentence(err))
 			return err
 		}
-		s.setStatus(ctx, r.ID, StatusActive, "")
+		s.move(ctx, r, StatusActive, "the agent started the session")
 		return nil
 	}
 	if in.Blocking {
@@ -206,7 +222,7 @@ func (s *Service) Create(ctx context.Context, orgID, instanceID string, in Creat
 		if err := start(sctx); err != nil {
 			return out, err
 		}
-		out.Status = StatusActive
+		out.Status = string(StatusActive)
 		return out, nil
 	}
 	s.wg.Add(1)
@@ -224,11 +240,20 @@ func sentence(err error) string {
 	return w.Message
 }
 
-func (s *Service) setStatus(ctx context.Context, id, status, errText string) {
-	_, err := s.o.DB.ExecContext(context.WithoutCancel(ctx), `UPDATE sessions SET status = ?, error = ?, updated_at = ? WHERE id = ?`,
-		status, errText, storage.Now(), id)
+// move takes a new session out of creating, with the reason (kept as the
+// session's error when it failed).
+func (s *Service) move(ctx context.Context, r row, to Status, why string) {
+	ctx = context.WithoutCancel(ctx)
+	st := lifecycle.Step[Status]{ID: r.ID, InstanceID: r.InstanceID, From: StatusCreating, To: to, Reason: why}
+	if to == StatusError {
+		st.Also = []lifecycle.Set{{Column: "error", Value: why}}
+	}
+	err := s.o.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+		_, err := Lifecycle.Move(ctx, tx, st)
+		return err
+	})
 	if err != nil {
-		s.log.Error("session status not saved", "session", id, "err", err)
+		s.log.Error("session status not saved", "session", r.ID, "to", to, "err", err)
 	}
 }
 
@@ -334,7 +359,7 @@ func (s *Service) waitReady(ctx context.Context, inst instance.Row) (sandbox.Row
 		}
 		switch cur.Status {
 		case instance.StateReady:
-			return s.o.Sandboxes.Usable(ctx, s.instanceInfo(cur))
+			return s.o.Sandboxes.Usable(ctx, cur)
 		case instance.StateError, instance.StateArchived:
 			return sandbox.Row{}, rpc.Errorf(methods.Unavailable, "The instance's sandbox is not running (status %s). See instances.status for why.", cur.Status)
 		}
@@ -379,7 +404,7 @@ func (s *Service) Summaries(ctx context.Context, orgID, instanceID string) ([]me
 			v := r.PresetID.String
 			p = &v
 		}
-		out = append(out, methods.SessionSummary{ID: r.ID, PresetID: p, Status: r.Status, CreatedAt: storage.FormatTime(r.CreatedAt)})
+		out = append(out, methods.SessionSummary{ID: r.ID, PresetID: p, Status: string(r.Status), CreatedAt: storage.FormatTime(r.CreatedAt)})
 	}
 	return out, nil
 }
@@ -387,7 +412,7 @@ func (s *Service) Summaries(ctx context.Context, orgID, instanceID string) ([]me
 // Session returns a session of the instance, for the websocket proxy.
 func (s *Service) Session(ctx context.Context, orgID, instanceID, id string) (status string, err error) {
 	r, err := s.get(ctx, orgID, instanceID, id)
-	return r.Status, err
+	return string(r.Status), err
 }
 
 // LastCommit is the commit a session of the instance last published (""
@@ -406,11 +431,11 @@ func (s *Service) SetLastCommit(ctx context.Context, id, sha string) error {
 // AgentTransport is a transport to the instance's agent, for the session
 // websocket proxy.
 func (s *Service) AgentTransport(ctx context.Context, orgID, instanceID string) (*http.Transport, error) {
-	inst, err := s.o.Instances.LookupActive(ctx, orgID, instanceID)
+	inst, err := s.o.Instances.Active(ctx, orgID, instanceID)
 	if err != nil {
 		return nil, err
 	}
-	sb, err := s.o.Sandboxes.Usable(ctx, s.instanceInfo(inst))
+	sb, err := s.o.Sandboxes.Usable(ctx, inst)
 	if err != nil {
 		return nil, err
 	}

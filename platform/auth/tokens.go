@@ -107,6 +107,12 @@ func (s *Signer) Issue(orgID, instanceID, origin string, meta map[string]any, tt
 	return s.issue(tokenAudience, orgID, instanceID, "", origin, meta, ttl)
 }
 
+// IssueInstance signs an instance token and says when it expires.
+func (s *Signer) IssueInstance(orgID, instanceID, origin string, meta map[string]any, ttl time.Duration) (string, time.Time, error) {
+	tok, c, err := s.Issue(orgID, instanceID, origin, meta, ttl)
+	return tok, c.ExpiresAt.Time, err
+}
+
 // IssueSession signs a session token (wsToken): it opens the websocket of
 // one session of the instance.
 func (s *Signer) IssueSession(orgID, instanceID, sessionID, origin string, ttl time.Duration) (string, time.Time, error) {
