@@ -1,5 +1,10 @@
-// Command roost is the one binary of the platform: `roost serve` runs it,
-// `roost keys` manages API keys on a data dir, `roost rpc` calls any method.
+// Command roost is the one binary of the platform and of its nodes:
+// `roost serve` runs the platform, `roost node` a worker node, `roost keys`
+// manages API keys on a data dir, `roost rpc` calls any method, `roost
+// bundles push` publishes a bundle, `roost nodes` administers the fleet,
+// `roost version` prints the version; `roost sandbox-init` and `roost
+// sandbox-enter` are what a node runs inside a sandbox (the supervisor, and
+// a process joining its namespaces).
 package main
 
 import (
