@@ -57,8 +57,9 @@ type runtime struct {
 
 	mu        sync.Mutex
 	sandboxes map[string]*sbox
-	// starting holds the sandboxes whose first start is under way.
-	starting map[string]bool
+	// starting holds the sandboxes whose first start is under way; each
+	// channel closes when it is done.
+	starting map[string]chan struct{}
 	// uids holds the uids allocUID handed out, until their sandbox stops:
 	// sandboxes starting at once must not both take the first free one.
 	uids   map[int]bool
@@ -101,7 +102,7 @@ func newRuntime(dataDir, exe string, log *slog.Logger, fetch func(context.Contex
 	r := &runtime{
 		dir: filepath.Join(dataDir, "sandboxes"), exe: exe, log: log, report: report,
 		bundles:   &bundleCache{dir: filepath.Join(dataDir, "bundles"), fetch: fetch},
-		sandboxes: map[string]*sbox{}, starting: map[string]bool{}, uids: map[int]bool{},
+		sandboxes: map[string]*sbox{}, starting: map[string]chan struct{}{}, uids: map[int]bool{},
 	}
 	if p, err := exec.LookPath("bwrap"); err == nil {
 		r.bwrap = p
@@ -145,10 +146,25 @@ func (r *runtime) get(id string) (*sbox, error) {
 	switch {
 	case ok:
 		return s, nil
-	case r.starting[id]:
+	case r.starting[id] != nil:
 		return nil, errStarting
 	}
 	return nil, errNoSandbox
+}
+
+// getStarted is get, after waiting for a start under way to end.
+func (r *runtime) getStarted(ctx context.Context, id string) (*sbox, error) {
+	r.mu.Lock()
+	done := r.starting[id]
+	r.mu.Unlock()
+	if done != nil {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return nil, errStarting
+		}
+	}
+	return r.get(id)
 }
 
 func (r *runtime) info(s *sbox) nodeapi.SandboxInfo {
@@ -222,16 +238,18 @@ func (r *runtime) create(ctx context.Context, spec nodeapi.SandboxSpec) (nodeapi
 		r.mu.Unlock()
 		return r.info(s), nil
 	}
-	if r.starting[spec.SandboxID] {
+	if r.starting[spec.SandboxID] != nil {
 		r.mu.Unlock()
 		return nodeapi.SandboxInfo{}, errStarting
 	}
-	r.starting[spec.SandboxID] = true
+	done := make(chan struct{})
+	r.starting[spec.SandboxID] = done
 	r.mu.Unlock()
 	defer func() {
 		r.mu.Lock()
 		delete(r.starting, spec.SandboxID)
 		r.mu.Unlock()
+		close(done)
 	}()
 	dir := filepath.Join(r.dir, spec.SandboxID)
 	if err := os.MkdirAll(dir, 0o711); err != nil {

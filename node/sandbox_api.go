@@ -73,9 +73,14 @@ func (n *Node) sandboxRoutes(mux *http.ServeMux) {
 		writeJSON(w, http.StatusOK, rt.info(s))
 	}))
 	mux.HandleFunc("DELETE "+nodeapi.SandboxPath, func(w http.ResponseWriter, r *http.Request) {
-		s, err := rt.get(r.PathValue("id"))
+		// A sandbox still starting is stopped once it has started.
+		s, err := rt.getStarted(r.Context(), r.PathValue("id"))
 		if errors.Is(err, errNoSandbox) {
 			writeJSON(w, http.StatusOK, map[string]bool{"ok": true}) // already gone
+			return
+		}
+		if err != nil {
+			apiError(w, err)
 			return
 		}
 		if err := rt.stop(r.Context(), s); err != nil {

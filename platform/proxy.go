@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/roosthq/roost/instance"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/platform/auth"
 	"github.com/roosthq/roost/rpc"
@@ -92,8 +93,8 @@ func (s *Server) handleSessionWS(c echo.Context) error {
 	}
 	id, sid := c.Param("id"), c.Param("sid")
 	claims, _, err := s.verifyInstanceToken(req.Context(), tok, tokenWant{instanceID: id, sessionID: sid, origin: req.Header.Get("Origin")})
-	if errors.Is(err, errTokenNotForInstance) {
-		err = errWrongSess
+	if errors.Is(err, errTokenNotForInstance) || errors.Is(err, instance.ErrNotFound) {
+		err = errWrongSess // not found, as a session of another instance or org
 	}
 	if err != nil {
 		rpc.WriteError(c.Response(), err)
