@@ -7,45 +7,33 @@ import (
 	"testing"
 
 	"github.com/roosthq/roost/lifecycle"
+	"github.com/roosthq/roost/lifecycle/lifecycletest"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/rpc"
 	"github.com/roosthq/roost/storage"
 )
 
 func TestTransitions(t *testing.T) {
-	all := Lifecycle.States()
-	allowed := map[[2]State]bool{
+	allowed := lifecycletest.Moves[State]{
 		{Creating, Running}: true, {Creating, Terminating}: true, {Creating, Failed}: true,
 		{Running, Paused}: true, {Running, Terminating}: true, {Running, Failed}: true,
 		{Paused, Running}: true, {Paused, Terminating}: true, {Paused, Failed}: true,
 		{Terminating, Terminated}: true, {Terminating, Failed}: true,
 		{Failed, Terminating}: true, {Failed, Terminated}: true,
 	}
-	if len(all) != 6 {
-		t.Fatalf("states = %v", all)
-	}
-	for _, from := range all {
-		for _, to := range all {
-			t.Run(string(from)+"→"+string(to), func(t *testing.T) {
-				if got := Lifecycle.CanMove(from, to); got != allowed[[2]State{from, to}] {
-					t.Fatalf("CanMove = %v", got)
-				}
-				if allowed[[2]State{from, to}] {
-					return
-				}
-				err := illegal(from, to)
-				var re *rpc.Error
-				var te *lifecycle.TransitionError
-				if !errors.As(err, &re) || re.Type != methods.Conflict || !errors.As(err, &te) || te.From != string(from) || te.To != string(to) {
-					t.Fatalf("illegal(%s, %s) = %v, want a conflict wrapping the transition", from, to, err)
-				}
-			})
-		}
-	}
-	for _, s := range all {
-		want := s == Creating || s == Running || s == Paused || s == Terminating
-		if s.Live() != want {
-			t.Errorf("%s.Live() = %v", s, s.Live())
+	lifecycletest.Exhaustive(t, Lifecycle, 6, allowed, Creating, Running, Paused, Terminating)
+	// A refusal is a conflict the client reads, wrapping the transition.
+	for _, from := range Lifecycle.States() {
+		for _, to := range Lifecycle.States() {
+			if allowed[[2]State{from, to}] {
+				continue
+			}
+			err := illegal(from, to)
+			var re *rpc.Error
+			var te *lifecycle.TransitionError
+			if !errors.As(err, &re) || re.Type != methods.Conflict || !errors.As(err, &te) || te.From != string(from) || te.To != string(to) {
+				t.Fatalf("illegal(%s, %s) = %v, want a conflict wrapping the transition", from, to, err)
+			}
 		}
 	}
 }
