@@ -1,6 +1,9 @@
 // Package testutil holds what roost's tests share: the named timeouts every
-// wait uses, waiting for a condition instead of sleeping (both from package
-// wait), and a real platform server on a loopback port with a fresh data dir.
+// wait uses and waiting for a condition instead of sleeping (from package
+// wait), a real platform server on a loopback port with a fresh data dir,
+// on either blob store, a real MinIO, the roost binary built once and run
+// as `roost serve`, and free loopback ports. The helpers of raw HTTP and
+// RPC calls are in package rpctest.
 package testutil
 
 import (
