@@ -11,11 +11,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"compress/gzip"
-	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,429 +26,17 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"testing"
-
-	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/roosthq/roost/client"
 	"github.com/roosthq/roost/internal/testutil"
+	"github.com/roosthq/roost/internal/testutil/rpctest"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/platform"
-	"github.com/roosthq/roost/storage/blob"
 )
-
-// ---------------------------------------------------------------------------
-// Blob stores: a server on each, and a look at what the store holds.
-// ---------------------------------------------------------------------------
-
-// feKinds are the blob stores the store-dependent tests run against.
-var feKinds = []string{"fs", "s3"}
-
-// feBucketSeq makes bucket names unique among the servers of one MinIO.
-var feBucketSeq atomic.Int64
-
-// feEnv is a server on one blob store, with a view of the store's content
-// that does not go through the server.
-type feEnv struct {
-	*testutil.Server
-	kind string
-	// objects lists the keys of the stored objects.
-	objects func(t testing.TB) []string
-	// leftovers lists what unfinished writes hold: temporary files (fs) or
-	// incomplete multipart uploads (s3).
-	leftovers func(t testing.TB) []string
-}
-
-// feMinIO starts MinIO for an s3 run, nil for fs.
-func feMinIO(t *testing.T, kind string) *testutil.MinIO {
-	t.Helper()
-	if kind != "s3" {
-		return nil
-	}
-	return feStartMinIO(t)
-}
-
-// feStartMinIO starts MinIO and waits until it serves S3 requests: its
-// readiness endpoint may answer before the object layer is up, and then a
-// request fails with "Server not initialized yet".
-func feStartMinIO(t *testing.T) *testutil.MinIO {
-	t.Helper()
-	m := testutil.StartMinIO(t)
-	mc := feMinIOClient(t, m)
-	testutil.Eventually(t, testutil.Medium, "MinIO to serve S3 requests", func() bool {
-		_, err := mc.ListBuckets(testutil.Context(t, testutil.Short))
-		return err == nil
-	})
-	return m
-}
-
-// feMinIOClient is a minio-go client of m, to look into buckets directly.
-func feMinIOClient(t testing.TB, m *testutil.MinIO) *minio.Client {
-	t.Helper()
-	mc, err := minio.New(m.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(m.AccessKey, m.SecretKey, ""), Secure: false})
-	if err != nil {
-		t.Fatalf("minio client: %v", err)
-	}
-	return mc
-}
-
-// feS3Options points the s3 store at a bucket of m.
-func feS3Options(m *testutil.MinIO, bucket string) blob.S3Options {
-	return blob.S3Options{Endpoint: m.Endpoint, Bucket: bucket, AccessKey: m.AccessKey, SecretKey: m.SecretKey, Insecure: true}
-}
-
-// feStart starts a server on the fs store (m nil) or on a fresh bucket of m.
-func feStart(t *testing.T, m *testutil.MinIO, cfg platform.Config) *feEnv {
-	t.Helper()
-	cfg.NoLocalNode = true
-	if m == nil {
-		srv := testutil.StartServer(t, cfg)
-		return &feEnv{Server: srv, kind: "fs",
-			objects: func(t testing.TB) []string {
-				return feFilesUnder(t, filepath.Join(platform.BlobDir(srv.DataDir), "objects"))
-			},
-			leftovers: func(t testing.TB) []string {
-				return feFilesUnder(t, filepath.Join(platform.BlobDir(srv.DataDir), "tmp"))
-			},
-		}
-	}
-	bucket := fmt.Sprintf("roost-%d", feBucketSeq.Add(1))
-	cfg.S3 = feS3Options(m, bucket)
-	srv := testutil.StartServer(t, cfg)
-	mc := feMinIOClient(t, m)
-	return &feEnv{Server: srv, kind: "s3",
-		objects:   func(t testing.TB) []string { return feBucketObjects(t, mc, bucket) },
-		leftovers: func(t testing.TB) []string { return feBucketUploads(t, mc, bucket) },
-	}
-}
-
-// feFilesUnder lists the regular files under dir, relative and sorted.
-func feFilesUnder(t testing.TB, dir string) []string {
-	t.Helper()
-	out := []string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() {
-			rel, _ := filepath.Rel(dir, p)
-			out = append(out, filepath.ToSlash(rel))
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("walk %s: %v", dir, err)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// feBucketObjects lists every object key in a bucket.
-func feBucketObjects(t testing.TB, mc *minio.Client, bucket string) []string {
-	t.Helper()
-	out := []string{}
-	for oi := range mc.ListObjects(testutil.Context(t, testutil.Short), bucket, minio.ListObjectsOptions{Recursive: true}) {
-		if oi.Err != nil {
-			t.Fatalf("list bucket %s: %v", bucket, oi.Err)
-		}
-		out = append(out, oi.Key)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// feBucketUploads lists the keys of the incomplete multipart uploads in a
-// bucket.
-func feBucketUploads(t testing.TB, mc *minio.Client, bucket string) []string {
-	t.Helper()
-	out := []string{}
-	for u := range mc.ListIncompleteUploads(testutil.Context(t, testutil.Short), bucket, "", true) {
-		if u.Err != nil {
-			t.Fatalf("list incomplete uploads of %s: %v", bucket, u.Err)
-		}
-		out = append(out, u.Key)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// feState is what an upload may change: the org's files and the store.
-type feState struct {
-	total     int
-	objects   []string
-	leftovers []string
-}
-
-func (e *feEnv) state(t testing.TB, c *client.Client) feState {
-	t.Helper()
-	list, err := c.ListFiles(feCtx(t), methods.ListFilesInput{})
-	if err != nil {
-		t.Fatalf("files.list: %v", err)
-	}
-	return feState{total: list.Total, objects: e.objects(t), leftovers: e.leftovers(t)}
-}
-
-func (s feState) String() string {
-	return fmt.Sprintf("%d files, objects %v, unfinished writes %v", s.total, s.objects, s.leftovers)
-}
-
-// waitState waits until the org's files and the store are back to want
-// with nothing unfinished: a rejected or aborted upload leaves nothing.
-func (e *feEnv) waitState(t testing.TB, c *client.Client, want feState) {
-	t.Helper()
-	var got feState
-	testutil.Eventually(t, testutil.Medium, "the store to hold "+want.String(), func() bool {
-		got = e.state(t, c)
-		return got.total == want.total && strings.Join(got.objects, ",") == strings.Join(want.objects, ",") && len(got.leftovers) == 0
-	})
-}
-
-// ---------------------------------------------------------------------------
-// Small helpers.
-// ---------------------------------------------------------------------------
-
-func feCtx(t testing.TB) context.Context { return testutil.Context(t, testutil.Medium) }
-
-// feHTTP is a raw reply.
-type feHTTP struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-func (r feHTTP) String() string { return fmt.Sprintf("HTTP %d %s", r.status, bytes.TrimSpace(r.body)) }
-
-var feHTTPClient = &http.Client{Timeout: testutil.Long}
-
-// feDo sends a request and reads the whole reply.
-func feDo(t testing.TB, req *http.Request) feHTTP {
-	t.Helper()
-	resp, err := feHTTPClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("read reply of %s %s: %v", req.Method, req.URL.Path, err)
-	}
-	return feHTTP{status: resp.StatusCode, header: resp.Header, body: b}
-}
-
-// fePart is one part of a hand-made multipart body. disposition is the
-// whole Content-Disposition value when set; else form-data with name and
-// filename.
-type fePart struct {
-	name, filename, disposition, contentType string
-	data                                     []byte
-}
-
-// feMultipart builds a multipart/form-data body by hand, so that its
-// headers are exactly what the test says.
-func feMultipart(parts ...fePart) (string, []byte) {
-	const boundary = "fe-boundary-7f3a"
-	var b bytes.Buffer
-	for _, p := range parts {
-		cd := p.disposition
-		if cd == "" {
-			cd = fmt.Sprintf(`form-data; name=%q; filename=%q`, p.name, p.filename)
-		}
-		fmt.Fprintf(&b, "--%s\r\nContent-Disposition: %s\r\n", boundary, cd)
-		if p.contentType != "" {
-			fmt.Fprintf(&b, "Content-Type: %s\r\n", p.contentType)
-		}
-		b.WriteString("\r\n")
-		b.Write(p.data)
-		b.WriteString("\r\n")
-	}
-	fmt.Fprintf(&b, "--%s--\r\n", boundary)
-	return "multipart/form-data; boundary=" + boundary, b.Bytes()
-}
-
-// fePostUpload posts a raw body to the upload endpoint.
-func fePostUpload(t testing.TB, srv *testutil.Server, key, contentType string, body []byte) feHTTP {
-	t.Helper()
-	req, err := http.NewRequestWithContext(feCtx(t), http.MethodPost, srv.URL+"/api/v1/files/upload", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	return feDo(t, req)
-}
-
-// feGet downloads a file with optional extra headers (k, v pairs).
-func feGet(t testing.TB, srv *testutil.Server, method, key, id string, kv ...string) feHTTP {
-	t.Helper()
-	req, err := http.NewRequestWithContext(feCtx(t), method, srv.URL+"/api/v1/files/"+url.PathEscape(id), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		req.Header.Set(kv[i], kv[i+1])
-	}
-	return feDo(t, req)
-}
-
-// feKeys returns the sorted keys of a JSON object.
-func feKeys(t testing.TB, raw []byte) []string {
-	t.Helper()
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
-		t.Fatalf("not a JSON object: %s", raw)
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// feWantKeys checks that a JSON object has exactly these keys.
-func feWantKeys(t testing.TB, what string, raw []byte, want ...string) {
-	t.Helper()
-	sort.Strings(want)
-	if got := feKeys(t, raw); strings.Join(got, ",") != strings.Join(want, ",") {
-		t.Errorf("%s has keys %v, want exactly %v: %s", what, got, want, raw)
-	}
-}
-
-// feField returns the raw JSON of a key of an object.
-func feField(t testing.TB, raw []byte, key string) json.RawMessage {
-	t.Helper()
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
-		t.Fatalf("not a JSON object: %s", raw)
-	}
-	v, ok := m[key]
-	if !ok {
-		t.Fatalf("no key %q in %s", key, raw)
-	}
-	return v
-}
-
-// feSentence checks that a message is a sentence a person can act on.
-func feSentence(t testing.TB, msg string) {
-	t.Helper()
-	if !strings.HasSuffix(msg, ".") || !strings.Contains(msg, " ") || strings.Contains(msg, "%!") || strings.Contains(msg, "\n") {
-		t.Errorf("message %q is not a sentence", msg)
-	}
-}
-
-// feWantUploadError checks a failure of the upload endpoint: the status and
-// exactly {"error": "<sentence>"}.
-func feWantUploadError(t testing.TB, r feHTTP, status int) string {
-	t.Helper()
-	if r.status != status {
-		t.Fatalf("want HTTP %d, got %s", status, r)
-	}
-	feWantKeys(t, "upload failure", r.body, "error")
-	var e methods.UploadError
-	if err := json.Unmarshal(r.body, &e); err != nil {
-		t.Fatalf("upload failure: %v: %s", err, r.body)
-	}
-	feSentence(t, e.Error)
-	return e.Error
-}
-
-// feWantRPCError checks a failure reply of a raw request: the status and
-// {"ok": false, "error": {type, message, details?}}.
-func feWantRPCError(t testing.TB, r feHTTP, status int, typ methods.ErrorType) {
-	t.Helper()
-	if r.status != status {
-		t.Fatalf("want HTTP %d %s, got %s", status, typ, r)
-	}
-	feWantKeys(t, "failure reply", r.body, "ok", "error")
-	var e struct {
-		OK    bool          `json:"ok"`
-		Error methods.Error `json:"error"`
-	}
-	if err := json.Unmarshal(r.body, &e); err != nil || e.OK || e.Error.Type != typ {
-		t.Fatalf("want a %s failure, got %s", typ, r)
-	}
-	feSentence(t, e.Error.Message)
-}
-
-// feWantErr checks an error the Go client returned: its status and type,
-// a sentence, and the details' field when field is not empty.
-func feWantErr(t testing.TB, err error, status int, typ methods.ErrorType, field string) *client.Error {
-	t.Helper()
-	var ce *client.Error
-	if !errors.As(err, &ce) {
-		t.Fatalf("want a %s (%d) failure, got %v", typ, status, err)
-	}
-	if ce.Status != status || ce.Type != typ {
-		t.Fatalf("want %s (%d), got %v", typ, status, ce)
-	}
-	feSentence(t, ce.Message)
-	if field != "" {
-		var d struct {
-			Field string `json:"field"`
-		}
-		if err := json.Unmarshal(ce.Details, &d); err != nil || d.Field != field {
-			t.Errorf("details.field = %q, want %q (details %s)", d.Field, field, ce.Details)
-		}
-	}
-	return ce
-}
-
-// feRandom returns n random bytes.
-func feRandom(t testing.TB, n int) []byte {
-	t.Helper()
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func feSHA(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
-}
-
-// feUpload uploads bytes with the Go client.
-func feUpload(t testing.TB, c *client.Client, name, mimeType string, data []byte) *methods.UploadFileOutput {
-	t.Helper()
-	out, err := c.UploadFile(feCtx(t), name, mimeType, bytes.NewReader(data))
-	if err != nil {
-		t.Fatalf("upload %s: %v", name, err)
-	}
-	return out
-}
-
-// feDownload downloads a whole file with the Go client.
-func feDownload(t testing.TB, c *client.Client, id string) []byte {
-	t.Helper()
-	resp, err := c.DownloadFile(feCtx(t), id, "")
-	if err != nil {
-		t.Fatalf("download %s: %v", id, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("download %s: %v", id, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("download %s: HTTP %d %s", id, resp.StatusCode, b)
-	}
-	return b
-}
 
 // ---------------------------------------------------------------------------
 // Upload
@@ -460,42 +44,42 @@ func feDownload(t testing.TB, c *client.Client, id string) []byte {
 
 func TestFileUploads(t *testing.T) {
 	t.Parallel()
-	for _, kind := range feKinds {
+	for _, kind := range testutil.BlobStores {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			m := feMinIO(t, kind)
-			env := feStart(t, m, platform.Config{})
+			m := testutil.MinIOFor(t, kind)
+			env := testutil.StartStoreServer(t, m, platform.Config{})
 			admin := env.Admin()
 
 			t.Run("reply is exactly the contract's", func(t *testing.T) {
 				data := []byte("hello, roost\n")
-				ct, body := feMultipart(fePart{name: "file", filename: "hello.txt", contentType: "text/plain", data: data})
-				r := fePostUpload(t, env.Server, env.AdminKey, ct, body)
-				if r.status != http.StatusOK {
+				ct, body := rpctest.Multipart(rpctest.Part{Name: "file", Filename: "hello.txt", ContentType: "text/plain", Data: data})
+				r := rpctest.PostUpload(t, env.Server, env.AdminKey, ct, body)
+				if r.Status != http.StatusOK {
 					t.Fatalf("upload: %s", r)
 				}
-				feWantKeys(t, "upload reply", r.body, "ok", "fileId", "filename", "mimeType", "size", "r2Key")
-				if string(feField(t, r.body, "ok")) != "true" {
-					t.Errorf("ok is not true: %s", r.body)
+				rpctest.WantKeys(t, "upload reply", r.Body, "ok", "fileId", "filename", "mimeType", "size", "r2Key")
+				if string(rpctest.Field(t, r.Body, "ok")) != "true" {
+					t.Errorf("ok is not true: %s", r.Body)
 				}
 				var out methods.UploadFileOutput
-				if err := json.Unmarshal(r.body, &out); err != nil {
+				if err := json.Unmarshal(r.Body, &out); err != nil {
 					t.Fatal(err)
 				}
 				if !strings.HasPrefix(out.FileID, "file_") || out.Filename != "hello.txt" || out.MimeType != "text/plain" ||
 					out.Size != int64(len(data)) || out.R2Key == "" {
 					t.Errorf("upload reply %+v", out)
 				}
-				if got := env.objects(t); !feContains(got, out.R2Key) {
+				if got := env.Objects(t); !slices.Contains(got, out.R2Key) {
 					t.Errorf("the store holds %v, not the r2Key %s", got, out.R2Key)
 				}
-				info, err := admin.GetFile(feCtx(t), out.FileID)
+				info, err := admin.GetFile(rpctest.Ctx(t), out.FileID)
 				if err != nil {
 					t.Fatalf("files.get: %v", err)
 				}
 				if info.ID != out.FileID || info.Filename != out.Filename || info.MimeType != out.MimeType || info.Size != out.Size ||
-					info.R2Key != out.R2Key || info.SHA256 != feSHA(data) {
-					t.Errorf("files.get %+v does not match the upload %+v (sha256 %s)", info, out, feSHA(data))
+					info.R2Key != out.R2Key || info.SHA256 != rpctest.SHA256(data) {
+					t.Errorf("files.get %+v does not match the upload %+v (sha256 %s)", info, out, rpctest.SHA256(data))
 				}
 			})
 
@@ -504,25 +88,25 @@ func TestFileUploads(t *testing.T) {
 				// is a multipart upload of two parts.
 				for _, n := range []int{1, 4096, 20<<20 + 12345} {
 					t.Run(fmt.Sprint(n), func(t *testing.T) {
-						data := feRandom(t, n)
-						out := feUpload(t, admin, "random.bin", "application/octet-stream", data)
+						data := rpctest.Random(t, n)
+						out := rpctest.Upload(t, admin, "random.bin", "application/octet-stream", data)
 						if out.Size != int64(n) {
 							t.Errorf("size %d, want %d", out.Size, n)
 						}
-						info, err := admin.GetFile(feCtx(t), out.FileID)
+						info, err := admin.GetFile(rpctest.Ctx(t), out.FileID)
 						if err != nil {
 							t.Fatal(err)
 						}
-						got := feDownload(t, admin, out.FileID)
-						if info.SHA256 != feSHA(data) || feSHA(got) != feSHA(data) {
-							t.Errorf("sha256: uploaded %s, files.get %s, downloaded %s (%d bytes)", feSHA(data), info.SHA256, feSHA(got), len(got))
+						got := rpctest.Download(t, admin, out.FileID)
+						if info.SHA256 != rpctest.SHA256(data) || rpctest.SHA256(got) != rpctest.SHA256(data) {
+							t.Errorf("sha256: uploaded %s, files.get %s, downloaded %s (%d bytes)", rpctest.SHA256(data), info.SHA256, rpctest.SHA256(got), len(got))
 						}
 					})
 				}
 			})
 
 			t.Run("mime type", func(t *testing.T) {
-				png := append([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), feRandom(t, 100)...)
+				png := append([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), rpctest.Random(t, 100)...)
 				cases := []struct {
 					name, declared string
 					data           []byte
@@ -539,19 +123,19 @@ func TestFileUploads(t *testing.T) {
 				}
 				for _, tc := range cases {
 					t.Run(tc.name, func(t *testing.T) {
-						ct, body := feMultipart(fePart{name: "file", filename: "x", contentType: tc.declared, data: tc.data})
-						r := fePostUpload(t, env.Server, env.AdminKey, ct, body)
-						if r.status != http.StatusOK {
+						ct, body := rpctest.Multipart(rpctest.Part{Name: "file", Filename: "x", ContentType: tc.declared, Data: tc.data})
+						r := rpctest.PostUpload(t, env.Server, env.AdminKey, ct, body)
+						if r.Status != http.StatusOK {
 							t.Fatalf("upload: %s", r)
 						}
 						var out methods.UploadFileOutput
-						_ = json.Unmarshal(r.body, &out)
+						_ = json.Unmarshal(r.Body, &out)
 						if out.MimeType != tc.want || out.Size != int64(len(tc.data)) {
 							t.Errorf("mimeType %q size %d, want %q size %d", out.MimeType, out.Size, tc.want, len(tc.data))
 						}
-						d := feGet(t, env.Server, http.MethodGet, env.AdminKey, out.FileID)
-						if d.status != http.StatusOK || d.header.Get("Content-Type") != tc.want || !bytes.Equal(d.body, tc.data) {
-							t.Errorf("download: HTTP %d Content-Type %q, %d bytes", d.status, d.header.Get("Content-Type"), len(d.body))
+						d := rpctest.FetchFile(t, env.Server, http.MethodGet, env.AdminKey, out.FileID)
+						if d.Status != http.StatusOK || d.Header.Get("Content-Type") != tc.want || !bytes.Equal(d.Body, tc.data) {
+							t.Errorf("download: HTTP %d Content-Type %q, %d bytes", d.Status, d.Header.Get("Content-Type"), len(d.Body))
 						}
 					})
 				}
@@ -580,17 +164,17 @@ func TestFileUploads(t *testing.T) {
 				}
 				for _, tc := range cases {
 					t.Run(tc.name, func(t *testing.T) {
-						ct, body := feMultipart(fePart{disposition: tc.disposition, data: []byte("x")})
-						r := fePostUpload(t, env.Server, env.AdminKey, ct, body)
-						if r.status != http.StatusOK {
+						ct, body := rpctest.Multipart(rpctest.Part{Disposition: tc.disposition, Data: []byte("x")})
+						r := rpctest.PostUpload(t, env.Server, env.AdminKey, ct, body)
+						if r.Status != http.StatusOK {
 							t.Fatalf("upload: %s", r)
 						}
 						var out methods.UploadFileOutput
-						_ = json.Unmarshal(r.body, &out)
+						_ = json.Unmarshal(r.Body, &out)
 						if out.Filename != tc.want {
 							t.Errorf("filename %q, want %q", out.Filename, tc.want)
 						}
-						info, err := admin.GetFile(feCtx(t), out.FileID)
+						info, err := admin.GetFile(rpctest.Ctx(t), out.FileID)
 						if err != nil || info.Filename != tc.want {
 							t.Errorf("files.get: %+v, %v", info, err)
 						}
@@ -608,7 +192,7 @@ func TestFileUploads(t *testing.T) {
 				}
 				for _, tc := range clientCases {
 					t.Run(fmt.Sprintf("client %q", tc.name), func(t *testing.T) {
-						out, err := admin.UploadFile(feCtx(t), tc.name, "", strings.NewReader("x"))
+						out, err := admin.UploadFile(rpctest.Ctx(t), tc.name, "", strings.NewReader("x"))
 						if err != nil {
 							t.Fatalf("upload: %v", err)
 						}
@@ -621,7 +205,7 @@ func TestFileUploads(t *testing.T) {
 
 			t.Run("rejected uploads leave nothing", func(t *testing.T) {
 				_, otherKey := env.OrgKey(t, "reject-other", "k", false)
-				big := feRandom(t, 256<<10)
+				big := rpctest.Random(t, 256<<10)
 				cases := []struct {
 					name        string
 					key         string
@@ -630,43 +214,43 @@ func TestFileUploads(t *testing.T) {
 					status      int
 				}{
 					{name: "no part named file", key: env.AdminKey, status: http.StatusBadRequest,
-						body: feMultipartBody(fePart{name: "other", filename: "x.txt", data: []byte("x")})},
+						body: rpctest.MultipartBody(rpctest.Part{Name: "other", Filename: "x.txt", Data: []byte("x")})},
 					{name: "a form field only", key: env.AdminKey, status: http.StatusBadRequest,
-						body: feMultipartBody(fePart{disposition: `form-data; name="note"`, data: []byte("x")})},
-					{name: "no parts", key: env.AdminKey, status: http.StatusBadRequest, body: feMultipartBody()},
+						body: rpctest.MultipartBody(rpctest.Part{Disposition: `form-data; name="note"`, Data: []byte("x")})},
+					{name: "no parts", key: env.AdminKey, status: http.StatusBadRequest, body: rpctest.MultipartBody()},
 					{name: "two files", key: env.AdminKey, status: http.StatusBadRequest,
-						body: feMultipartBody(fePart{name: "file", filename: "a.bin", data: big}, fePart{name: "file", filename: "b.bin", data: big})},
+						body: rpctest.MultipartBody(rpctest.Part{Name: "file", Filename: "a.bin", Data: big}, rpctest.Part{Name: "file", Filename: "b.bin", Data: big})},
 					{name: "a file then two", key: env.AdminKey, status: http.StatusBadRequest,
-						body: feMultipartBody(fePart{name: "file", filename: "a.bin", data: big}, fePart{name: "other", data: []byte("x")},
-							fePart{name: "file", filename: "b.bin", data: big})},
+						body: rpctest.MultipartBody(rpctest.Part{Name: "file", Filename: "a.bin", Data: big}, rpctest.Part{Name: "other", Data: []byte("x")},
+							rpctest.Part{Name: "file", Filename: "b.bin", Data: big})},
 					{name: "not multipart", key: env.AdminKey, contentType: "application/json", status: http.StatusBadRequest,
 						body: []byte(`{"file": "x"}`)},
 					{name: "no content type", key: env.AdminKey, contentType: "-", status: http.StatusBadRequest, body: []byte("x")},
 					{name: "multipart without boundary", key: env.AdminKey, contentType: "multipart/form-data", status: http.StatusBadRequest,
-						body: feMultipartBody(fePart{name: "file", filename: "x", data: []byte("x")})},
+						body: rpctest.MultipartBody(rpctest.Part{Name: "file", Filename: "x", Data: []byte("x")})},
 					{name: "raw control character in a part header", key: env.AdminKey, status: http.StatusBadRequest,
-						body: feMultipartBody(fePart{disposition: "form-data; name=\"file\"; filename=\"a\x01b\"", data: []byte("x")})},
+						body: rpctest.MultipartBody(rpctest.Part{Disposition: "form-data; name=\"file\"; filename=\"a\x01b\"", Data: []byte("x")})},
 					{name: "body cut short", key: env.AdminKey, status: http.StatusBadRequest,
-						body: feCutClosing(feMultipartBody(fePart{name: "file", filename: "a.bin", data: big}))},
+						body: rpctest.CutClosing(rpctest.MultipartBody(rpctest.Part{Name: "file", Filename: "a.bin", Data: big}))},
 					{name: "no key", status: http.StatusUnauthorized,
-						body: feMultipartBody(fePart{name: "file", filename: "x", data: []byte("x")})},
+						body: rpctest.MultipartBody(rpctest.Part{Name: "file", Filename: "x", Data: []byte("x")})},
 					{name: "unknown key", key: "rk_" + strings.Repeat("0", 40), status: http.StatusUnauthorized,
-						body: feMultipartBody(fePart{name: "file", filename: "x", data: []byte("x")})},
+						body: rpctest.MultipartBody(rpctest.Part{Name: "file", Filename: "x", Data: []byte("x")})},
 				}
 				for _, tc := range cases {
 					t.Run(tc.name, func(t *testing.T) {
-						before, otherBefore := env.state(t, admin), env.state(t, env.Client(otherKey))
+						before, otherBefore := env.State(t, admin), env.State(t, env.Client(otherKey))
 						ct := tc.contentType
 						switch ct {
 						case "":
-							ct = "multipart/form-data; boundary=fe-boundary-7f3a"
+							ct = "multipart/form-data; boundary=" + rpctest.Boundary
 						case "-":
 							ct = ""
 						}
-						r := fePostUpload(t, env.Server, tc.key, ct, tc.body)
-						feWantUploadError(t, r, tc.status)
-						env.waitState(t, admin, before)
-						if after := env.state(t, env.Client(otherKey)); after.total != otherBefore.total {
+						r := rpctest.PostUpload(t, env.Server, tc.key, ct, tc.body)
+						rpctest.WantUploadError(t, r, tc.status)
+						env.WaitState(t, admin, before)
+						if after := env.State(t, env.Client(otherKey)); after.Total != otherBefore.Total {
 							t.Errorf("another org's files changed: %v, was %v", after, otherBefore)
 						}
 					})
@@ -674,7 +258,7 @@ func TestFileUploads(t *testing.T) {
 			})
 
 			t.Run("aborted upload leaves nothing", func(t *testing.T) {
-				before := env.state(t, admin)
+				before := env.State(t, admin)
 				u, _ := url.Parse(env.URL)
 				conn, err := net.Dial("tcp", u.Host)
 				if err != nil {
@@ -689,36 +273,36 @@ func TestFileUploads(t *testing.T) {
 					u.Host, env.AdminKey, boundary, 64<<20, head)
 				// 20 MiB: past one s3 part, so that MinIO holds a part of
 				// an unfinished upload when the client goes away.
-				chunk := feRandom(t, 1<<20)
+				chunk := rpctest.Random(t, 1<<20)
 				for i := 0; i < 20; i++ {
 					if _, err := conn.Write(chunk); err != nil {
 						t.Fatalf("write body: %v", err)
 					}
 				}
 				testutil.Eventually(t, testutil.Medium, "the upload to be under way in the store", func() bool {
-					return len(env.leftovers(t)) > 0
+					return len(env.Leftovers(t)) > 0
 				})
 				conn.Close()
-				env.waitState(t, admin, before)
+				env.WaitState(t, admin, before)
 			})
 
 			t.Run("size limit", func(t *testing.T) {
 				const limit = 1 << 20
-				lenv := feStart(t, m, platform.Config{MaxUpload: limit})
+				lenv := testutil.StartStoreServer(t, m, platform.Config{MaxUpload: limit})
 				lc := lenv.Admin()
-				out := feUpload(t, lc, "exact.bin", "", feRandom(t, limit))
+				out := rpctest.Upload(t, lc, "exact.bin", "", rpctest.Random(t, limit))
 				if out.Size != limit {
 					t.Errorf("an upload of exactly the limit stored %d bytes", out.Size)
 				}
-				before := lenv.state(t, lc)
+				before := lenv.State(t, lc)
 				for _, n := range []int{limit + 1, 3 * limit} {
 					t.Run(fmt.Sprintf("streamed %d bytes", n), func(t *testing.T) {
-						_, err := lc.UploadFile(feCtx(t), "big.bin", "", bytes.NewReader(feRandom(t, n)))
-						ce := feWantErr(t, err, http.StatusRequestEntityTooLarge, methods.PayloadTooLarge, "")
+						_, err := lc.UploadFile(rpctest.Ctx(t), "big.bin", "", bytes.NewReader(rpctest.Random(t, n)))
+						ce := rpctest.WantClientError(t, err, http.StatusRequestEntityTooLarge, methods.PayloadTooLarge, "")
 						if !strings.Contains(ce.Message, "1 MiB") {
 							t.Errorf("the message %q does not name the limit", ce.Message)
 						}
-						lenv.waitState(t, lc, before)
+						lenv.WaitState(t, lc, before)
 					})
 				}
 				t.Run("declared by Content-Length", func(t *testing.T) {
@@ -736,39 +320,15 @@ func TestFileUploads(t *testing.T) {
 					if err != nil {
 						t.Fatalf("read reply: %v", err)
 					}
-					body, _ := io.ReadAll(resp.Body)
-					resp.Body.Close()
-					msg := feWantUploadError(t, feHTTP{status: resp.StatusCode, header: resp.Header, body: body}, http.StatusRequestEntityTooLarge)
+					msg := rpctest.WantUploadError(t, rpctest.ReadReply(t, resp), http.StatusRequestEntityTooLarge)
 					if !strings.Contains(msg, "1 MiB") {
 						t.Errorf("the message %q does not name the limit", msg)
 					}
-					lenv.waitState(t, lc, before)
+					lenv.WaitState(t, lc, before)
 				})
 			})
 		})
 	}
-}
-
-func feContains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
-// feMultipartBody is the body of feMultipart.
-func feMultipartBody(parts ...fePart) []byte {
-	_, b := feMultipart(parts...)
-	return b
-}
-
-// feCutClosing drops a multipart body's closing boundary: the body ends
-// cleanly as HTTP, but the file part never ends.
-func feCutClosing(body []byte) []byte {
-	i := bytes.LastIndex(body, []byte("\r\n--"))
-	return body[:i]
 }
 
 // ---------------------------------------------------------------------------
@@ -777,40 +337,40 @@ func feCutClosing(body []byte) []byte {
 
 func TestFileDownloads(t *testing.T) {
 	t.Parallel()
-	for _, kind := range feKinds {
+	for _, kind := range testutil.BlobStores {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			env := feStart(t, feMinIO(t, kind), platform.Config{})
+			env := testutil.StartStoreServer(t, testutil.MinIOFor(t, kind), platform.Config{})
 			admin := env.Admin()
 			_, otherKey := env.OrgKey(t, "download-other", "k", false)
-			data := feRandom(t, 100_000)
+			data := rpctest.Random(t, 100_000)
 			n := len(data)
-			f := feUpload(t, admin, "report.txt", "text/plain; charset=utf-8", data)
+			f := rpctest.Upload(t, admin, "report.txt", "text/plain; charset=utf-8", data)
 
 			t.Run("whole file", func(t *testing.T) {
-				r := feGet(t, env.Server, http.MethodGet, env.AdminKey, f.FileID)
-				if r.status != http.StatusOK || !bytes.Equal(r.body, data) {
-					t.Fatalf("HTTP %d, %d bytes (want %d)", r.status, len(r.body), n)
+				r := rpctest.FetchFile(t, env.Server, http.MethodGet, env.AdminKey, f.FileID)
+				if r.Status != http.StatusOK || !bytes.Equal(r.Body, data) {
+					t.Fatalf("HTTP %d, %d bytes (want %d)", r.Status, len(r.Body), n)
 				}
-				if got := r.header.Get("Content-Type"); got != "text/plain; charset=utf-8" {
+				if got := r.Header.Get("Content-Type"); got != "text/plain; charset=utf-8" {
 					t.Errorf("Content-Type %q", got)
 				}
-				if got := r.header.Get("Content-Length"); got != fmt.Sprint(n) {
+				if got := r.Header.Get("Content-Length"); got != fmt.Sprint(n) {
 					t.Errorf("Content-Length %q, want %d", got, n)
 				}
-				disp, params, err := mime.ParseMediaType(r.header.Get("Content-Disposition"))
+				disp, params, err := mime.ParseMediaType(r.Header.Get("Content-Disposition"))
 				if err != nil || disp != "attachment" || params["filename"] != "report.txt" {
-					t.Errorf("Content-Disposition %q", r.header.Get("Content-Disposition"))
+					t.Errorf("Content-Disposition %q", r.Header.Get("Content-Disposition"))
 				}
-				if got := r.header.Get("Accept-Ranges"); got != "bytes" {
+				if got := r.Header.Get("Accept-Ranges"); got != "bytes" {
 					t.Errorf("Accept-Ranges %q", got)
 				}
 			})
 
 			t.Run("head", func(t *testing.T) {
-				r := feGet(t, env.Server, http.MethodHead, env.AdminKey, f.FileID)
-				if r.status != http.StatusOK || len(r.body) != 0 || r.header.Get("Content-Length") != fmt.Sprint(n) {
-					t.Errorf("HEAD: HTTP %d, %d bytes of body, Content-Length %q", r.status, len(r.body), r.header.Get("Content-Length"))
+				r := rpctest.FetchFile(t, env.Server, http.MethodHead, env.AdminKey, f.FileID)
+				if r.Status != http.StatusOK || len(r.Body) != 0 || r.Header.Get("Content-Length") != fmt.Sprint(n) {
+					t.Errorf("HEAD: HTTP %d, %d bytes of body, Content-Length %q", r.Status, len(r.Body), r.Header.Get("Content-Length"))
 				}
 			})
 
@@ -833,19 +393,17 @@ func TestFileDownloads(t *testing.T) {
 				}
 				for _, tc := range cases {
 					t.Run(tc.rng, func(t *testing.T) {
-						resp, err := admin.DownloadFile(feCtx(t), f.FileID, tc.rng)
+						resp, err := admin.DownloadFile(rpctest.Ctx(t), f.FileID, tc.rng)
 						if err != nil {
 							t.Fatal(err)
 						}
-						body, _ := io.ReadAll(resp.Body)
-						resp.Body.Close()
-						r := feHTTP{status: resp.StatusCode, header: resp.Header, body: body}
+						r := rpctest.ReadReply(t, resp)
 						if tc.status == http.StatusRequestedRangeNotSatisfiable {
-							feWantRPCError(t, r, tc.status, methods.InvalidInput)
-						} else if r.status != tc.status || !bytes.Equal(body, data[tc.from:tc.to]) {
-							t.Fatalf("HTTP %d with %d bytes, want %d with bytes [%d, %d)", r.status, len(body), tc.status, tc.from, tc.to)
+							rpctest.WantError(t, r, tc.status, methods.InvalidInput)
+						} else if r.Status != tc.status || !bytes.Equal(r.Body, data[tc.from:tc.to]) {
+							t.Fatalf("HTTP %d with %d bytes, want %d with bytes [%d, %d)", r.Status, len(r.Body), tc.status, tc.from, tc.to)
 						}
-						if got := r.header.Get("Content-Range"); got != tc.contentRange {
+						if got := r.Header.Get("Content-Range"); got != tc.contentRange {
 							t.Errorf("Content-Range %q, want %q", got, tc.contentRange)
 						}
 					})
@@ -854,11 +412,11 @@ func TestFileDownloads(t *testing.T) {
 
 			t.Run("unicode filename", func(t *testing.T) {
 				name := "résumé 2026 ✓.pdf"
-				u := feUpload(t, admin, name, "application/pdf", []byte("%PDF-1.4"))
-				r := feGet(t, env.Server, http.MethodGet, env.AdminKey, u.FileID)
-				_, params, err := mime.ParseMediaType(r.header.Get("Content-Disposition"))
+				u := rpctest.Upload(t, admin, name, "application/pdf", []byte("%PDF-1.4"))
+				r := rpctest.FetchFile(t, env.Server, http.MethodGet, env.AdminKey, u.FileID)
+				_, params, err := mime.ParseMediaType(r.Header.Get("Content-Disposition"))
 				if err != nil || params["filename"] != name {
-					t.Errorf("Content-Disposition %q gives %q, want %q", r.header.Get("Content-Disposition"), params["filename"], name)
+					t.Errorf("Content-Disposition %q gives %q, want %q", r.Header.Get("Content-Disposition"), params["filename"], name)
 				}
 			})
 
@@ -875,40 +433,40 @@ func TestFileDownloads(t *testing.T) {
 				}
 				for _, tc := range cases {
 					t.Run(tc.name, func(t *testing.T) {
-						feWantRPCError(t, feGet(t, env.Server, http.MethodGet, tc.key, tc.id), tc.status, tc.typ)
+						rpctest.WantError(t, rpctest.FetchFile(t, env.Server, http.MethodGet, tc.key, tc.id), tc.status, tc.typ)
 					})
 				}
 				other := env.Client(otherKey)
-				_, err := other.GetFile(feCtx(t), f.FileID)
-				feWantErr(t, err, http.StatusNotFound, methods.NotFound, "")
-				_, err = other.DeleteFile(feCtx(t), f.FileID)
-				feWantErr(t, err, http.StatusNotFound, methods.NotFound, "")
-				list, err := other.ListFiles(feCtx(t), methods.ListFilesInput{})
+				_, err := other.GetFile(rpctest.Ctx(t), f.FileID)
+				rpctest.WantClientError(t, err, http.StatusNotFound, methods.NotFound, "")
+				_, err = other.DeleteFile(rpctest.Ctx(t), f.FileID)
+				rpctest.WantClientError(t, err, http.StatusNotFound, methods.NotFound, "")
+				list, err := other.ListFiles(rpctest.Ctx(t), methods.ListFilesInput{})
 				if err != nil || list.Total != 0 || len(list.Files) != 0 {
 					t.Errorf("another org's files.list: %+v, %v", list, err)
 				}
 				// The other org's attempts changed nothing.
-				if got := feDownload(t, admin, f.FileID); !bytes.Equal(got, data) {
+				if got := rpctest.Download(t, admin, f.FileID); !bytes.Equal(got, data) {
 					t.Error("the file changed")
 				}
 			})
 
 			t.Run("delete removes the object", func(t *testing.T) {
-				d := feUpload(t, admin, "doomed.txt", "", []byte("bye"))
-				if !feContains(env.objects(t), d.R2Key) {
+				d := rpctest.Upload(t, admin, "doomed.txt", "", []byte("bye"))
+				if !slices.Contains(env.Objects(t), d.R2Key) {
 					t.Fatalf("no object %s after upload", d.R2Key)
 				}
-				if _, err := admin.DeleteFile(feCtx(t), d.FileID); err != nil {
+				if _, err := admin.DeleteFile(rpctest.Ctx(t), d.FileID); err != nil {
 					t.Fatalf("files.delete: %v", err)
 				}
-				if feContains(env.objects(t), d.R2Key) {
+				if slices.Contains(env.Objects(t), d.R2Key) {
 					t.Errorf("object %s still stored after files.delete", d.R2Key)
 				}
-				feWantRPCError(t, feGet(t, env.Server, http.MethodGet, env.AdminKey, d.FileID), http.StatusNotFound, methods.NotFound)
-				_, err := admin.GetFile(feCtx(t), d.FileID)
-				feWantErr(t, err, http.StatusNotFound, methods.NotFound, "")
-				_, err = admin.DeleteFile(feCtx(t), d.FileID)
-				feWantErr(t, err, http.StatusNotFound, methods.NotFound, "")
+				rpctest.WantError(t, rpctest.FetchFile(t, env.Server, http.MethodGet, env.AdminKey, d.FileID), http.StatusNotFound, methods.NotFound)
+				_, err := admin.GetFile(rpctest.Ctx(t), d.FileID)
+				rpctest.WantClientError(t, err, http.StatusNotFound, methods.NotFound, "")
+				_, err = admin.DeleteFile(rpctest.Ctx(t), d.FileID)
+				rpctest.WantClientError(t, err, http.StatusNotFound, methods.NotFound, "")
 			})
 		})
 	}
@@ -916,11 +474,11 @@ func TestFileDownloads(t *testing.T) {
 
 func TestFilesListGetDelete(t *testing.T) {
 	t.Parallel()
-	env := feStart(t, nil, platform.Config{})
+	env := testutil.StartStoreServer(t, nil, platform.Config{})
 	admin := env.Admin()
 	var ids []string
 	for i := 0; i < 7; i++ {
-		ids = append(ids, feUpload(t, admin, fmt.Sprintf("f%d.txt", i), "", []byte(fmt.Sprint(i))).FileID)
+		ids = append(ids, rpctest.Upload(t, admin, fmt.Sprintf("f%d.txt", i), "", []byte(fmt.Sprint(i))).FileID)
 	}
 	newestFirst := make([]string, len(ids))
 	for i, id := range ids {
@@ -928,18 +486,18 @@ func TestFilesListGetDelete(t *testing.T) {
 	}
 
 	t.Run("get shape", func(t *testing.T) {
-		raw, err := admin.CallRaw(feCtx(t), []byte(fmt.Sprintf(`{"method":"files.get","input":{"fileId":%q}}`, ids[0])))
+		raw, err := admin.CallRaw(rpctest.Ctx(t), []byte(fmt.Sprintf(`{"method":"files.get","input":{"fileId":%q}}`, ids[0])))
 		if err != nil {
 			t.Fatal(err)
 		}
-		feWantKeys(t, "files.get", raw, "id", "filename", "mimeType", "size", "sha256", "r2Key", "createdAt")
+		rpctest.WantKeys(t, "files.get", raw, "id", "filename", "mimeType", "size", "sha256", "r2Key", "createdAt")
 	})
 
 	t.Run("pages newest first", func(t *testing.T) {
 		var got []string
 		for _, off := range []int{0, 3, 6} {
 			limit, offset := 3, off
-			page, err := admin.ListFiles(feCtx(t), methods.ListFilesInput{Limit: &limit, Offset: &offset})
+			page, err := admin.ListFiles(rpctest.Ctx(t), methods.ListFilesInput{Limit: &limit, Offset: &offset})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -954,7 +512,7 @@ func TestFilesListGetDelete(t *testing.T) {
 			t.Errorf("pages give\n%v\nwant newest first\n%v", got, newestFirst)
 		}
 		limit, offset := 3, 100
-		page, err := admin.ListFiles(feCtx(t), methods.ListFilesInput{Limit: &limit, Offset: &offset})
+		page, err := admin.ListFiles(rpctest.Ctx(t), methods.ListFilesInput{Limit: &limit, Offset: &offset})
 		if err != nil || len(page.Files) != 0 || page.Total != len(ids) {
 			t.Errorf("a page past the end: %+v, %v", page, err)
 		}
@@ -972,17 +530,17 @@ func TestFilesListGetDelete(t *testing.T) {
 			{"negative offset", methods.ListFilesInput{Offset: &neg}, "offset"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				_, err := admin.ListFiles(feCtx(t), tc.in)
-				feWantErr(t, err, http.StatusBadRequest, methods.InvalidInput, tc.field)
+				_, err := admin.ListFiles(rpctest.Ctx(t), tc.in)
+				rpctest.WantClientError(t, err, http.StatusBadRequest, methods.InvalidInput, tc.field)
 			})
 		}
 	})
 
 	t.Run("delete", func(t *testing.T) {
-		if _, err := admin.DeleteFile(feCtx(t), ids[3]); err != nil {
+		if _, err := admin.DeleteFile(rpctest.Ctx(t), ids[3]); err != nil {
 			t.Fatal(err)
 		}
-		list, err := admin.ListFiles(feCtx(t), methods.ListFilesInput{})
+		list, err := admin.ListFiles(rpctest.Ctx(t), methods.ListFilesInput{})
 		if err != nil || list.Total != len(ids)-1 {
 			t.Fatalf("after delete: %+v, %v", list, err)
 		}
@@ -1000,23 +558,23 @@ func TestFilesListGetDelete(t *testing.T) {
 
 func TestResources(t *testing.T) {
 	t.Parallel()
-	env := feStart(t, nil, platform.Config{})
+	env := testutil.StartStoreServer(t, nil, platform.Config{})
 	admin := env.Admin()
 	_, otherKey := env.OrgKey(t, "resources-other", "k", false)
 	other := env.Client(otherKey)
 	upload := func(name string) *methods.UploadFileOutput {
-		return feUpload(t, admin, name, "text/markdown", []byte("# "+name+"\n"))
+		return rpctest.Upload(t, admin, name, "text/markdown", []byte("# "+name+"\n"))
 	}
 	f1, f2, f3 := upload("one.md"), upload("two.md"), upload("three.md")
 
 	var res *methods.CreateResourceOutput
 	t.Run("create", func(t *testing.T) {
-		raw, err := admin.CallRaw(feCtx(t), []byte(fmt.Sprintf(
+		raw, err := admin.CallRaw(rpctest.Ctx(t), []byte(fmt.Sprintf(
 			`{"method":"resources.create","input":{"slug":"prompts","name":"Prompts","description":"The prompt pack.","fileId":%q,"label":"v1"}}`, f1.FileID)))
 		if err != nil {
 			t.Fatalf("resources.create: %v", err)
 		}
-		feWantKeys(t, "resources.create", raw, "resourceId", "revisionId")
+		rpctest.WantKeys(t, "resources.create", raw, "resourceId", "revisionId")
 		if err := json.Unmarshal(raw, &res); err != nil {
 			t.Fatal(err)
 		}
@@ -1027,18 +585,18 @@ func TestResources(t *testing.T) {
 
 	t.Run("get by id and by slug", func(t *testing.T) {
 		for _, in := range []string{fmt.Sprintf(`{"resourceId":%q}`, res.ResourceID), `{"resourceSlug":"prompts"}`} {
-			raw, err := admin.CallRaw(feCtx(t), []byte(`{"method":"resources.get","input":`+in+`}`))
+			raw, err := admin.CallRaw(rpctest.Ctx(t), []byte(`{"method":"resources.get","input":`+in+`}`))
 			if err != nil {
 				t.Fatalf("resources.get %s: %v", in, err)
 			}
-			feWantKeys(t, "resources.get", raw, "id", "slug", "name", "description", "latestRevision", "createdAt")
-			latest := feField(t, raw, "latestRevision")
-			feWantKeys(t, "latestRevision", latest, "id", "label", "file", "createdAt")
-			feWantKeys(t, "latestRevision.file", feField(t, latest, "file"), "id", "filename", "mimeType", "size")
+			rpctest.WantKeys(t, "resources.get", raw, "id", "slug", "name", "description", "latestRevision", "createdAt")
+			latest := rpctest.Field(t, raw, "latestRevision")
+			rpctest.WantKeys(t, "latestRevision", latest, "id", "label", "file", "createdAt")
+			rpctest.WantKeys(t, "latestRevision.file", rpctest.Field(t, latest, "file"), "id", "filename", "mimeType", "size")
 			var got methods.GetResourceOutput
 			_ = json.Unmarshal(raw, &got)
-			if got.ID != res.ResourceID || got.Slug != "prompts" || feDeref(got.Name) != "Prompts" || feDeref(got.Description) != "The prompt pack." ||
-				got.LatestRevision == nil || got.LatestRevision.ID != res.RevisionID || feDeref(got.LatestRevision.Label) != "v1" ||
+			if got.ID != res.ResourceID || got.Slug != "prompts" || rpctest.Deref(got.Name) != "Prompts" || rpctest.Deref(got.Description) != "The prompt pack." ||
+				got.LatestRevision == nil || got.LatestRevision.ID != res.RevisionID || rpctest.Deref(got.LatestRevision.Label) != "v1" ||
 				got.LatestRevision.File != (methods.ResourceFile{ID: f1.FileID, Filename: "one.md", MimeType: "text/markdown", Size: f1.Size}) {
 				t.Errorf("resources.get %s: %s", in, raw)
 			}
@@ -1046,20 +604,20 @@ func TestResources(t *testing.T) {
 	})
 
 	t.Run("optional fields are null", func(t *testing.T) {
-		out, err := admin.CreateResource(feCtx(t), methods.CreateResourceInput{Slug: "bare", FileID: f3.FileID})
+		out, err := admin.CreateResource(rpctest.Ctx(t), methods.CreateResourceInput{Slug: "bare", FileID: f3.FileID})
 		if err != nil {
 			t.Fatal(err)
 		}
-		raw, err := admin.CallRaw(feCtx(t), []byte(fmt.Sprintf(`{"method":"resources.get","input":{"resourceId":%q}}`, out.ResourceID)))
+		raw, err := admin.CallRaw(rpctest.Ctx(t), []byte(fmt.Sprintf(`{"method":"resources.get","input":{"resourceId":%q}}`, out.ResourceID)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, k := range []string{"name", "description"} {
-			if v := feField(t, raw, k); string(v) != "null" {
+			if v := rpctest.Field(t, raw, k); string(v) != "null" {
 				t.Errorf("%s = %s, want null", k, v)
 			}
 		}
-		if v := feField(t, feField(t, raw, "latestRevision"), "label"); string(v) != "null" {
+		if v := rpctest.Field(t, rpctest.Field(t, raw, "latestRevision"), "label"); string(v) != "null" {
 			t.Errorf("label = %s, want null", v)
 		}
 	})
@@ -1084,23 +642,23 @@ func TestResources(t *testing.T) {
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
-				_, err := admin.CreateResource(feCtx(t), tc.in)
-				feWantErr(t, err, tc.status, tc.typ, tc.field)
+				_, err := admin.CreateResource(rpctest.Ctx(t), tc.in)
+				rpctest.WantClientError(t, err, tc.status, tc.typ, tc.field)
 			})
 		}
 		// The longest allowed slug works.
-		if _, err := admin.CreateResource(feCtx(t), methods.CreateResourceInput{Slug: strings.Repeat("a", 63), FileID: f3.FileID}); err != nil {
+		if _, err := admin.CreateResource(rpctest.Ctx(t), methods.CreateResourceInput{Slug: strings.Repeat("a", 63), FileID: f3.FileID}); err != nil {
 			t.Errorf("a 63-character slug: %v", err)
 		}
 	})
 
 	t.Run("add revisions", func(t *testing.T) {
-		byID, err := admin.AddResourceRevision(feCtx(t), methods.AddResourceRevisionInput{ResourceID: res.ResourceID, FileID: f2.FileID, Label: "v2"})
+		byID, err := admin.AddResourceRevision(rpctest.Ctx(t), methods.AddResourceRevisionInput{ResourceID: res.ResourceID, FileID: f2.FileID, Label: "v2"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		feWantLatest(t, admin, "prompts", byID.RevisionID, "v2", f2)
-		bySlug, err := admin.AddResourceRevision(feCtx(t), methods.AddResourceRevisionInput{ResourceSlug: "prompts", FileID: f3.FileID})
+		bySlug, err := admin.AddResourceRevision(rpctest.Ctx(t), methods.AddResourceRevisionInput{ResourceSlug: "prompts", FileID: f3.FileID})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1110,7 +668,7 @@ func TestResources(t *testing.T) {
 		for i := 0; i < 25; i++ {
 			f := []*methods.UploadFileOutput{f1, f2}[i%2]
 			label := fmt.Sprintf("quick-%d", i)
-			rev, err := admin.AddResourceRevision(feCtx(t), methods.AddResourceRevisionInput{ResourceSlug: "prompts", FileID: f.FileID, Label: label})
+			rev, err := admin.AddResourceRevision(rpctest.Ctx(t), methods.AddResourceRevisionInput{ResourceSlug: "prompts", FileID: f.FileID, Label: label})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -1135,18 +693,18 @@ func TestResources(t *testing.T) {
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
-				_, err := admin.AddResourceRevision(feCtx(t), tc.in)
-				feWantErr(t, err, tc.status, tc.typ, tc.field)
+				_, err := admin.AddResourceRevision(rpctest.Ctx(t), tc.in)
+				rpctest.WantClientError(t, err, tc.status, tc.typ, tc.field)
 			})
 		}
-		_, err := admin.GetResource(feCtx(t), methods.GetResourceInput{})
-		feWantErr(t, err, http.StatusBadRequest, methods.InvalidInput, "resourceId")
-		_, err = admin.GetResource(feCtx(t), methods.GetResourceInput{ResourceID: res.ResourceID, ResourceSlug: "bare"})
-		feWantErr(t, err, http.StatusBadRequest, methods.InvalidInput, "resourceSlug")
+		_, err := admin.GetResource(rpctest.Ctx(t), methods.GetResourceInput{})
+		rpctest.WantClientError(t, err, http.StatusBadRequest, methods.InvalidInput, "resourceId")
+		_, err = admin.GetResource(rpctest.Ctx(t), methods.GetResourceInput{ResourceID: res.ResourceID, ResourceSlug: "bare"})
+		rpctest.WantClientError(t, err, http.StatusBadRequest, methods.InvalidInput, "resourceSlug")
 	})
 
 	t.Run("list", func(t *testing.T) {
-		list, err := admin.ListResources(feCtx(t), methods.ListResourcesInput{})
+		list, err := admin.ListResources(rpctest.Ctx(t), methods.ListResourcesInput{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1162,34 +720,34 @@ func TestResources(t *testing.T) {
 			t.Errorf("resources.list slugs %v, want %v", slugs, want)
 		}
 		limit, offset := 1, 1
-		page, err := admin.ListResources(feCtx(t), methods.ListResourcesInput{Limit: &limit, Offset: &offset})
+		page, err := admin.ListResources(rpctest.Ctx(t), methods.ListResourcesInput{Limit: &limit, Offset: &offset})
 		if err != nil || len(page.Resources) != 1 || page.Resources[0].Slug != "bare" {
 			t.Errorf("page 2 of 1: %+v, %v", page, err)
 		}
 	})
 
 	t.Run("another org", func(t *testing.T) {
-		_, err := other.CreateResource(feCtx(t), methods.CreateResourceInput{Slug: "theirs", FileID: f1.FileID})
-		feWantErr(t, err, http.StatusNotFound, methods.NotFound, "")
+		_, err := other.CreateResource(rpctest.Ctx(t), methods.CreateResourceInput{Slug: "theirs", FileID: f1.FileID})
+		rpctest.WantClientError(t, err, http.StatusNotFound, methods.NotFound, "")
 		for _, in := range []methods.GetResourceInput{{ResourceID: res.ResourceID}, {ResourceSlug: "prompts"}} {
-			_, err := other.GetResource(feCtx(t), in)
-			feWantErr(t, err, http.StatusNotFound, methods.NotFound, "")
+			_, err := other.GetResource(rpctest.Ctx(t), in)
+			rpctest.WantClientError(t, err, http.StatusNotFound, methods.NotFound, "")
 		}
-		of := feUpload(t, other, "theirs.md", "", []byte("theirs"))
-		_, err = other.AddResourceRevision(feCtx(t), methods.AddResourceRevisionInput{ResourceID: res.ResourceID, FileID: of.FileID})
-		feWantErr(t, err, http.StatusNotFound, methods.NotFound, "")
+		of := rpctest.Upload(t, other, "theirs.md", "", []byte("theirs"))
+		_, err = other.AddResourceRevision(rpctest.Ctx(t), methods.AddResourceRevisionInput{ResourceID: res.ResourceID, FileID: of.FileID})
+		rpctest.WantClientError(t, err, http.StatusNotFound, methods.NotFound, "")
 		// Nor can we use their file.
-		_, err = admin.AddResourceRevision(feCtx(t), methods.AddResourceRevisionInput{ResourceID: res.ResourceID, FileID: of.FileID})
-		feWantErr(t, err, http.StatusNotFound, methods.NotFound, "")
-		_, err = admin.CreateResource(feCtx(t), methods.CreateResourceInput{Slug: "borrowed", FileID: of.FileID})
-		feWantErr(t, err, http.StatusNotFound, methods.NotFound, "")
-		_, err = other.DeleteResource(feCtx(t), res.ResourceID)
-		feWantErr(t, err, http.StatusNotFound, methods.NotFound, "")
+		_, err = admin.AddResourceRevision(rpctest.Ctx(t), methods.AddResourceRevisionInput{ResourceID: res.ResourceID, FileID: of.FileID})
+		rpctest.WantClientError(t, err, http.StatusNotFound, methods.NotFound, "")
+		_, err = admin.CreateResource(rpctest.Ctx(t), methods.CreateResourceInput{Slug: "borrowed", FileID: of.FileID})
+		rpctest.WantClientError(t, err, http.StatusNotFound, methods.NotFound, "")
+		_, err = other.DeleteResource(rpctest.Ctx(t), res.ResourceID)
+		rpctest.WantClientError(t, err, http.StatusNotFound, methods.NotFound, "")
 		// Slugs are per organization.
-		if _, err := other.CreateResource(feCtx(t), methods.CreateResourceInput{Slug: "prompts", FileID: of.FileID}); err != nil {
+		if _, err := other.CreateResource(rpctest.Ctx(t), methods.CreateResourceInput{Slug: "prompts", FileID: of.FileID}); err != nil {
 			t.Errorf("another org cannot use the slug: %v", err)
 		}
-		list, err := other.ListResources(feCtx(t), methods.ListResourcesInput{})
+		list, err := other.ListResources(rpctest.Ctx(t), methods.ListResourcesInput{})
 		if err != nil || len(list.Resources) != 1 || list.Resources[0].ID == res.ResourceID {
 			t.Errorf("another org's list: %+v, %v", list, err)
 		}
@@ -1198,55 +756,48 @@ func TestResources(t *testing.T) {
 	})
 
 	t.Run("a file in use cannot be deleted", func(t *testing.T) {
-		_, err := admin.DeleteFile(feCtx(t), f1.FileID)
-		feWantErr(t, err, http.StatusConflict, methods.Conflict, "")
-		if got := feDownload(t, admin, f1.FileID); string(got) != "# one.md\n" {
+		_, err := admin.DeleteFile(rpctest.Ctx(t), f1.FileID)
+		rpctest.WantClientError(t, err, http.StatusConflict, methods.Conflict, "")
+		if got := rpctest.Download(t, admin, f1.FileID); string(got) != "# one.md\n" {
 			t.Errorf("the file in use downloads as %q", got)
 		}
 	})
 
 	t.Run("delete", func(t *testing.T) {
 		// f1 and f2 are only used by "prompts"; f3 also by "bare".
-		if _, err := admin.DeleteResource(feCtx(t), res.ResourceID); err != nil {
+		if _, err := admin.DeleteResource(rpctest.Ctx(t), res.ResourceID); err != nil {
 			t.Fatalf("resources.delete: %v", err)
 		}
 		for _, in := range []methods.GetResourceInput{{ResourceID: res.ResourceID}, {ResourceSlug: "prompts"}} {
-			_, err := admin.GetResource(feCtx(t), in)
-			feWantErr(t, err, http.StatusNotFound, methods.NotFound, "")
+			_, err := admin.GetResource(rpctest.Ctx(t), in)
+			rpctest.WantClientError(t, err, http.StatusNotFound, methods.NotFound, "")
 		}
-		_, err := admin.DeleteResource(feCtx(t), res.ResourceID)
-		feWantErr(t, err, http.StatusNotFound, methods.NotFound, "")
+		_, err := admin.DeleteResource(rpctest.Ctx(t), res.ResourceID)
+		rpctest.WantClientError(t, err, http.StatusNotFound, methods.NotFound, "")
 		for _, f := range []*methods.UploadFileOutput{f1, f2} {
-			if _, err := admin.DeleteFile(feCtx(t), f.FileID); err != nil {
+			if _, err := admin.DeleteFile(rpctest.Ctx(t), f.FileID); err != nil {
 				t.Errorf("files.delete %s after resources.delete: %v", f.Filename, err)
 			}
 		}
-		_, err = admin.DeleteFile(feCtx(t), f3.FileID)
-		feWantErr(t, err, http.StatusConflict, methods.Conflict, "")
+		_, err = admin.DeleteFile(rpctest.Ctx(t), f3.FileID)
+		rpctest.WantClientError(t, err, http.StatusConflict, methods.Conflict, "")
 		// The slug is free again.
 		f4 := upload("four.md")
-		if _, err := admin.CreateResource(feCtx(t), methods.CreateResourceInput{Slug: "prompts", FileID: f4.FileID}); err != nil {
+		if _, err := admin.CreateResource(rpctest.Ctx(t), methods.CreateResourceInput{Slug: "prompts", FileID: f4.FileID}); err != nil {
 			t.Errorf("re-create a deleted slug: %v", err)
 		}
 	})
 }
 
-func feDeref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-
 // feWantLatest checks a resource's latest revision; label "" means null.
 func feWantLatest(t testing.TB, c *client.Client, slug, revID, label string, f *methods.UploadFileOutput) bool {
 	t.Helper()
-	got, err := c.GetResource(feCtx(t), methods.GetResourceInput{ResourceSlug: slug})
+	got, err := c.GetResource(rpctest.Ctx(t), methods.GetResourceInput{ResourceSlug: slug})
 	if err != nil {
 		t.Fatalf("resources.get: %v", err)
 	}
 	l := got.LatestRevision
-	if l == nil || l.ID != revID || feDeref(l.Label) != label || (label == "") != (l.Label == nil) || l.File.ID != f.FileID || l.File.Filename != f.Filename {
+	if l == nil || l.ID != revID || rpctest.Deref(l.Label) != label || (label == "") != (l.Label == nil) || l.File.ID != f.FileID || l.File.Filename != f.Filename {
 		t.Errorf("latestRevision %+v, want revision %s label %q file %s", l, revID, label, f.FileID)
 		return false
 	}
@@ -1255,7 +806,7 @@ func feWantLatest(t testing.TB, c *client.Client, slug, revID, label string, f *
 
 func feWantLatestID(t testing.TB, c *client.Client, slug, id string) {
 	t.Helper()
-	got, err := c.GetResource(feCtx(t), methods.GetResourceInput{ResourceSlug: slug})
+	got, err := c.GetResource(rpctest.Ctx(t), methods.GetResourceInput{ResourceSlug: slug})
 	if err != nil || got.ID != id {
 		t.Errorf("resources.get %s: %+v, %v; want id %s", slug, got, err, id)
 	}
@@ -1377,8 +928,8 @@ func feZip(t testing.TB, entries ...feEntry) []byte {
 // fePublish uploads an archive and publishes it.
 func fePublish(t testing.TB, c *client.Client, slug string, archive []byte) (*methods.PublishBundleOutput, *methods.UploadFileOutput, error) {
 	t.Helper()
-	f := feUpload(t, c, slug+".archive", "", archive)
-	out, err := c.PublishBundle(feCtx(t), methods.PublishBundleInput{Slug: slug, FileID: f.FileID})
+	f := rpctest.Upload(t, c, slug+".archive", "", archive)
+	out, err := c.PublishBundle(rpctest.Ctx(t), methods.PublishBundleInput{Slug: slug, FileID: f.FileID})
 	return out, f, err
 }
 
@@ -1388,23 +939,23 @@ func fePublish(t testing.TB, c *client.Client, slug string, archive []byte) (*me
 
 func TestBundles(t *testing.T) {
 	t.Parallel()
-	for _, kind := range feKinds {
+	for _, kind := range testutil.BlobStores {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			env := feStart(t, feMinIO(t, kind), platform.Config{})
+			env := testutil.StartStoreServer(t, testutil.MinIOFor(t, kind), platform.Config{})
 			admin := env.Admin()
 			_, otherKey := env.OrgKey(t, "bundles-other", "k", false)
 			other := env.Client(otherKey)
 
-			v1File := feUpload(t, admin, "agent-1.0.0.tar.gz", "application/gzip", feTarGz(t, feAgentFiles(feManifest("1.0.0", nil))...))
+			v1File := rpctest.Upload(t, admin, "agent-1.0.0.tar.gz", "application/gzip", feTarGz(t, feAgentFiles(feManifest("1.0.0", nil))...))
 			var v1 methods.PublishBundleOutput
 			t.Run("publish", func(t *testing.T) {
-				raw, err := admin.CallRaw(feCtx(t), []byte(fmt.Sprintf(
+				raw, err := admin.CallRaw(rpctest.Ctx(t), []byte(fmt.Sprintf(
 					`{"method":"bundles.publish","input":{"slug":"echo","fileId":%q,"name":"Echo","description":"Echoes."}}`, v1File.FileID)))
 				if err != nil {
 					t.Fatalf("bundles.publish: %v", err)
 				}
-				feWantKeys(t, "bundles.publish", raw, "bundleId", "revisionId", "version")
+				rpctest.WantKeys(t, "bundles.publish", raw, "bundleId", "revisionId", "version")
 				_ = json.Unmarshal(raw, &v1)
 				if !strings.HasPrefix(v1.BundleID, "bun_") || !strings.HasPrefix(v1.RevisionID, "brev_") || v1.Version != "1.0.0" {
 					t.Errorf("bundles.publish: %s", raw)
@@ -1416,10 +967,10 @@ func TestBundles(t *testing.T) {
 
 			t.Run("same version twice", func(t *testing.T) {
 				_, _, err := fePublish(t, admin, "echo", feTarGz(t, feAgentFiles(feManifest("1.0.0", nil))...))
-				feWantErr(t, err, http.StatusConflict, methods.Conflict, "manifest.version")
+				rpctest.WantClientError(t, err, http.StatusConflict, methods.Conflict, "manifest.version")
 				// Even the very same file.
-				_, err = admin.PublishBundle(feCtx(t), methods.PublishBundleInput{Slug: "echo", FileID: v1File.FileID})
-				feWantErr(t, err, http.StatusConflict, methods.Conflict, "manifest.version")
+				_, err = admin.PublishBundle(rpctest.Ctx(t), methods.PublishBundleInput{Slug: "echo", FileID: v1File.FileID})
+				rpctest.WantClientError(t, err, http.StatusConflict, methods.Conflict, "manifest.version")
 			})
 
 			var v2 *methods.PublishBundleOutput
@@ -1433,22 +984,22 @@ func TestBundles(t *testing.T) {
 				if v2.BundleID != v1.BundleID || v2.RevisionID == v1.RevisionID || v2.Version != "2.0.0" {
 					t.Errorf("second publish %+v, first %+v", v2, v1)
 				}
-				raw, err := admin.CallRaw(feCtx(t), []byte(`{"method":"bundles.list","input":{}}`))
+				raw, err := admin.CallRaw(rpctest.Ctx(t), []byte(`{"method":"bundles.list","input":{}}`))
 				if err != nil {
 					t.Fatal(err)
 				}
-				feWantKeys(t, "bundles.list", raw, "bundles")
+				rpctest.WantKeys(t, "bundles.list", raw, "bundles")
 				var items []json.RawMessage
-				_ = json.Unmarshal(feField(t, raw, "bundles"), &items)
+				_ = json.Unmarshal(rpctest.Field(t, raw, "bundles"), &items)
 				if len(items) != 1 {
 					t.Fatalf("bundles.list: %s", raw)
 				}
-				feWantKeys(t, "a bundle", items[0], "id", "slug", "name", "description", "latestRevision", "createdAt")
-				feWantKeys(t, "latestRevision", feField(t, items[0], "latestRevision"), "id", "version", "r2Key", "createdAt")
+				rpctest.WantKeys(t, "a bundle", items[0], "id", "slug", "name", "description", "latestRevision", "createdAt")
+				rpctest.WantKeys(t, "latestRevision", rpctest.Field(t, items[0], "latestRevision"), "id", "version", "r2Key", "createdAt")
 				var b methods.BundleSummary
 				_ = json.Unmarshal(items[0], &b)
-				if b.ID != v1.BundleID || b.Slug != "echo" || feDeref(b.Name) != "Echo" || feDeref(b.Description) != "Echoes." || b.LatestRevision == nil ||
-					b.LatestRevision.ID != v2.RevisionID || feDeref(b.LatestRevision.Version) != "2.0.0" || b.LatestRevision.R2Key != v2File.R2Key {
+				if b.ID != v1.BundleID || b.Slug != "echo" || rpctest.Deref(b.Name) != "Echo" || rpctest.Deref(b.Description) != "Echoes." || b.LatestRevision == nil ||
+					b.LatestRevision.ID != v2.RevisionID || rpctest.Deref(b.LatestRevision.Version) != "2.0.0" || b.LatestRevision.R2Key != v2File.R2Key {
 					t.Errorf("bundles.list item: %s", items[0])
 				}
 			})
@@ -1463,7 +1014,7 @@ func TestBundles(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					list, err := admin.ListBundles(feCtx(t), methods.ListBundlesInput{})
+					list, err := admin.ListBundles(rpctest.Ctx(t), methods.ListBundlesInput{})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -1477,7 +1028,7 @@ func TestBundles(t *testing.T) {
 
 			t.Run("get shows the revisions with their manifests", func(t *testing.T) {
 				for _, in := range []methods.GetBundleInput{{BundleSlug: "echo"}, {BundleID: v1.BundleID}} {
-					got, err := admin.GetBundle(feCtx(t), in)
+					got, err := admin.GetBundle(rpctest.Ctx(t), in)
 					if err != nil {
 						t.Fatalf("bundles.get %+v: %v", in, err)
 					}
@@ -1490,10 +1041,10 @@ func TestBundles(t *testing.T) {
 					if r.Version != "1.0.0" || r.FileID != v1File.FileID || r.R2Key != v1File.R2Key || m.Name != "Echo agent" || m.Version != "1.0.0" ||
 						strings.Join(m.Entrypoint, " ") != "python3 agent.py" || len(m.Presets) != 2 || m.Presets[0] != (methods.BundlePreset{ID: "chat", Name: "Chat", Description: "Talk to the agent."}) ||
 						len(m.Services) != 2 || m.Services[1] != (methods.BundleService{ServiceType: "api", Port: 8080}) ||
-						m.Env["AGENT_MODE"] != "test" || feDeref(m.Health) != "/health" {
+						m.Env["AGENT_MODE"] != "test" || rpctest.Deref(m.Health) != "/health" {
 						t.Errorf("revision 1.0.0: %+v", r)
 					}
-					info, err := admin.GetFile(feCtx(t), v1File.FileID)
+					info, err := admin.GetFile(rpctest.Ctx(t), v1File.FileID)
 					if err != nil || r.SHA256 != info.SHA256 {
 						t.Errorf("revision sha256 %s, file %+v (%v)", r.SHA256, info, err)
 					}
@@ -1502,102 +1053,102 @@ func TestBundles(t *testing.T) {
 
 			var bySlug, byRev string
 			t.Run("instances pin a revision", func(t *testing.T) {
-				a, err := admin.CreateInstance(feCtx(t), methods.CreateInstanceInput{TemplateSlug: "default", Name: "latest", BundleSlug: "echo"})
+				a, err := admin.CreateInstance(rpctest.Ctx(t), methods.CreateInstanceInput{TemplateSlug: "default", Name: "latest", BundleSlug: "echo"})
 				if err != nil {
 					t.Fatalf("instances.create with bundleSlug: %v", err)
 				}
-				b, err := admin.CreateInstance(feCtx(t), methods.CreateInstanceInput{TemplateSlug: "default", Name: "pinned", BundleRevisionID: v1.RevisionID})
+				b, err := admin.CreateInstance(rpctest.Ctx(t), methods.CreateInstanceInput{TemplateSlug: "default", Name: "pinned", BundleRevisionID: v1.RevisionID})
 				if err != nil {
 					t.Fatalf("instances.create with bundleRevisionId: %v", err)
 				}
 				bySlug, byRev = a.InstanceID, b.InstanceID
 				for _, tc := range []struct{ id, rev string }{{bySlug, v2.RevisionID}, {byRev, v1.RevisionID}} {
-					got, err := admin.GetInstance(feCtx(t), tc.id)
+					got, err := admin.GetInstance(rpctest.Ctx(t), tc.id)
 					if err != nil || got.BundleSlug != "echo" || got.BundleRevisionID != tc.rev {
 						t.Errorf("instances.get %s: %+v, %v; want echo revision %s", tc.id, got, err, tc.rev)
 					}
 				}
-				_, err = other.CreateInstance(feCtx(t), methods.CreateInstanceInput{TemplateSlug: "default", Name: "theirs", BundleRevisionID: v1.RevisionID})
-				feWantErr(t, err, http.StatusNotFound, methods.NotFound, "")
-				_, err = other.CreateInstance(feCtx(t), methods.CreateInstanceInput{TemplateSlug: "default", Name: "theirs", BundleSlug: "echo"})
-				feWantErr(t, err, http.StatusNotFound, methods.NotFound, "")
+				_, err = other.CreateInstance(rpctest.Ctx(t), methods.CreateInstanceInput{TemplateSlug: "default", Name: "theirs", BundleRevisionID: v1.RevisionID})
+				rpctest.WantClientError(t, err, http.StatusNotFound, methods.NotFound, "")
+				_, err = other.CreateInstance(rpctest.Ctx(t), methods.CreateInstanceInput{TemplateSlug: "default", Name: "theirs", BundleSlug: "echo"})
+				rpctest.WantClientError(t, err, http.StatusNotFound, methods.NotFound, "")
 			})
 
 			t.Run("a published archive cannot be deleted", func(t *testing.T) {
 				for _, f := range []*methods.UploadFileOutput{v1File, v2File} {
-					_, err := admin.DeleteFile(feCtx(t), f.FileID)
-					feWantErr(t, err, http.StatusConflict, methods.Conflict, "")
+					_, err := admin.DeleteFile(rpctest.Ctx(t), f.FileID)
+					rpctest.WantClientError(t, err, http.StatusConflict, methods.Conflict, "")
 				}
-				if len(feDownload(t, admin, v1File.FileID)) != int(v1File.Size) {
+				if len(rpctest.Download(t, admin, v1File.FileID)) != int(v1File.Size) {
 					t.Error("the archive does not download whole")
 				}
 			})
 
 			t.Run("another org", func(t *testing.T) {
-				list, err := other.ListBundles(feCtx(t), methods.ListBundlesInput{})
+				list, err := other.ListBundles(rpctest.Ctx(t), methods.ListBundlesInput{})
 				if err != nil || len(list.Bundles) != 0 {
 					t.Errorf("another org's bundles.list: %+v, %v", list, err)
 				}
 				for _, in := range []methods.GetBundleInput{{BundleSlug: "echo"}, {BundleID: v1.BundleID}} {
-					_, err := other.GetBundle(feCtx(t), in)
-					feWantErr(t, err, http.StatusNotFound, methods.NotFound, "")
-					_, err = other.DeleteBundle(feCtx(t), methods.DeleteBundleInput(in))
-					feWantErr(t, err, http.StatusNotFound, methods.NotFound, "")
+					_, err := other.GetBundle(rpctest.Ctx(t), in)
+					rpctest.WantClientError(t, err, http.StatusNotFound, methods.NotFound, "")
+					_, err = other.DeleteBundle(rpctest.Ctx(t), methods.DeleteBundleInput(in))
+					rpctest.WantClientError(t, err, http.StatusNotFound, methods.NotFound, "")
 				}
-				_, err = other.PublishBundle(feCtx(t), methods.PublishBundleInput{Slug: "echo", FileID: v1File.FileID})
-				feWantErr(t, err, http.StatusNotFound, methods.NotFound, "")
+				_, err = other.PublishBundle(rpctest.Ctx(t), methods.PublishBundleInput{Slug: "echo", FileID: v1File.FileID})
+				rpctest.WantClientError(t, err, http.StatusNotFound, methods.NotFound, "")
 			})
 
 			t.Run("delete", func(t *testing.T) {
-				_, err := admin.DeleteBundle(feCtx(t), methods.DeleteBundleInput{})
-				feWantErr(t, err, http.StatusBadRequest, methods.InvalidInput, "bundleId")
+				_, err := admin.DeleteBundle(rpctest.Ctx(t), methods.DeleteBundleInput{})
+				rpctest.WantClientError(t, err, http.StatusBadRequest, methods.InvalidInput, "bundleId")
 
-				if _, err := admin.DeleteBundle(feCtx(t), methods.DeleteBundleInput{BundleSlug: "echo"}); err != nil {
+				if _, err := admin.DeleteBundle(rpctest.Ctx(t), methods.DeleteBundleInput{BundleSlug: "echo"}); err != nil {
 					t.Fatalf("bundles.delete by slug: %v", err)
 				}
-				quick, err := admin.GetBundle(feCtx(t), methods.GetBundleInput{BundleSlug: "quick"})
+				quick, err := admin.GetBundle(rpctest.Ctx(t), methods.GetBundleInput{BundleSlug: "quick"})
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := admin.DeleteBundle(feCtx(t), methods.DeleteBundleInput{BundleID: quick.ID}); err != nil {
+				if _, err := admin.DeleteBundle(rpctest.Ctx(t), methods.DeleteBundleInput{BundleID: quick.ID}); err != nil {
 					t.Fatalf("bundles.delete by id: %v", err)
 				}
-				list, err := admin.ListBundles(feCtx(t), methods.ListBundlesInput{})
+				list, err := admin.ListBundles(rpctest.Ctx(t), methods.ListBundlesInput{})
 				if err != nil || len(list.Bundles) != 0 {
 					t.Errorf("bundles.list after deleting both: %+v, %v", list, err)
 				}
 				for _, in := range []methods.GetBundleInput{{BundleSlug: "echo"}, {BundleID: v1.BundleID}, {BundleID: quick.ID}} {
-					_, err := admin.GetBundle(feCtx(t), in)
-					feWantErr(t, err, http.StatusNotFound, methods.NotFound, "")
-					_, err = admin.DeleteBundle(feCtx(t), methods.DeleteBundleInput(in))
-					feWantErr(t, err, http.StatusNotFound, methods.NotFound, "")
+					_, err := admin.GetBundle(rpctest.Ctx(t), in)
+					rpctest.WantClientError(t, err, http.StatusNotFound, methods.NotFound, "")
+					_, err = admin.DeleteBundle(rpctest.Ctx(t), methods.DeleteBundleInput(in))
+					rpctest.WantClientError(t, err, http.StatusNotFound, methods.NotFound, "")
 				}
 				// Pinned instances keep their revision.
 				for _, tc := range []struct{ id, rev string }{{bySlug, v2.RevisionID}, {byRev, v1.RevisionID}} {
-					got, err := admin.GetInstance(feCtx(t), tc.id)
+					got, err := admin.GetInstance(rpctest.Ctx(t), tc.id)
 					if err != nil || got.BundleSlug != "echo" || got.BundleRevisionID != tc.rev {
 						t.Errorf("instances.get %s after bundles.delete: %+v, %v", tc.id, got, err)
 					}
 				}
 				// New instances cannot pin a deleted bundle.
-				_, err = admin.CreateInstance(feCtx(t), methods.CreateInstanceInput{TemplateSlug: "default", Name: "late", BundleSlug: "echo"})
-				feWantErr(t, err, http.StatusNotFound, methods.NotFound, "")
-				_, err = admin.CreateInstance(feCtx(t), methods.CreateInstanceInput{TemplateSlug: "default", Name: "late", BundleRevisionID: v1.RevisionID})
-				feWantErr(t, err, http.StatusNotFound, methods.NotFound, "")
+				_, err = admin.CreateInstance(rpctest.Ctx(t), methods.CreateInstanceInput{TemplateSlug: "default", Name: "late", BundleSlug: "echo"})
+				rpctest.WantClientError(t, err, http.StatusNotFound, methods.NotFound, "")
+				_, err = admin.CreateInstance(rpctest.Ctx(t), methods.CreateInstanceInput{TemplateSlug: "default", Name: "late", BundleRevisionID: v1.RevisionID})
+				rpctest.WantClientError(t, err, http.StatusNotFound, methods.NotFound, "")
 				// The archives stay for the pinned instances.
-				_, err = admin.DeleteFile(feCtx(t), v1File.FileID)
-				feWantErr(t, err, http.StatusConflict, methods.Conflict, "")
+				_, err = admin.DeleteFile(rpctest.Ctx(t), v1File.FileID)
+				rpctest.WantClientError(t, err, http.StatusConflict, methods.Conflict, "")
 			})
 
 			t.Run("the slug can be published again", func(t *testing.T) {
-				out, err := admin.PublishBundle(feCtx(t), methods.PublishBundleInput{Slug: "echo", FileID: v1File.FileID})
+				out, err := admin.PublishBundle(rpctest.Ctx(t), methods.PublishBundleInput{Slug: "echo", FileID: v1File.FileID})
 				if err != nil {
 					t.Fatalf("publish to a deleted slug: %v", err)
 				}
 				if out.BundleID == v1.BundleID || out.Version != "1.0.0" {
 					t.Errorf("republish: %+v, the deleted bundle was %s", out, v1.BundleID)
 				}
-				got, err := admin.GetBundle(feCtx(t), methods.GetBundleInput{BundleSlug: "echo"})
+				got, err := admin.GetBundle(rpctest.Ctx(t), methods.GetBundleInput{BundleSlug: "echo"})
 				if err != nil || len(got.Revisions) != 1 || got.Revisions[0].ID != out.RevisionID {
 					t.Errorf("the new bundle: %+v, %v", got, err)
 				}
@@ -1615,7 +1166,7 @@ func TestBundles(t *testing.T) {
 
 func TestBundleHostileArchives(t *testing.T) {
 	t.Parallel()
-	env := feStart(t, nil, platform.Config{})
+	env := testutil.StartStoreServer(t, nil, platform.Config{})
 	admin := env.Admin()
 	if _, _, err := fePublish(t, admin, "target", feTarGz(t, feAgentFiles(feManifest("0.0.1", nil))...)); err != nil {
 		t.Fatalf("publish a valid revision: %v", err)
@@ -1752,18 +1303,18 @@ func TestBundleHostileArchives(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			before, err := admin.GetBundle(feCtx(t), methods.GetBundleInput{BundleSlug: "target"})
+			before, err := admin.GetBundle(rpctest.Ctx(t), methods.GetBundleInput{BundleSlug: "target"})
 			if err != nil {
 				t.Fatal(err)
 			}
 			var f *methods.UploadFileOutput
 			if tc.archive == nil {
-				f = feStreamUpload(t, admin, "bomb.tar.gz", feBomb)
+				f = rpctest.StreamUpload(t, admin, "bomb.tar.gz", feBomb)
 			} else {
-				f = feUpload(t, admin, "hostile.archive", "", tc.archive(t))
+				f = rpctest.Upload(t, admin, "hostile.archive", "", tc.archive(t))
 			}
-			_, err = admin.PublishBundle(feCtx(t), methods.PublishBundleInput{Slug: "target", FileID: f.FileID})
-			ce := feWantErr(t, err, http.StatusBadRequest, methods.InvalidInput, "")
+			_, err = admin.PublishBundle(rpctest.Ctx(t), methods.PublishBundleInput{Slug: "target", FileID: f.FileID})
+			ce := rpctest.WantClientError(t, err, http.StatusBadRequest, methods.InvalidInput, "")
 			var d struct {
 				Field string `json:"field"`
 			}
@@ -1774,17 +1325,17 @@ func TestBundleHostileArchives(t *testing.T) {
 			if !strings.Contains(ce.Message, tc.says) {
 				t.Errorf("the message %q does not say %q", ce.Message, tc.says)
 			}
-			after, err := admin.GetBundle(feCtx(t), methods.GetBundleInput{BundleSlug: "target"})
+			after, err := admin.GetBundle(rpctest.Ctx(t), methods.GetBundleInput{BundleSlug: "target"})
 			if err != nil || len(after.Revisions) != len(before.Revisions) {
 				t.Errorf("a revision was created: %d revisions, was %d (%v)", len(after.Revisions), len(before.Revisions), err)
 			}
 			// Not even a bundle is created for a fresh slug.
-			_, err = admin.PublishBundle(feCtx(t), methods.PublishBundleInput{Slug: "fresh", FileID: f.FileID})
-			feWantErr(t, err, http.StatusBadRequest, methods.InvalidInput, "")
-			_, err = admin.GetBundle(feCtx(t), methods.GetBundleInput{BundleSlug: "fresh"})
-			feWantErr(t, err, http.StatusNotFound, methods.NotFound, "")
+			_, err = admin.PublishBundle(rpctest.Ctx(t), methods.PublishBundleInput{Slug: "fresh", FileID: f.FileID})
+			rpctest.WantClientError(t, err, http.StatusBadRequest, methods.InvalidInput, "")
+			_, err = admin.GetBundle(rpctest.Ctx(t), methods.GetBundleInput{BundleSlug: "fresh"})
+			rpctest.WantClientError(t, err, http.StatusNotFound, methods.NotFound, "")
 			// The refused archive is an ordinary file the caller may delete.
-			if _, err := admin.DeleteFile(feCtx(t), f.FileID); err != nil {
+			if _, err := admin.DeleteFile(rpctest.Ctx(t), f.FileID); err != nil {
 				t.Errorf("delete the refused archive: %v", err)
 			}
 		})
@@ -1801,20 +1352,6 @@ func TestBundleHostileArchives(t *testing.T) {
 			t.Errorf("publish: %v", err)
 		}
 	})
-}
-
-// feStreamUpload uploads what write produces, through a pipe, without
-// holding it in memory.
-func feStreamUpload(t testing.TB, c *client.Client, name string, write func(w io.Writer) error) *methods.UploadFileOutput {
-	t.Helper()
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(write(pw)) }()
-	out, err := c.UploadFile(testutil.Context(t, testutil.Long), name, "application/gzip", pr)
-	pr.CloseWithError(errors.New("upload over"))
-	if err != nil {
-		t.Fatalf("upload %s: %v", name, err)
-	}
-	return out
 }
 
 // feBombZeros is the size of the decompression bomb's one file.
@@ -1977,7 +1514,7 @@ func feTarEntries(t testing.TB, archive []byte) []string {
 func TestBundlesPushCLI(t *testing.T) {
 	t.Parallel()
 	bin := feBuildRoost(t)
-	env := feStart(t, nil, platform.Config{})
+	env := testutil.StartStoreServer(t, nil, platform.Config{})
 	admin := env.Admin()
 	agent := func(version string, edit func(m map[string]any)) map[string]string {
 		return map[string]string{
@@ -2029,7 +1566,7 @@ func TestBundlesPushCLI(t *testing.T) {
 				if code != 0 {
 					t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 				}
-				got, err := admin.GetBundle(feCtx(t), methods.GetBundleInput{BundleSlug: "cli-agent"})
+				got, err := admin.GetBundle(rpctest.Ctx(t), methods.GetBundleInput{BundleSlug: "cli-agent"})
 				if err != nil || len(got.Revisions) == 0 {
 					t.Fatalf("bundles.get: %+v, %v", got, err)
 				}
@@ -2037,7 +1574,7 @@ func TestBundlesPushCLI(t *testing.T) {
 				if latest.Version != tc.version || !strings.Contains(stdout, latest.ID) || !strings.Contains(stdout, "version "+tc.version) {
 					t.Errorf("stdout %q does not name the published revision %s (version %s)", stdout, latest.ID, latest.Version)
 				}
-				entries := feTarEntries(t, feDownload(t, admin, latest.FileID))
+				entries := feTarEntries(t, rpctest.Download(t, admin, latest.FileID))
 				want := []string{"agent.py", "current -> lib/util.py", "lib/", "lib/util.py", "roost.json"}
 				if strings.Join(entries, ",") != strings.Join(want, ",") {
 					t.Errorf("the pushed archive holds %v, want %v", entries, want)
@@ -2069,7 +1606,7 @@ func TestBundlesPushCLI(t *testing.T) {
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
-				before := env.state(t, admin)
+				before := env.State(t, admin)
 				dir := feWriteTree(t, tc.files)
 				args := []string{"bundles", "push", dir, "--slug", "cli-agent", "--url", env.URL, "--key", env.AdminKey}
 				if tc.args != nil {
@@ -2086,10 +1623,10 @@ func TestBundlesPushCLI(t *testing.T) {
 					t.Errorf("stdout says published: %s", stdout)
 				}
 				// Nothing is left: no file uploaded for nothing.
-				env.waitState(t, admin, before)
+				env.WaitState(t, admin, before)
 			})
 		}
-		got, err := admin.GetBundle(feCtx(t), methods.GetBundleInput{BundleSlug: "cli-agent"})
+		got, err := admin.GetBundle(rpctest.Ctx(t), methods.GetBundleInput{BundleSlug: "cli-agent"})
 		if err != nil || len(got.Revisions) != 3 {
 			t.Errorf("the refused pushes changed the bundle: %+v, %v", got, err)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/roosthq/roost/internal/testutil"
+	"github.com/roosthq/roost/internal/testutil/rpctest"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/platform"
 )
@@ -117,7 +118,7 @@ func BenchmarkSessionProxy(b *testing.B) {
 		proxied := i.serviceURL(b, i.created.SessionID, "web")
 		targets := map[string]httpTarget{
 			"direct": {url: fmt.Sprintf("http://127.0.0.1:%d/", pagePort), want: "hello from"},
-			"proxy":  {url: proxied, header: bearer(i.token), want: "hello from"},
+			"proxy":  {url: proxied, header: rpctest.Bearer(i.token), want: "hello from"},
 		}
 		hc := &http.Client{Transport: &http.Transport{MaxIdleConns: proxyBenchClients * 2,
 			MaxIdleConnsPerHost: proxyBenchClients, IdleConnTimeout: time.Minute}}
