@@ -47,7 +47,7 @@ func (g *generator) Read(p []byte) (int, error) {
 
 func TestCrashDuringUpload(t *testing.T) {
 	t.Parallel()
-	bin := feBuildRoost(t)
+	bin := testutil.RoostBinary(t)
 	for _, kind := range testutil.BlobStores {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()

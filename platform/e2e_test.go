@@ -15,10 +15,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -1129,21 +1127,6 @@ func TestHealthAndRequestIDs(t *testing.T) {
 // The CLI
 // ---------------------------------------------------------------------------
 
-// buildRoost builds the roost binary into a temp dir.
-func buildRoost(t *testing.T) string {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	bin := filepath.Join(t.TempDir(), "roost")
-	cmd := exec.CommandContext(testutil.Context(t, testutil.Long), goBin, "build", "-o", bin, "github.com/roosthq/roost/cmd/roost")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/roost: %v\n%s", err, out)
-	}
-	return bin
-}
-
 type cliResult struct {
 	stdout, stderr string
 	code           int
@@ -1175,7 +1158,7 @@ func lastLine(s string) string {
 }
 
 func TestCLI(t *testing.T) {
-	bin := buildRoost(t)
+	bin := testutil.RoostBinary(t)
 	dir := t.TempDir()
 	srv := testutil.StartServer(t, platform.Config{DataDir: dir})
 
@@ -1355,82 +1338,17 @@ func TestCLI(t *testing.T) {
 
 	t.Run("serve", func(t *testing.T) {
 		data := filepath.Join(t.TempDir(), "fresh")
-		cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--data", data, "--log-level", "error")
-		// Through a pipe of our own, so that Wait does not wait on processes
-		// the server started that still hold its stdout, beyond WaitDelay.
-		pr, pw := io.Pipe()
-		cmd.Stdout = pw
-		cmd.WaitDelay = testutil.Short
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
+		p := testutil.StartRoost(t, bin, nil, true, "--listen", "127.0.0.1:0", "--data", data, "--log-level", "error")
+		if !strings.HasPrefix(p.URL, "http://127.0.0.1:") || strings.HasSuffix(p.URL, ":0") {
+			t.Fatalf("roost serve printed URL %q, want the bound loopback address", p.URL)
 		}
-		exited := make(chan error, 1)
-		go func() {
-			err := cmd.Wait()
-			pw.Close()
-			exited <- err
-		}()
-		lines := make(chan string, 64)
-		go func() {
-			sc := bufio.NewScanner(pr)
-			for sc.Scan() {
-				select {
-				case lines <- sc.Text():
-				default: // nobody reads any more: drop it
-				}
-			}
-			close(lines)
-		}()
-		stopped := false
-		t.Cleanup(func() {
-			if !stopped {
-				_ = cmd.Process.Kill()
-				<-exited
-			}
-		})
-
-		var baseURL, key string
-		timeout := time.After(testutil.Medium)
-		for key == "" {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					t.Fatalf("roost serve ended before printing a key; stderr:\n%s", stderr.String())
-				}
-				if m := regexp.MustCompile(`listening on (http://\S+)`).FindStringSubmatch(l); m != nil {
-					baseURL = m[1]
-				}
-				if strings.HasPrefix(l, "rk_") {
-					key = l
-				}
-			case <-timeout:
-				t.Fatalf("roost serve printed no URL and key within %s", testutil.Medium)
-			}
-		}
-		if !strings.HasPrefix(baseURL, "http://127.0.0.1:") || strings.HasSuffix(baseURL, ":0") {
-			t.Fatalf("roost serve printed URL %q, want the bound loopback address", baseURL)
-		}
-		out, err := client.New(baseURL, key, nil).ListInstances(ctx(t), methods.ListInstancesInput{})
+		out, err := client.New(p.URL, p.Key, nil).ListInstances(ctx(t), methods.ListInstancesInput{})
 		if err != nil || out.Total != 0 {
 			t.Fatalf("instances.list with the printed key = %+v, %v", out, err)
 		}
 		if fi, err := os.Stat(platform.TokenKeyPath(data)); err != nil || fi.Mode().Perm() != 0o600 {
 			t.Errorf("token signing key: %v, mode %v; want mode 0600", err, fi.Mode().Perm())
 		}
-
-		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case err := <-exited:
-			stopped = true
-			if err != nil {
-				t.Errorf("roost serve ended with %v after SIGTERM; stderr:\n%s", err, stderr.String())
-			}
-		case <-time.After(testutil.Medium):
-			t.Fatalf("roost serve did not stop within %s of SIGTERM", testutil.Medium)
-		}
+		p.Stop(t)
 	})
 }

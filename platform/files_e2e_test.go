@@ -25,7 +25,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -1446,21 +1445,6 @@ func feBomb(w io.Writer) error {
 // roost bundles push
 // ---------------------------------------------------------------------------
 
-// feBuildRoost builds ./cmd/roost into a temp dir.
-func feBuildRoost(t *testing.T) string {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	bin := filepath.Join(t.TempDir(), "roost")
-	cmd := exec.CommandContext(testutil.Context(t, testutil.Long), goBin, "build", "-o", bin, "github.com/roosthq/roost/cmd/roost")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/roost: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // feWriteTree writes files (path → content; content "->target" makes a
 // symlink) under a new temp dir.
 func feWriteTree(t *testing.T, files map[string]string) string {
@@ -1513,7 +1497,7 @@ func feTarEntries(t testing.TB, archive []byte) []string {
 
 func TestBundlesPushCLI(t *testing.T) {
 	t.Parallel()
-	bin := feBuildRoost(t)
+	bin := testutil.RoostBinary(t)
 	env := testutil.StartStoreServer(t, nil, platform.Config{})
 	admin := env.Admin()
 	agent := func(version string, edit func(m map[string]any)) map[string]string {
