@@ -966,12 +966,14 @@ func TestFleetDoCutMidCall(t *testing.T) {
 	pr, pw := io.Pipe()
 	t.Cleanup(func() { pw.CloseWithError(errors.New("test over")) })
 	go func() {
+		// Paced, not waiting on anything: a steady trickle, not a flood.
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
 		chunk := bytes.Repeat([]byte("0123456789abcdef"), 64)
-		for {
+		for range tick.C {
 			if _, err := pw.Write(chunk); err != nil {
 				return
 			}
-			time.Sleep(5 * time.Millisecond) // a steady trickle, not a flood
 		}
 	}()
 	req, _ = http.NewRequestWithContext(testutil.Context(t, testutil.Long), http.MethodPost, nodeapi.EchoPath, pr)
