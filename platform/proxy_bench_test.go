@@ -49,12 +49,7 @@ func BenchmarkSessionProxy(b *testing.B) {
 		b.Fatalf("%s is taken on this machine; the direct path needs it: %v", agent, err)
 	}
 	probe.Close()
-	pageLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	pagePort := pageLn.Addr().(*net.TCPAddr).Port
-	pageLn.Close()
+	pagePort := testutil.FreePort(b)
 
 	templates := b.TempDir()
 	if err := os.WriteFile(filepath.Join(templates, "full.json"), []byte(`{"slug":"full","network":"full"}`), 0o644); err != nil {
