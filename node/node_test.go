@@ -17,35 +17,14 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/roosthq/roost/internal/testutil/wait"
 	"github.com/roosthq/roost/node/nodeapi"
 	"github.com/roosthq/roost/node/tunnel"
 )
 
 // These tests cannot use internal/testutil: it starts a platform, which
-// embeds a node, so importing it here would be an import cycle. The waits
-// mirror its named timeouts.
-const (
-	shortWait  = 5 * time.Second  // testutil.Short
-	mediumWait = 30 * time.Second // testutil.Medium
-)
-
-func testContext(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// eventually polls cond until it holds, failing the test after timeout.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+// embeds a node, so importing it here would be an import cycle. Package
+// wait has the same named timeouts and waits, and imports nothing of roost.
 
 // upper is the bound Backoff jitters under: min(cap, base*2^attempt).
 func upper(base, cap time.Duration, attempt int) time.Duration {
@@ -290,7 +269,7 @@ func (f *fakePlatform) lastPeer() *tunnel.Peer {
 func TestNodeEnroll(t *testing.T) {
 	f := newFakePlatform(t)
 	dir := filepath.Join(t.TempDir(), "node")
-	ctx := testContext(t, shortWait)
+	ctx := wait.Context(t, wait.Short)
 
 	// Without a token and without a stored credential there is nothing to do.
 	n, err := New(Options{Platform: f.srv.URL + "/", DataDir: dir, Logger: discardLogger()})
@@ -410,13 +389,13 @@ func TestNodeRunCredentialRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- n.Run(testContext(t, mediumWait)) }()
+	go func() { done <- n.Run(wait.Context(t, wait.Medium)) }()
 	select {
 	case err := <-done:
 		if !errors.Is(err, ErrCredentialRefused) {
 			t.Fatalf("Run = %v, want ErrCredentialRefused", err)
 		}
-	case <-time.After(shortWait):
+	case <-time.After(wait.Short):
 		t.Fatal("Run kept retrying a refused credential")
 	}
 }
@@ -440,12 +419,12 @@ func TestNodeRunConnectsHeartbeatsAndReconnects(t *testing.T) {
 			if err != nil {
 				t.Errorf("Run ended with %v after its context was cancelled", err)
 			}
-		case <-time.After(shortWait):
-			t.Errorf("Run did not end within %s of its context's end", shortWait)
+		case <-time.After(wait.Short):
+			t.Errorf("Run did not end within %s of its context's end", wait.Short)
 		}
 	})
 
-	eventually(t, shortWait, "a hello and three heartbeats", func() bool {
+	wait.Eventually(t, wait.Short, "a hello and three heartbeats", func() bool {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		return len(f.hellos) == 1 && f.beats >= 3
@@ -483,7 +462,7 @@ func TestNodeRunConnectsHeartbeatsAndReconnects(t *testing.T) {
 	// When the platform drops the connection, the node comes back with a
 	// new hello.
 	peer.Close()
-	eventually(t, shortWait, "the node to reconnect", func() bool {
+	wait.Eventually(t, wait.Short, "the node to reconnect", func() bool {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		return len(f.hellos) == 2 && f.lastPeerLocked() != peer

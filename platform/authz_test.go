@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/roosthq/roost/internal/testutil"
+	"github.com/roosthq/roost/internal/testutil/rpctest"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/platform"
 	"github.com/roosthq/roost/platform/auth"
@@ -179,7 +180,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 
 	// A key that worked, then was revoked: the server's cache must drop it.
 	revokedRec, revokedKey := srv.OrgKey(t, "default", "revoked", false)
-	wantOK(t, callPlatform(t, srv, revokedKey, methods.InstancesList, nil))
+	rpctest.WantOK(t, rpctest.CallPlatform(t, srv, revokedKey, methods.InstancesList, nil))
 	if err := srv.Keys().Revoke(ctx(t), revokedRec.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -200,34 +201,34 @@ func TestAuthorizationMatrix(t *testing.T) {
 	unknownKey := auth.KeyPrefix + base64.RawURLEncoding.EncodeToString(raw[:])
 
 	withOrigin := func(h http.Header, origin string) http.Header { h.Set("Origin", origin); return h }
-	cookie := func(tok string) http.Header { return hdr("Cookie", "roost_instance="+tok) }
+	cookie := func(tok string) http.Header { return rpctest.Header("Cookie", "roost_instance="+tok) }
 	U, NF, OK := expectUnauthorized, expectNotFound, expectOK
 	callers := []caller{
 		{name: "no credential", header: http.Header{}, platform: U, instance: U},
-		{name: "Basic scheme", header: hdr("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("u:p"))), platform: U, instance: U},
-		{name: "empty Bearer", header: hdr("Authorization", "Bearer "), platform: U, instance: U},
-		{name: "malformed key", header: bearer("not-a-key"), platform: U, instance: U},
-		{name: "truncated key", header: bearer(srv.AdminKey[:20]), secret: srv.AdminKey[:20], platform: U, instance: U},
-		{name: "unknown key", header: bearer(unknownKey), secret: unknownKey, platform: U, instance: U},
-		{name: "revoked key", header: bearer(revokedKey), secret: revokedKey, platform: U, instance: U},
-		{name: "other org's key", header: bearer(otherKey), secret: otherKey, platform: expectForeign, instance: U},
-		{name: "other org's admin key", header: bearer(otherAdminKey), secret: otherAdminKey, platform: expectForeign, instance: U},
-		{name: "API key", header: bearer(srv.AdminKey), secret: srv.AdminKey, platform: OK, instance: U},
-		{name: "non-admin API key", header: bearer(plainKey), secret: plainKey, platform: OK, instance: U},
+		{name: "Basic scheme", header: rpctest.Header("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("u:p"))), platform: U, instance: U},
+		{name: "empty Bearer", header: rpctest.Header("Authorization", "Bearer "), platform: U, instance: U},
+		{name: "malformed key", header: rpctest.Bearer("not-a-key"), platform: U, instance: U},
+		{name: "truncated key", header: rpctest.Bearer(srv.AdminKey[:20]), secret: srv.AdminKey[:20], platform: U, instance: U},
+		{name: "unknown key", header: rpctest.Bearer(unknownKey), secret: unknownKey, platform: U, instance: U},
+		{name: "revoked key", header: rpctest.Bearer(revokedKey), secret: revokedKey, platform: U, instance: U},
+		{name: "other org's key", header: rpctest.Bearer(otherKey), secret: otherKey, platform: expectForeign, instance: U},
+		{name: "other org's admin key", header: rpctest.Bearer(otherAdminKey), secret: otherAdminKey, platform: expectForeign, instance: U},
+		{name: "API key", header: rpctest.Bearer(srv.AdminKey), secret: srv.AdminKey, platform: OK, instance: U},
+		{name: "non-admin API key", header: rpctest.Bearer(plainKey), secret: plainKey, platform: OK, instance: U},
 		{name: "API key in the cookie", header: cookie(srv.AdminKey), secret: srv.AdminKey, platform: U, instance: U},
-		{name: "instance token", header: bearer(targetTok), secret: targetTok, platform: U, instance: OK},
+		{name: "instance token", header: rpctest.Bearer(targetTok), secret: targetTok, platform: U, instance: OK},
 		{name: "instance cookie", header: cookie(targetTok), secret: targetTok, platform: U, instance: OK},
-		{name: "token with its origin", header: withOrigin(bearer(originTok), "https://app.example.com"), secret: originTok, platform: U, instance: OK},
-		{name: "token of another instance", header: bearer(secondTok), secret: secondTok, platform: U, instance: NF},
+		{name: "token with its origin", header: withOrigin(rpctest.Bearer(originTok), "https://app.example.com"), secret: originTok, platform: U, instance: OK},
+		{name: "token of another instance", header: rpctest.Bearer(secondTok), secret: secondTok, platform: U, instance: NF},
 		{name: "cookie of another instance", header: cookie(secondTok), secret: secondTok, platform: U, instance: NF},
-		{name: "token of another org's instance", header: bearer(otherTok), secret: otherTok, platform: U, instance: NF},
-		{name: "token of an archived instance", header: bearer(archivedTok), secret: archivedTok, platform: U, instance: U, path: archived},
-		{name: "expired token", header: bearer(expiredTok), secret: expiredTok, platform: U, instance: U},
+		{name: "token of another org's instance", header: rpctest.Bearer(otherTok), secret: otherTok, platform: U, instance: NF},
+		{name: "token of an archived instance", header: rpctest.Bearer(archivedTok), secret: archivedTok, platform: U, instance: U, path: archived},
+		{name: "expired token", header: rpctest.Bearer(expiredTok), secret: expiredTok, platform: U, instance: U},
 		{name: "expired token in the cookie", header: cookie(expiredTok), secret: expiredTok, platform: U, instance: U},
-		{name: "wrong origin", header: withOrigin(bearer(originTok), "https://evil.example.com"), secret: originTok, platform: U, instance: U},
-		{name: "tampered token", header: bearer(tamper(t, targetTok)), platform: U, instance: U},
-		{name: "token signed with another key", header: bearer(forgedTok), secret: forgedTok, platform: U, instance: U},
-		{name: "unsigned token", header: bearer(unsignedTok), secret: unsignedTok, platform: U, instance: U},
+		{name: "wrong origin", header: withOrigin(rpctest.Bearer(originTok), "https://evil.example.com"), secret: originTok, platform: U, instance: U},
+		{name: "tampered token", header: rpctest.Bearer(rpctest.Tamper(t, targetTok)), platform: U, instance: U},
+		{name: "token signed with another key", header: rpctest.Bearer(forgedTok), secret: forgedTok, platform: U, instance: U},
+		{name: "unsigned token", header: rpctest.Bearer(unsignedTok), secret: unsignedTok, platform: U, instance: U},
 	}
 
 	platformMethods := srv.PlatformMethods()
@@ -255,29 +256,29 @@ func TestAuthorizationMatrix(t *testing.T) {
 	// check holds the expectations that do not depend on the endpoint.
 	// An exact input must succeed for a valid caller; a guessed one may be
 	// refused, but never for the credential.
-	check := func(t *testing.T, c caller, m rpc.Method, exp expect, exact bool, r reply) {
+	check := func(t *testing.T, c caller, m rpc.Method, exp expect, exact bool, r rpctest.Reply) {
 		t.Helper()
 		if c.secret != "" && bytes.Contains(r.Body, []byte(c.secret)) {
 			t.Errorf("the reply shows the caller's credential: %s", r.Body)
 		}
 		switch exp {
 		case expectUnauthorized:
-			wantError(t, r, http.StatusUnauthorized, methods.Unauthorized)
+			rpctest.WantError(t, r, http.StatusUnauthorized, methods.Unauthorized)
 		case expectNotFound:
-			wantError(t, r, http.StatusNotFound, methods.NotFound)
+			rpctest.WantError(t, r, http.StatusNotFound, methods.NotFound)
 		case expectOK:
 			if exact {
-				wantOK(t, r)
+				rpctest.WantOK(t, r)
 			} else if r.Status == http.StatusUnauthorized || r.Error != nil && r.Error.Type == methods.Unauthorized {
 				t.Errorf("a valid caller was refused: %s", r)
 			}
 		case expectForeign:
 			if namesInstance(m.Input) {
-				wantError(t, r, http.StatusNotFound, methods.NotFound)
+				rpctest.WantError(t, r, http.StatusNotFound, methods.NotFound)
 				return
 			}
 			if exact {
-				wantOK(t, r)
+				rpctest.WantOK(t, r)
 			} else if r.Status == http.StatusUnauthorized {
 				t.Errorf("a valid caller was refused: %s", r)
 			}
@@ -300,7 +301,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 							instanceID = createInstance(t, admin, "matrix "+m.Name)
 						}
 						in, exact := inputFor(m, platformInputs, instanceID)
-						r := postRaw(t, platformURL(srv), c.header.Clone(), envelope(t, m.Name, in))
+						r := rpctest.Post(t, rpctest.PlatformURL(srv), c.header.Clone(), rpctest.Envelope(t, m.Name, in))
 						check(t, c, m, c.platform, exact, r)
 					})
 				}
@@ -318,7 +319,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				for _, m := range instanceMethods {
 					t.Run(m.Name, func(t *testing.T) {
 						in, exact := inputFor(m, instanceInputs, path)
-						r := postRaw(t, instanceURL(srv, path), c.header.Clone(), envelope(t, m.Name, in))
+						r := rpctest.Post(t, rpctest.InstanceURL(srv, path), c.header.Clone(), rpctest.Envelope(t, m.Name, in))
 						check(t, c, m, c.instance, exact, r)
 					})
 				}
@@ -327,8 +328,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 	})
 
 	t.Run("other org's lists hold only its own", func(t *testing.T) {
-		v := wantOK(t, callPlatform(t, srv, otherKey, methods.InstancesList, map[string]any{"limit": 200}))
-		out := decode[methods.ListInstancesOutput](t, v)
+		v := rpctest.WantOK(t, rpctest.CallPlatform(t, srv, otherKey, methods.InstancesList, map[string]any{"limit": 200}))
+		out := rpctest.Decode[methods.ListInstancesOutput](t, v)
 		ids := map[string]bool{}
 		for _, inst := range out.Instances {
 			ids[inst.InstanceID] = true
@@ -341,7 +342,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				t.Errorf("other org lists the first org's instance %s", id)
 			}
 		}
-		mine, err := admin.ListInstances(ctx(t), methods.ListInstancesInput{Limit: ptr(200)})
+		mine, err := admin.ListInstances(ctx(t), methods.ListInstancesInput{Limit: rpctest.Ptr(200)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -363,7 +364,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		if err != nil || len(st.LifecycleEvents) != 2 || st.LifecycleEvents[1].Event != "sandbox_not_scheduled" {
 			t.Errorf("target's lifecycle after the matrix = %+v, %v; want only created and sandbox_not_scheduled", st, err)
 		}
-		wantOK(t, callInstance(t, srv, target, bearer(targetTok), methods.ListSessions, nil))
+		rpctest.WantOK(t, rpctest.CallInstance(t, srv, target, rpctest.Bearer(targetTok), methods.ListSessions, nil))
 	})
 }
 
@@ -385,7 +386,7 @@ func TestRevokedKeyStopsAtOnce(t *testing.T) {
 	rec, key := srv.OrgKey(t, "default", "short-lived", false)
 	for _, m := range srv.PlatformMethods() {
 		in, _ := inputFor(m, platformInputs, "ins_none")
-		r := callPlatform(t, srv, key, m.Name, in)
+		r := rpctest.CallPlatform(t, srv, key, m.Name, in)
 		if r.Status == http.StatusUnauthorized {
 			t.Fatalf("%s refused a live key: %s", m.Name, r)
 		}
@@ -396,7 +397,7 @@ func TestRevokedKeyStopsAtOnce(t *testing.T) {
 	for _, m := range srv.PlatformMethods() {
 		t.Run(m.Name, func(t *testing.T) {
 			in, _ := inputFor(m, platformInputs, "ins_none")
-			wantError(t, callPlatform(t, srv, key, m.Name, in), http.StatusUnauthorized, methods.Unauthorized)
+			rpctest.WantError(t, rpctest.CallPlatform(t, srv, key, m.Name, in), http.StatusUnauthorized, methods.Unauthorized)
 		})
 	}
 }

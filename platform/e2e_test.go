@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,272 +15,26 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
-	"runtime"
-	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/roosthq/roost/client"
 	"github.com/roosthq/roost/instance"
 	"github.com/roosthq/roost/internal/testutil"
+	"github.com/roosthq/roost/internal/testutil/rpctest"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/platform"
 	"github.com/roosthq/roost/rpc"
 )
 
 // ---------------------------------------------------------------------------
-// Helpers: raw HTTP, so that the tests see the wire as a client written
-// against the contract sees it, not as the Go client decodes it.
+// Helpers. The raw HTTP ones, which let the tests see the wire as a client
+// written against the contract sees it, are in package rpctest.
 // ---------------------------------------------------------------------------
 
-// httpClient bounds every raw request of these tests.
-var httpClient = &http.Client{Timeout: testutil.Medium}
-
-// wireError is the error of a failure reply.
-type wireError struct {
-	Type    methods.ErrorType `json:"type"`
-	Message string            `json:"message"`
-	Details json.RawMessage   `json:"details"`
-}
-
-// reply is one HTTP reply: status, headers, body, and the RPC envelope when
-// the body is JSON.
-type reply struct {
-	Status int
-	Header http.Header
-	Body   []byte
-	OK     bool
-	Value  json.RawMessage
-	Error  *wireError
-}
-
-func (r reply) String() string { return fmt.Sprintf("HTTP %d %s", r.Status, bytes.TrimSpace(r.Body)) }
-
-// hdr builds a header from key, value pairs.
-func hdr(kv ...string) http.Header {
-	h := http.Header{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		h.Add(kv[i], kv[i+1])
-	}
-	return h
-}
-
-// bearer is the header of a Bearer credential; none for "".
-func bearer(cred string) http.Header {
-	if cred == "" {
-		return http.Header{}
-	}
-	return hdr("Authorization", "Bearer "+cred)
-}
-
-func newRequest(t testing.TB, method, u string, body io.Reader, h http.Header) *http.Request {
-	t.Helper()
-	req, err := http.NewRequestWithContext(testutil.Context(t, testutil.Medium), method, u, body)
-	if err != nil {
-		t.Fatalf("new request: %v", err)
-	}
-	for k, vs := range h {
-		for _, v := range vs {
-			req.Header.Add(k, v)
-		}
-	}
-	if body != nil && req.Header.Get("Content-Type") == "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	return req
-}
-
-// do sends req and reads the whole reply. Every reply of the platform must
-// carry an X-Request-Id header, whatever it answers; do checks it on each.
-func do(t testing.TB, req *http.Request) reply {
-	t.Helper()
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: read reply: %v", req.Method, req.URL.Path, err)
-	}
-	r := reply{Status: resp.StatusCode, Header: resp.Header, Body: body}
-	if resp.Header.Get("X-Request-Id") == "" {
-		t.Errorf("%s %s answered %d without an X-Request-Id header", req.Method, req.URL.Path, resp.StatusCode)
-	}
-	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") && len(bytes.TrimSpace(body)) > 0 {
-		var env struct {
-			OK    bool            `json:"ok"`
-			Value json.RawMessage `json:"value"`
-			Error *wireError      `json:"error"`
-		}
-		if err := json.Unmarshal(body, &env); err != nil {
-			t.Fatalf("%s %s: reply is not JSON: %v: %s", req.Method, req.URL.Path, err, body)
-		}
-		r.OK, r.Value, r.Error = env.OK, env.Value, env.Error
-	}
-	return r
-}
-
-func platformURL(srv *testutil.Server) string { return srv.URL + "/api/v1/rpc" }
-
-func instanceURL(srv *testutil.Server, id string) string {
-	return srv.URL + "/api/v1/instances/" + id + "/rpc"
-}
-
-func cookieURL(srv *testutil.Server, id string) string {
-	return srv.URL + "/api/v1/instances/" + id + "/session-cookie"
-}
-
-// envelope is the body {"method", "input"}; input may be a json.RawMessage.
-func envelope(t testing.TB, method string, input any) []byte {
-	t.Helper()
-	m := map[string]any{"method": method}
-	if input != nil {
-		m["input"] = input
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		t.Fatalf("encode envelope: %v", err)
-	}
-	return b
-}
-
-func postRaw(t testing.TB, u string, h http.Header, body []byte) reply {
-	t.Helper()
-	return do(t, newRequest(t, http.MethodPost, u, bytes.NewReader(body), h))
-}
-
-// callPlatform calls the platform RPC with an API key ("" for none).
-func callPlatform(t testing.TB, srv *testutil.Server, key, method string, input any) reply {
-	t.Helper()
-	return postRaw(t, platformURL(srv), bearer(key), envelope(t, method, input))
-}
-
-// callInstance calls the instance RPC of id with the given headers.
-func callInstance(t testing.TB, srv *testutil.Server, id string, h http.Header, method string, input any) reply {
-	t.Helper()
-	return postRaw(t, instanceURL(srv, id), h, envelope(t, method, input))
-}
-
-// keysOf returns the sorted keys of a JSON object.
-func keysOf(t testing.TB, raw json.RawMessage) []string {
-	t.Helper()
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
-		t.Fatalf("not a JSON object: %s", raw)
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// wantKeys checks that a JSON object has exactly these keys.
-func wantKeys(t testing.TB, what string, raw json.RawMessage, want ...string) {
-	t.Helper()
-	sort.Strings(want)
-	if got := keysOf(t, raw); strings.Join(got, ",") != strings.Join(want, ",") {
-		t.Errorf("%s has keys %v, want exactly %v: %s", what, got, want, raw)
-	}
-}
-
-// field returns the raw JSON of one key of an object.
-func field(t testing.TB, raw json.RawMessage, key string) json.RawMessage {
-	t.Helper()
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
-		t.Fatalf("not a JSON object: %s", raw)
-	}
-	v, ok := m[key]
-	if !ok {
-		t.Fatalf("no key %q in %s", key, raw)
-	}
-	return v
-}
-
-func decode[T any](t testing.TB, raw json.RawMessage) T {
-	t.Helper()
-	var v T
-	if err := json.Unmarshal(raw, &v); err != nil {
-		t.Fatalf("decode %T: %v: %s", v, err, raw)
-	}
-	return v
-}
-
-// wantOK checks a success reply, {"ok": true, "value": ...} and nothing
-// else, and returns the value.
-func wantOK(t testing.TB, r reply) json.RawMessage {
-	t.Helper()
-	if r.Status != http.StatusOK || !r.OK || r.Error != nil {
-		t.Fatalf("want 200 ok, got %s", r)
-	}
-	wantKeys(t, "success reply", r.Body, "ok", "value")
-	return r.Value
-}
-
-// wantError checks a failure reply: the status, the type, and a message
-// that is a sentence for a person.
-func wantError(t testing.TB, r reply, status int, typ methods.ErrorType) {
-	t.Helper()
-	if r.Status != status || r.OK || r.Error == nil || r.Error.Type != typ {
-		t.Fatalf("want HTTP %d %s, got %s", status, typ, r)
-	}
-	wantKeys(t, "failure reply", r.Body, "ok", "error")
-	if string(field(t, r.Body, "ok")) != "false" {
-		t.Errorf("failure reply has ok != false: %s", r.Body)
-	}
-	// A sentence may start with a field name or a path, so only its end
-	// and its words are checked.
-	msg := r.Error.Message
-	if !strings.HasSuffix(msg, ".") || !strings.Contains(msg, " ") || strings.Contains(msg, "%!") {
-		t.Errorf("error message %q is not a sentence", msg)
-	}
-}
-
-// wantFieldError checks an invalid_input reply whose details name the field
-// (its path) and the reason.
-func wantFieldError(t testing.TB, r reply, fieldPath, reason string) {
-	t.Helper()
-	wantError(t, r, http.StatusBadRequest, methods.InvalidInput)
-	var d struct {
-		Field  *string `json:"field"`
-		Reason string  `json:"reason"`
-	}
-	if err := json.Unmarshal(r.Error.Details, &d); err != nil || d.Field == nil {
-		t.Fatalf("invalid_input without details.field: %s", r)
-	}
-	if *d.Field != fieldPath {
-		t.Errorf("details.field = %q, want %q (%s)", *d.Field, fieldPath, r)
-	}
-	if reason != "" && d.Reason != reason {
-		t.Errorf("details.reason = %q, want %q (%s)", d.Reason, reason, r)
-	}
-}
-
-// parseTime checks that s is an RFC 3339 time and returns it.
-func parseTime(t testing.TB, what, s string) time.Time {
-	t.Helper()
-	tm, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		t.Fatalf("%s %q is not RFC 3339: %v", what, s, err)
-	}
-	return tm
-}
-
-// within checks that tm lies in [from, to], with a second of slack for
-// the second-precision times of tokens.
-func within(t testing.TB, what string, tm, from, to time.Time) {
-	t.Helper()
-	if tm.Before(from.Add(-time.Second)) || tm.After(to.Add(time.Second)) {
-		t.Errorf("%s = %s, want between %s and %s", what, tm, from, to)
-	}
-}
-
+// ctx bounds one call of the Go client.
 func ctx(t testing.TB) context.Context { return testutil.Context(t, testutil.Short) }
 
 func createInstance(t testing.TB, c *client.Client, name string) string {
@@ -302,24 +55,6 @@ func createToken(t testing.TB, c *client.Client, in methods.CreateInstanceTokenI
 	return out
 }
 
-// jwtPart decodes one part (0 header, 1 claims) of a JWT.
-func jwtPart(t testing.TB, tok string, i int) map[string]any {
-	t.Helper()
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		t.Fatalf("token %q is not a JWT of three parts", tok)
-	}
-	b, err := base64.RawURLEncoding.DecodeString(parts[i])
-	if err != nil {
-		t.Fatalf("token part %d is not base64url: %v", i, err)
-	}
-	m := map[string]any{}
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("token part %d is not JSON: %v", i, err)
-	}
-	return m
-}
-
 // ---------------------------------------------------------------------------
 // Happy paths and shapes
 // ---------------------------------------------------------------------------
@@ -330,25 +65,25 @@ func TestInstanceLifecycle(t *testing.T) {
 	admin := srv.Admin()
 
 	before := time.Now()
-	created := callPlatform(t, srv, key, methods.InstancesCreate, map[string]any{
+	created := rpctest.CallPlatform(t, srv, key, methods.InstancesCreate, map[string]any{
 		"templateSlug": "default", "name": "lifecycle", "vcsType": "gitLocal",
 		"metadata": map[string]any{"team": "a", "n": 1, "nested": map[string]any{"k": []int{1, 2}}},
 	})
 	after := time.Now()
-	cv := wantOK(t, created)
-	wantKeys(t, "instances.create value", cv, "instanceId", "status")
-	out := decode[methods.CreateInstanceOutput](t, cv)
+	cv := rpctest.WantOK(t, created)
+	rpctest.WantKeys(t, "instances.create value", cv, "instanceId", "status")
+	out := rpctest.Decode[methods.CreateInstanceOutput](t, cv)
 	if out.Status != "created" || !strings.HasPrefix(out.InstanceID, "ins_") {
 		t.Fatalf("instances.create = %+v, want status created and an ins_ id", out)
 	}
 	id := out.InstanceID
 
 	t.Run("get", func(t *testing.T) {
-		v := wantOK(t, callPlatform(t, srv, key, methods.InstancesGet, map[string]any{"instanceId": id}))
-		wantKeys(t, "instances.get value", v, "instanceId", "name", "status", "templateSlug",
+		v := rpctest.WantOK(t, rpctest.CallPlatform(t, srv, key, methods.InstancesGet, map[string]any{"instanceId": id}))
+		rpctest.WantKeys(t, "instances.get value", v, "instanceId", "name", "status", "templateSlug",
 			"bundleSlug", "bundleRevisionId", "vcsType", "metadata", "createdAt")
-		got := decode[methods.GetInstanceOutput](t, v)
-		within(t, "createdAt", parseTime(t, "createdAt", got.CreatedAt), before, after)
+		got := rpctest.Decode[methods.GetInstanceOutput](t, v)
+		rpctest.Within(t, "createdAt", rpctest.ParseTime(t, "createdAt", got.CreatedAt), before, after)
 		want := methods.GetInstanceOutput{InstanceID: id, Name: "lifecycle", Status: "created", TemplateSlug: "default",
 			VCSType: "gitLocal", CreatedAt: got.CreatedAt}
 		meta := got.Metadata
@@ -368,43 +103,43 @@ func TestInstanceLifecycle(t *testing.T) {
 
 	t.Run("defaults", func(t *testing.T) {
 		id2 := createInstance(t, admin, "defaults")
-		v := wantOK(t, callPlatform(t, srv, key, methods.InstancesGet, map[string]any{"instanceId": id2}))
-		if m := string(field(t, v, "metadata")); m != "null" {
+		v := rpctest.WantOK(t, rpctest.CallPlatform(t, srv, key, methods.InstancesGet, map[string]any{"instanceId": id2}))
+		if m := string(rpctest.Field(t, v, "metadata")); m != "null" {
 			t.Errorf("metadata of an instance created without it = %s, want null", m)
 		}
-		if vcs := string(field(t, v, "vcsType")); vcs != `"none"` {
+		if vcs := string(rpctest.Field(t, v, "vcsType")); vcs != `"none"` {
 			t.Errorf("default vcsType = %s, want \"none\"", vcs)
 		}
 		for _, k := range []string{"bundleSlug", "bundleRevisionId"} {
-			if b := string(field(t, v, k)); b != `""` {
+			if b := string(rpctest.Field(t, v, k)); b != `""` {
 				t.Errorf("%s without a bundle = %s, want \"\"", k, b)
 			}
 		}
 	})
 
 	t.Run("status", func(t *testing.T) {
-		v := wantOK(t, callPlatform(t, srv, key, methods.InstancesStatus, map[string]any{"instanceId": id}))
-		wantKeys(t, "instances.status value", v, "instanceId", "status", "sandbox", "sessions", "lifecycleEvents", "serviceUrls")
+		v := rpctest.WantOK(t, rpctest.CallPlatform(t, srv, key, methods.InstancesStatus, map[string]any{"instanceId": id}))
+		rpctest.WantKeys(t, "instances.status value", v, "instanceId", "status", "sandbox", "sessions", "lifecycleEvents", "serviceUrls")
 		for k, want := range map[string]string{"sandbox": "null", "sessions": "[]", "serviceUrls": "[]",
 			"status": `"created"`, "instanceId": strconv.Quote(id)} {
-			if got := string(field(t, v, k)); got != want {
+			if got := string(rpctest.Field(t, v, k)); got != want {
 				t.Errorf("instances.status %s = %s, want %s", k, got, want)
 			}
 		}
-		evs := decode[[]json.RawMessage](t, field(t, v, "lifecycleEvents"))
+		evs := rpctest.Decode[[]json.RawMessage](t, rpctest.Field(t, v, "lifecycleEvents"))
 		// The test platform has no node: the second event says why no
 		// sandbox was scheduled.
 		if len(evs) != 2 {
-			t.Fatalf("lifecycleEvents = %s, want created and sandbox_not_scheduled", field(t, v, "lifecycleEvents"))
+			t.Fatalf("lifecycleEvents = %s, want created and sandbox_not_scheduled", rpctest.Field(t, v, "lifecycleEvents"))
 		}
-		ev := decode[methods.LifecycleEvent](t, evs[0])
+		ev := rpctest.Decode[methods.LifecycleEvent](t, evs[0])
 		if ev.Event != "created" {
 			t.Errorf("first lifecycle event = %q, want created", ev.Event)
 		}
-		if ev := decode[methods.LifecycleEvent](t, evs[1]); ev.Event != "sandbox_not_scheduled" || !strings.Contains(ev.Detail, "No node") {
+		if ev := rpctest.Decode[methods.LifecycleEvent](t, evs[1]); ev.Event != "sandbox_not_scheduled" || !strings.Contains(ev.Detail, "No node") {
 			t.Errorf("second lifecycle event = %+v, want sandbox_not_scheduled saying no node is connected", ev)
 		}
-		within(t, "created event createdAt", parseTime(t, "event createdAt", ev.CreatedAt), before, after)
+		rpctest.Within(t, "created event createdAt", rpctest.ParseTime(t, "event createdAt", ev.CreatedAt), before, after)
 		typed, err := admin.InstanceStatus(ctx(t), id)
 		if err != nil || typed.Sandbox != nil || typed.Sessions == nil || typed.ServiceURLs == nil {
 			t.Errorf("client InstanceStatus = %+v, %v", typed, err)
@@ -412,7 +147,7 @@ func TestInstanceLifecycle(t *testing.T) {
 	})
 
 	t.Run("sessions.list", func(t *testing.T) {
-		v := wantOK(t, callPlatform(t, srv, key, methods.SessionsList, map[string]any{"instanceId": id}))
+		v := rpctest.WantOK(t, rpctest.CallPlatform(t, srv, key, methods.SessionsList, map[string]any{"instanceId": id}))
 		if string(v) != `{"sessions":[]}` {
 			t.Errorf("sessions.list = %s, want {\"sessions\":[]}", v)
 		}
@@ -425,12 +160,12 @@ func TestInstanceLifecycle(t *testing.T) {
 	tok := createToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id}).Token
 
 	t.Run("instance listSessions", func(t *testing.T) {
-		v := wantOK(t, callInstance(t, srv, id, bearer(tok), methods.ListSessions, map[string]any{}))
+		v := rpctest.WantOK(t, rpctest.CallInstance(t, srv, id, rpctest.Bearer(tok), methods.ListSessions, map[string]any{}))
 		if string(v) != `{"sessions":[]}` {
 			t.Errorf("listSessions = %s, want {\"sessions\":[]}", v)
 		}
 		// No input at all is an empty input.
-		wantOK(t, callInstance(t, srv, id, bearer(tok), methods.ListSessions, nil))
+		rpctest.WantOK(t, rpctest.CallInstance(t, srv, id, rpctest.Bearer(tok), methods.ListSessions, nil))
 		typed, err := client.NewInstance(srv.URL, id, tok, nil).ListSessions(ctx(t))
 		if err != nil || typed.Sessions == nil {
 			t.Errorf("client instance ListSessions = %+v, %v", typed, err)
@@ -439,7 +174,7 @@ func TestInstanceLifecycle(t *testing.T) {
 
 	t.Run("archive", func(t *testing.T) {
 		for i := range 2 { // archiving is idempotent
-			v := wantOK(t, callPlatform(t, srv, key, methods.InstancesArchive, map[string]any{"instanceId": id}))
+			v := rpctest.WantOK(t, rpctest.CallPlatform(t, srv, key, methods.InstancesArchive, map[string]any{"instanceId": id}))
 			if string(v) != `{"ok":true}` {
 				t.Errorf("archive #%d = %s, want {\"ok\":true}", i+1, v)
 			}
@@ -455,26 +190,26 @@ func TestInstanceLifecycle(t *testing.T) {
 		var names []string
 		for _, ev := range st.LifecycleEvents {
 			names = append(names, ev.Event)
-			parseTime(t, ev.Event+" createdAt", ev.CreatedAt)
+			rpctest.ParseTime(t, ev.Event+" createdAt", ev.CreatedAt)
 		}
 		if strings.Join(names, ",") != "created,sandbox_not_scheduled,archived" || st.Status != "archived" {
 			t.Errorf("after two archives: status %q, events %v; want archived with events created,sandbox_not_scheduled,archived", st.Status, names)
 		}
-		if len(st.LifecycleEvents) == 3 && parseTime(t, "", st.LifecycleEvents[2].CreatedAt).Before(parseTime(t, "", st.LifecycleEvents[0].CreatedAt)) {
+		if len(st.LifecycleEvents) == 3 && rpctest.ParseTime(t, "", st.LifecycleEvents[2].CreatedAt).Before(rpctest.ParseTime(t, "", st.LifecycleEvents[0].CreatedAt)) {
 			t.Errorf("archived event is older than created event: %+v", st.LifecycleEvents)
 		}
 	})
 
 	t.Run("archived instance refuses tokens", func(t *testing.T) {
-		r := callPlatform(t, srv, key, methods.TokensCreate, map[string]any{"instanceId": id})
-		wantError(t, r, http.StatusConflict, methods.Conflict)
+		r := rpctest.CallPlatform(t, srv, key, methods.TokensCreate, map[string]any{"instanceId": id})
+		rpctest.WantError(t, r, http.StatusConflict, methods.Conflict)
 	})
 
 	t.Run("tokens of an archived instance stop working", func(t *testing.T) {
-		r := callInstance(t, srv, id, bearer(tok), methods.ListSessions, map[string]any{})
-		wantError(t, r, http.StatusUnauthorized, methods.Unauthorized)
-		r = postRaw(t, cookieURL(srv, id), bearer(tok), nil)
-		wantError(t, r, http.StatusUnauthorized, methods.Unauthorized)
+		r := rpctest.CallInstance(t, srv, id, rpctest.Bearer(tok), methods.ListSessions, map[string]any{})
+		rpctest.WantError(t, r, http.StatusUnauthorized, methods.Unauthorized)
+		r = rpctest.Post(t, rpctest.CookieURL(srv, id), rpctest.Bearer(tok), nil)
+		rpctest.WantError(t, r, http.StatusUnauthorized, methods.Unauthorized)
 	})
 }
 
@@ -486,18 +221,18 @@ func TestTemplatesList(t *testing.T) {
 	}
 	srv := testutil.StartServer(t, platform.Config{TemplatesDir: dir})
 
-	v := wantOK(t, callPlatform(t, srv, srv.AdminKey, methods.TemplatesList, map[string]any{}))
-	wantKeys(t, "templates.list value", v, "templates")
-	items := decode[[]json.RawMessage](t, field(t, v, "templates"))
+	v := rpctest.WantOK(t, rpctest.CallPlatform(t, srv, srv.AdminKey, methods.TemplatesList, map[string]any{}))
+	rpctest.WantKeys(t, "templates.list value", v, "templates")
+	items := rpctest.Decode[[]json.RawMessage](t, rpctest.Field(t, v, "templates"))
 	if len(items) != 2 {
 		t.Fatalf("templates.list = %s, want default and small", v)
 	}
-	wantKeys(t, "default template", items[0], "slug", "name", "description", "isolation", "memoryMb", "cpus",
+	rpctest.WantKeys(t, "default template", items[0], "slug", "name", "description", "isolation", "memoryMb", "cpus",
 		"pids", "network", "idleTimeoutSeconds", "requiredLabels")
-	if got := string(field(t, items[0], "requiredLabels")); got != "[]" {
+	if got := string(rpctest.Field(t, items[0], "requiredLabels")); got != "[]" {
 		t.Errorf("requiredLabels = %s, want []", got)
 	}
-	tpls := decode[[]methods.Template](t, field(t, v, "templates"))
+	tpls := rpctest.Decode[[]methods.Template](t, rpctest.Field(t, v, "templates"))
 	if tpls[0].Slug != "default" || tpls[1].Slug != "small" {
 		t.Errorf("templates are %q, %q; want default, small sorted by slug", tpls[0].Slug, tpls[1].Slug)
 	}
@@ -526,7 +261,7 @@ func TestInstancesListPaging(t *testing.T) {
 	c := srv.Client(key)
 
 	t.Run("empty", func(t *testing.T) {
-		v := wantOK(t, callPlatform(t, srv, key, methods.InstancesList, map[string]any{}))
+		v := rpctest.WantOK(t, rpctest.CallPlatform(t, srv, key, methods.InstancesList, map[string]any{}))
 		if string(v) != `{"instances":[],"total":0}` {
 			t.Errorf("instances.list of an empty org = %s, want {\"instances\":[],\"total\":0}", v)
 		}
@@ -542,12 +277,12 @@ func TestInstancesListPaging(t *testing.T) {
 
 	list := func(t *testing.T, in map[string]any) methods.ListInstancesOutput {
 		t.Helper()
-		v := wantOK(t, callPlatform(t, srv, key, methods.InstancesList, in))
-		wantKeys(t, "instances.list value", v, "instances", "total")
-		if string(field(t, v, "instances")) == "null" {
+		v := rpctest.WantOK(t, rpctest.CallPlatform(t, srv, key, methods.InstancesList, in))
+		rpctest.WantKeys(t, "instances.list value", v, "instances", "total")
+		if string(rpctest.Field(t, v, "instances")) == "null" {
 			t.Fatalf("instances is null, want an array: %s", v)
 		}
-		return decode[methods.ListInstancesOutput](t, v)
+		return rpctest.Decode[methods.ListInstancesOutput](t, v)
 	}
 	all := list(t, map[string]any{"limit": 200})
 
@@ -593,7 +328,7 @@ func TestInstancesListPaging(t *testing.T) {
 				t.Errorf("item %d: %s is not one of the org's instances, or is listed twice", i, inst.InstanceID)
 			}
 			seen[inst.InstanceID] = true
-			at := parseTime(t, "createdAt", inst.CreatedAt)
+			at := rpctest.ParseTime(t, "createdAt", inst.CreatedAt)
 			if i > 0 && at.After(prev) {
 				t.Errorf("item %d (%s) is newer than item %d", i, inst.CreatedAt, i-1)
 			}
@@ -628,7 +363,7 @@ func TestInstancesListPaging(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			at := parseTime(t, "createdAt", got.CreatedAt)
+			at := rpctest.ParseTime(t, "createdAt", got.CreatedAt)
 			// Times are stored in milliseconds: let the clock pass this
 			// instance's before creating the next one.
 			testutil.Eventually(t, testutil.Short, "the clock to pass a millisecond", func() bool {
@@ -767,17 +502,17 @@ func TestRPCErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			body := []byte(strings.ReplaceAll(tc.body, "$ID", id))
-			var r reply
+			var r rpctest.Reply
 			if tc.instance {
-				r = postRaw(t, instanceURL(srv, id), bearer(tok), body)
+				r = rpctest.Post(t, rpctest.InstanceURL(srv, id), rpctest.Bearer(tok), body)
 			} else {
-				r = postRaw(t, platformURL(srv), bearer(srv.AdminKey), body)
+				r = rpctest.Post(t, rpctest.PlatformURL(srv), rpctest.Bearer(srv.AdminKey), body)
 			}
 			if tc.typ == methods.InvalidInput && (tc.field != "" || tc.reason != "") {
-				wantFieldError(t, r, tc.field, tc.reason)
+				rpctest.WantFieldError(t, r, tc.field, tc.reason)
 				return
 			}
-			wantError(t, r, tc.status, tc.typ)
+			rpctest.WantError(t, r, tc.status, tc.typ)
 			if tc.typ == methods.MethodNotFound {
 				var d struct{ Method string }
 				if err := json.Unmarshal(r.Error.Details, &d); err != nil || d.Method == "" {
@@ -796,10 +531,10 @@ func TestRPCErrors(t *testing.T) {
 			`{"method":"instances.create","input":{"zeta":1,"templateSlug":5,"name":true}}`,
 		}
 		for _, b := range bodies {
-			first := postRaw(t, platformURL(srv), bearer(srv.AdminKey), []byte(b))
-			wantError(t, first, http.StatusBadRequest, methods.InvalidInput)
+			first := rpctest.Post(t, rpctest.PlatformURL(srv), rpctest.Bearer(srv.AdminKey), []byte(b))
+			rpctest.WantError(t, first, http.StatusBadRequest, methods.InvalidInput)
 			for range 20 {
-				if r := postRaw(t, platformURL(srv), bearer(srv.AdminKey), []byte(b)); !bytes.Equal(r.Body, first.Body) {
+				if r := rpctest.Post(t, rpctest.PlatformURL(srv), rpctest.Bearer(srv.AdminKey), []byte(b)); !bytes.Equal(r.Body, first.Body) {
 					t.Fatalf("the same request got two answers:\n%s\n%s", first.Body, r.Body)
 				}
 			}
@@ -828,7 +563,7 @@ func TestRPCErrors(t *testing.T) {
 	for _, tc := range okTests {
 		t.Run(tc.name, func(t *testing.T) {
 			in := json.RawMessage(strings.ReplaceAll(tc.input, "$ID", id))
-			wantOK(t, callPlatform(t, srv, srv.AdminKey, tc.method, in))
+			rpctest.WantOK(t, rpctest.CallPlatform(t, srv, srv.AdminKey, tc.method, in))
 		})
 	}
 }
@@ -864,18 +599,18 @@ func TestBodyLimit(t *testing.T) {
 			if tc.chunked {
 				rd = hideLength{rd}
 			}
-			r := do(t, newRequest(t, http.MethodPost, platformURL(srv), rd, bearer(srv.AdminKey)))
-			wantError(t, r, tc.status, tc.typ)
+			r := rpctest.Do(t, rpctest.NewRequest(t, http.MethodPost, rpctest.PlatformURL(srv), rd, rpctest.Bearer(srv.AdminKey)))
+			rpctest.WantError(t, r, tc.status, tc.typ)
 			if tc.typ == methods.InvalidInput {
-				wantFieldError(t, r, "metadata", "size")
+				rpctest.WantFieldError(t, r, "metadata", "size")
 			}
 		})
 	}
 	t.Run("instance RPC", func(t *testing.T) {
 		id := createInstance(t, srv.Admin(), "big")
 		tok := createToken(t, srv.Admin(), methods.CreateInstanceTokenInput{InstanceID: id}).Token
-		r := postRaw(t, instanceURL(srv, id), bearer(tok), body(rpc.MaxBody+1))
-		wantError(t, r, http.StatusRequestEntityTooLarge, methods.PayloadTooLarge)
+		r := rpctest.Post(t, rpctest.InstanceURL(srv, id), rpctest.Bearer(tok), body(rpc.MaxBody+1))
+		rpctest.WantError(t, r, http.StatusRequestEntityTooLarge, methods.PayloadTooLarge)
 	})
 }
 
@@ -893,8 +628,8 @@ func TestHTTPErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := do(t, newRequest(t, tc.method, srv.URL+tc.path, nil, bearer(srv.AdminKey)))
-			wantError(t, r, tc.status, tc.typ)
+			r := rpctest.Do(t, rpctest.NewRequest(t, tc.method, srv.URL+tc.path, nil, rpctest.Bearer(srv.AdminKey)))
+			rpctest.WantError(t, r, tc.status, tc.typ)
 		})
 	}
 }
@@ -925,18 +660,18 @@ func TestTokens(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.in["instanceId"] = id
 			before := time.Now()
-			v := wantOK(t, callPlatform(t, srv, srv.AdminKey, methods.TokensCreate, tc.in))
+			v := rpctest.WantOK(t, rpctest.CallPlatform(t, srv, srv.AdminKey, methods.TokensCreate, tc.in))
 			after := time.Now()
-			wantKeys(t, "tokens.create value", v, "token", "expiresAt")
-			out := decode[methods.CreateInstanceTokenOutput](t, v)
-			exp := parseTime(t, "expiresAt", out.ExpiresAt)
-			within(t, "expiresAt", exp, before.Add(tc.ttl), after.Add(tc.ttl))
+			rpctest.WantKeys(t, "tokens.create value", v, "token", "expiresAt")
+			out := rpctest.Decode[methods.CreateInstanceTokenOutput](t, v)
+			exp := rpctest.ParseTime(t, "expiresAt", out.ExpiresAt)
+			rpctest.Within(t, "expiresAt", exp, before.Add(tc.ttl), after.Add(tc.ttl))
 
-			h := jwtPart(t, out.Token, 0)
+			h := rpctest.JWTPart(t, out.Token, 0)
 			if h["alg"] != "HS256" {
 				t.Errorf("token header = %v, want alg HS256", h)
 			}
-			c := jwtPart(t, out.Token, 1)
+			c := rpctest.JWTPart(t, out.Token, 1)
 			if c["sub"] != id || c["org"] != org || c["iss"] != "roost" || c["jti"] == nil || c["iat"] == nil {
 				t.Errorf("token claims = %v; want sub %s, org %s, iss roost, jti and iat", c, id, org)
 			}
@@ -950,7 +685,7 @@ func TestTokens(t *testing.T) {
 				t.Errorf("token meta claim = %v, want %v", c["meta"], meta)
 			}
 			// The token opens its instance, and no other.
-			wantOK(t, callInstance(t, srv, id, bearer(out.Token), methods.ListSessions, nil))
+			rpctest.WantOK(t, rpctest.CallInstance(t, srv, id, rpctest.Bearer(out.Token), methods.ListSessions, nil))
 		})
 	}
 
@@ -967,50 +702,36 @@ func TestTokens(t *testing.T) {
 			{"https://app.example.com:8443", false},
 		}
 		for _, c := range cases {
-			h := bearer(tok)
+			h := rpctest.Bearer(tok)
 			if c.origin != "" {
 				h.Set("Origin", c.origin)
 			}
-			r := callInstance(t, srv, id, h, methods.ListSessions, nil)
+			r := rpctest.CallInstance(t, srv, id, h, methods.ListSessions, nil)
 			if c.ok {
-				wantOK(t, r)
+				rpctest.WantOK(t, r)
 			} else {
-				wantError(t, r, http.StatusUnauthorized, methods.Unauthorized)
+				rpctest.WantError(t, r, http.StatusUnauthorized, methods.Unauthorized)
 			}
 		}
 	})
 
 	t.Run("tampered signature", func(t *testing.T) {
 		tok := createToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id}).Token
-		wantOK(t, callInstance(t, srv, id, bearer(tok), methods.ListSessions, nil))
-		r := callInstance(t, srv, id, bearer(tamper(t, tok)), methods.ListSessions, nil)
-		wantError(t, r, http.StatusUnauthorized, methods.Unauthorized)
+		rpctest.WantOK(t, rpctest.CallInstance(t, srv, id, rpctest.Bearer(tok), methods.ListSessions, nil))
+		r := rpctest.CallInstance(t, srv, id, rpctest.Bearer(rpctest.Tamper(t, tok)), methods.ListSessions, nil)
+		rpctest.WantError(t, r, http.StatusUnauthorized, methods.Unauthorized)
 	})
 
 	t.Run("expired", func(t *testing.T) {
 		tok := srv.SignToken(t, org, id, "", -time.Minute)
-		r := callInstance(t, srv, id, bearer(tok), methods.ListSessions, nil)
-		wantError(t, r, http.StatusUnauthorized, methods.Unauthorized)
+		r := rpctest.CallInstance(t, srv, id, rpctest.Bearer(tok), methods.ListSessions, nil)
+		rpctest.WantError(t, r, http.StatusUnauthorized, methods.Unauthorized)
 		// A token of one second expires while we watch.
-		short := createToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id, ExpiresIn: ptr(1)}).Token
+		short := createToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id, ExpiresIn: rpctest.Ptr(1)}).Token
 		testutil.Eventually(t, testutil.Short, "a 1 s token to expire", func() bool {
-			return callInstance(t, srv, id, bearer(short), methods.ListSessions, nil).Status == http.StatusUnauthorized
+			return rpctest.CallInstance(t, srv, id, rpctest.Bearer(short), methods.ListSessions, nil).Status == http.StatusUnauthorized
 		})
 	})
-}
-
-func ptr[T any](v T) *T { return &v }
-
-// tamper flips one bit of a JWT's signature.
-func tamper(t testing.TB, tok string) string {
-	t.Helper()
-	i := strings.LastIndex(tok, ".")
-	sig, err := base64.RawURLEncoding.DecodeString(tok[i+1:])
-	if err != nil {
-		t.Fatalf("token signature: %v", err)
-	}
-	sig[len(sig)/2] ^= 0x01
-	return tok[:i+1] + base64.RawURLEncoding.EncodeToString(sig)
 }
 
 func TestSessionCookie(t *testing.T) {
@@ -1018,7 +739,7 @@ func TestSessionCookie(t *testing.T) {
 	admin := srv.Admin()
 	id := createInstance(t, admin, "cookie")
 	other := createInstance(t, admin, "other")
-	tokOut := createToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id, ExpiresIn: ptr(3600)})
+	tokOut := createToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id, ExpiresIn: rpctest.Ptr(3600)})
 	tok := tokOut.Token
 
 	jar, err := cookiejar.New(nil)
@@ -1028,7 +749,7 @@ func TestSessionCookie(t *testing.T) {
 	browser := &http.Client{Jar: jar, Timeout: testutil.Medium}
 
 	t.Run("exchange", func(t *testing.T) {
-		req := newRequest(t, http.MethodPost, cookieURL(srv, id), nil, bearer(tok))
+		req := rpctest.NewRequest(t, http.MethodPost, rpctest.CookieURL(srv, id), nil, rpctest.Bearer(tok))
 		resp, err := browser.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -1038,7 +759,7 @@ func TestSessionCookie(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("session-cookie = %d %s", resp.StatusCode, body)
 		}
-		v := decode[struct {
+		v := rpctest.Decode[struct {
 			OK    bool `json:"ok"`
 			Value struct {
 				ExpiresAt string `json:"expiresAt"`
@@ -1068,7 +789,7 @@ func TestSessionCookie(t *testing.T) {
 		if ck.MaxAge <= 0 || ck.MaxAge > 3600 {
 			t.Errorf("cookie Max-Age = %d, want the token's remaining life (≤ 3600 s)", ck.MaxAge)
 		}
-		within(t, "cookie Expires", ck.Expires, parseTime(t, "", tokOut.ExpiresAt), parseTime(t, "", tokOut.ExpiresAt))
+		rpctest.Within(t, "cookie Expires", ck.Expires, rpctest.ParseTime(t, "", tokOut.ExpiresAt), rpctest.ParseTime(t, "", tokOut.ExpiresAt))
 	})
 
 	t.Run("the cookie alone opens the instance RPC", func(t *testing.T) {
@@ -1085,13 +806,13 @@ func TestSessionCookie(t *testing.T) {
 	})
 
 	t.Run("the cookie is scoped to its instance", func(t *testing.T) {
-		u, _ := url.Parse(instanceURL(srv, other))
+		u, _ := url.Parse(rpctest.InstanceURL(srv, other))
 		if cs := jar.Cookies(u); len(cs) != 0 {
 			t.Errorf("a browser would send %v to another instance", cs)
 		}
 		// Sent there anyway, it names the wrong instance.
-		r := callInstance(t, srv, other, hdr("Cookie", "roost_instance="+tok), methods.ListSessions, nil)
-		wantError(t, r, http.StatusNotFound, methods.NotFound)
+		r := rpctest.CallInstance(t, srv, other, rpctest.Header("Cookie", "roost_instance="+tok), methods.ListSessions, nil)
+		rpctest.WantError(t, r, http.StatusNotFound, methods.NotFound)
 	})
 
 	t.Run("refusals", func(t *testing.T) {
@@ -1103,16 +824,16 @@ func TestSessionCookie(t *testing.T) {
 			typ    methods.ErrorType
 		}{
 			{"no token", http.Header{}, 401, methods.Unauthorized},
-			{"only a cookie", hdr("Cookie", "roost_instance="+tok), 401, methods.Unauthorized},
-			{"an API key", bearer(srv.AdminKey), 401, methods.Unauthorized},
-			{"a garbage token", bearer("a.b.c"), 401, methods.Unauthorized},
-			{"a tampered token", bearer(tamper(t, tok)), 401, methods.Unauthorized},
-			{"another instance's token", bearer(otherTok), 404, methods.NotFound},
+			{"only a cookie", rpctest.Header("Cookie", "roost_instance="+tok), 401, methods.Unauthorized},
+			{"an API key", rpctest.Bearer(srv.AdminKey), 401, methods.Unauthorized},
+			{"a garbage token", rpctest.Bearer("a.b.c"), 401, methods.Unauthorized},
+			{"a tampered token", rpctest.Bearer(rpctest.Tamper(t, tok)), 401, methods.Unauthorized},
+			{"another instance's token", rpctest.Bearer(otherTok), 404, methods.NotFound},
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
-				r := postRaw(t, cookieURL(srv, id), c.h, nil)
-				wantError(t, r, c.status, c.typ)
+				r := rpctest.Post(t, rpctest.CookieURL(srv, id), c.h, nil)
+				rpctest.WantError(t, r, c.status, c.typ)
 				if len(r.Header["Set-Cookie"]) != 0 {
 					t.Errorf("a refusal set a cookie: %v", r.Header["Set-Cookie"])
 				}
@@ -1121,7 +842,7 @@ func TestSessionCookie(t *testing.T) {
 	})
 
 	t.Run("clear", func(t *testing.T) {
-		req := newRequest(t, http.MethodDelete, cookieURL(srv, id), nil, nil)
+		req := rpctest.NewRequest(t, http.MethodDelete, rpctest.CookieURL(srv, id), nil, nil)
 		resp, err := browser.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -1143,9 +864,9 @@ func TestCORS(t *testing.T) {
 	tok := createToken(t, srv.Admin(), methods.CreateInstanceTokenInput{InstanceID: id}).Token
 	const origin = "https://app.example.com"
 
-	for _, path := range []string{instanceURL(srv, id), cookieURL(srv, id)} {
+	for _, path := range []string{rpctest.InstanceURL(srv, id), rpctest.CookieURL(srv, id)} {
 		t.Run("preflight "+strings.TrimPrefix(path, srv.URL), func(t *testing.T) {
-			r := do(t, newRequest(t, http.MethodOptions, path, nil, hdr("Origin", origin,
+			r := rpctest.Do(t, rpctest.NewRequest(t, http.MethodOptions, path, nil, rpctest.Header("Origin", origin,
 				"Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "authorization,content-type")))
 			if r.Status != http.StatusNoContent {
 				t.Fatalf("preflight = %s, want 204", r)
@@ -1171,7 +892,7 @@ func TestCORS(t *testing.T) {
 	}
 
 	t.Run("preflight without Origin", func(t *testing.T) {
-		r := do(t, newRequest(t, http.MethodOptions, instanceURL(srv, id), nil, nil))
+		r := rpctest.Do(t, rpctest.NewRequest(t, http.MethodOptions, rpctest.InstanceURL(srv, id), nil, nil))
 		if r.Status != http.StatusNoContent || r.Header.Get("Access-Control-Allow-Origin") != "" {
 			t.Errorf("preflight without Origin = %d, allow-origin %q; want 204 and no allow-origin",
 				r.Status, r.Header.Get("Access-Control-Allow-Origin"))
@@ -1179,9 +900,9 @@ func TestCORS(t *testing.T) {
 	})
 
 	t.Run("replies carry CORS headers", func(t *testing.T) {
-		for _, h := range []http.Header{bearer(tok), {}} { // a success and a refusal
+		for _, h := range []http.Header{rpctest.Bearer(tok), {}} { // a success and a refusal
 			h.Set("Origin", origin)
-			r := callInstance(t, srv, id, h, methods.ListSessions, nil)
+			r := rpctest.CallInstance(t, srv, id, h, methods.ListSessions, nil)
 			if r.Header.Get("Access-Control-Allow-Origin") != origin {
 				t.Errorf("reply %d has Access-Control-Allow-Origin %q, want %q", r.Status, r.Header.Get("Access-Control-Allow-Origin"), origin)
 			}
@@ -1215,7 +936,7 @@ func TestAuditLog(t *testing.T) {
 	c := srv.Client(secret)
 	id := createInstance(t, c, "audited")
 	tok := createToken(t, c, methods.CreateInstanceTokenInput{InstanceID: id}).Token
-	jti, _ := jwtPart(t, tok, 1)["jti"].(string)
+	jti, _ := rpctest.JWTPart(t, tok, 1)["jti"].(string)
 
 	withID := func(h http.Header, reqID string) http.Header {
 		h.Set("X-Request-Id", reqID)
@@ -1224,36 +945,36 @@ func TestAuditLog(t *testing.T) {
 	start := time.Now()
 	calls := []struct {
 		reqID string
-		send  func(t *testing.T, reqID string) reply
+		send  func(t *testing.T, reqID string) rpctest.Reply
 		want  auditRow
 	}{
-		{"audit-create", func(t *testing.T, rid string) reply {
-			return postRaw(t, platformURL(srv), withID(bearer(secret), rid),
-				envelope(t, methods.InstancesCreate, map[string]any{"templateSlug": "default", "name": "a"}))
+		{"audit-create", func(t *testing.T, rid string) rpctest.Reply {
+			return rpctest.Post(t, rpctest.PlatformURL(srv), withID(rpctest.Bearer(secret), rid),
+				rpctest.Envelope(t, methods.InstancesCreate, map[string]any{"templateSlug": "default", "name": "a"}))
 		}, auditRow{Endpoint: "platform", OrgID: key.OrgID, CallerKind: "key", CallerID: key.ID, Method: methods.InstancesCreate, InstanceID: "$NEW", Outcome: "ok"}},
-		{"audit-get", func(t *testing.T, rid string) reply {
-			return postRaw(t, platformURL(srv), withID(bearer(secret), rid), envelope(t, methods.InstancesGet, map[string]any{"instanceId": id}))
+		{"audit-get", func(t *testing.T, rid string) rpctest.Reply {
+			return rpctest.Post(t, rpctest.PlatformURL(srv), withID(rpctest.Bearer(secret), rid), rpctest.Envelope(t, methods.InstancesGet, map[string]any{"instanceId": id}))
 		}, auditRow{Endpoint: "platform", OrgID: key.OrgID, CallerKind: "key", CallerID: key.ID, Method: methods.InstancesGet, InstanceID: id, Outcome: "ok"}},
-		{"audit-get-missing", func(t *testing.T, rid string) reply {
-			return postRaw(t, platformURL(srv), withID(bearer(secret), rid), envelope(t, methods.InstancesGet, map[string]any{"instanceId": "ins_missing"}))
+		{"audit-get-missing", func(t *testing.T, rid string) rpctest.Reply {
+			return rpctest.Post(t, rpctest.PlatformURL(srv), withID(rpctest.Bearer(secret), rid), rpctest.Envelope(t, methods.InstancesGet, map[string]any{"instanceId": "ins_missing"}))
 		}, auditRow{Endpoint: "platform", OrgID: key.OrgID, CallerKind: "key", CallerID: key.ID, Method: methods.InstancesGet, InstanceID: "ins_missing", Outcome: "not_found"}},
-		{"audit-token", func(t *testing.T, rid string) reply {
-			return postRaw(t, platformURL(srv), withID(bearer(secret), rid), envelope(t, methods.TokensCreate, map[string]any{"instanceId": id}))
+		{"audit-token", func(t *testing.T, rid string) rpctest.Reply {
+			return rpctest.Post(t, rpctest.PlatformURL(srv), withID(rpctest.Bearer(secret), rid), rpctest.Envelope(t, methods.TokensCreate, map[string]any{"instanceId": id}))
 		}, auditRow{Endpoint: "platform", OrgID: key.OrgID, CallerKind: "key", CallerID: key.ID, Method: methods.TokensCreate, InstanceID: id, Outcome: "ok"}},
-		{"audit-invalid", func(t *testing.T, rid string) reply {
-			return postRaw(t, platformURL(srv), withID(bearer(secret), rid), envelope(t, methods.InstancesCreate, map[string]any{"name": "a"}))
+		{"audit-invalid", func(t *testing.T, rid string) rpctest.Reply {
+			return rpctest.Post(t, rpctest.PlatformURL(srv), withID(rpctest.Bearer(secret), rid), rpctest.Envelope(t, methods.InstancesCreate, map[string]any{"name": "a"}))
 		}, auditRow{Endpoint: "platform", OrgID: key.OrgID, CallerKind: "key", CallerID: key.ID, Method: methods.InstancesCreate, Outcome: "invalid_input"}},
-		{"audit-no-method", func(t *testing.T, rid string) reply {
-			return postRaw(t, platformURL(srv), withID(bearer(secret), rid), envelope(t, "instances.nope", nil))
+		{"audit-no-method", func(t *testing.T, rid string) rpctest.Reply {
+			return rpctest.Post(t, rpctest.PlatformURL(srv), withID(rpctest.Bearer(secret), rid), rpctest.Envelope(t, "instances.nope", nil))
 		}, auditRow{Endpoint: "platform", OrgID: key.OrgID, CallerKind: "key", CallerID: key.ID, Outcome: "method_not_found"}},
-		{"audit-no-key", func(t *testing.T, rid string) reply {
-			return postRaw(t, platformURL(srv), withID(http.Header{}, rid), envelope(t, methods.InstancesList, nil))
+		{"audit-no-key", func(t *testing.T, rid string) rpctest.Reply {
+			return rpctest.Post(t, rpctest.PlatformURL(srv), withID(http.Header{}, rid), rpctest.Envelope(t, methods.InstancesList, nil))
 		}, auditRow{Endpoint: "platform", Outcome: "unauthorized"}},
-		{"audit-instance", func(t *testing.T, rid string) reply {
-			return postRaw(t, instanceURL(srv, id), withID(bearer(tok), rid), envelope(t, methods.ListSessions, nil))
+		{"audit-instance", func(t *testing.T, rid string) rpctest.Reply {
+			return rpctest.Post(t, rpctest.InstanceURL(srv, id), withID(rpctest.Bearer(tok), rid), rpctest.Envelope(t, methods.ListSessions, nil))
 		}, auditRow{Endpoint: "instance", OrgID: key.OrgID, CallerKind: "token", CallerID: jti, Method: methods.ListSessions, InstanceID: id, Outcome: "ok"}},
-		{"audit-instance-refused", func(t *testing.T, rid string) reply {
-			return postRaw(t, instanceURL(srv, id), withID(bearer(secret), rid), envelope(t, methods.ListSessions, nil))
+		{"audit-instance-refused", func(t *testing.T, rid string) rpctest.Reply {
+			return rpctest.Post(t, rpctest.InstanceURL(srv, id), withID(rpctest.Bearer(secret), rid), rpctest.Envelope(t, methods.ListSessions, nil))
 		}, auditRow{Endpoint: "instance", Outcome: "unauthorized"}},
 	}
 	var newID string
@@ -1263,7 +984,7 @@ func TestAuditLog(t *testing.T) {
 			t.Errorf("%s: reply X-Request-Id = %q, want the one sent", c.reqID, got)
 		}
 		if c.want.InstanceID == "$NEW" {
-			newID = decode[methods.CreateInstanceOutput](t, wantOK(t, r)).InstanceID
+			newID = rpctest.Decode[methods.CreateInstanceOutput](t, rpctest.WantOK(t, r)).InstanceID
 		}
 	}
 	end := time.Now()
@@ -1314,11 +1035,11 @@ func TestMetrics(t *testing.T) {
 	id := createInstance(t, admin, "m1")
 	createInstance(t, admin, "m2")
 	tok := createToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id}).Token
-	callPlatform(t, srv, srv.AdminKey, methods.InstancesCreate, map[string]any{"name": "x"})
-	callPlatform(t, srv, srv.AdminKey, "instances.nope", nil)
-	callPlatform(t, srv, "", methods.InstancesList, nil)
+	rpctest.CallPlatform(t, srv, srv.AdminKey, methods.InstancesCreate, map[string]any{"name": "x"})
+	rpctest.CallPlatform(t, srv, srv.AdminKey, "instances.nope", nil)
+	rpctest.CallPlatform(t, srv, "", methods.InstancesList, nil)
 	for range 3 {
-		callInstance(t, srv, id, bearer(tok), methods.ListSessions, nil)
+		rpctest.CallInstance(t, srv, id, rpctest.Bearer(tok), methods.ListSessions, nil)
 	}
 
 	want := map[string]int{
@@ -1330,8 +1051,8 @@ func TestMetrics(t *testing.T) {
 		`roost_rpc_requests_total{endpoint="instance",method="listSessions",outcome="ok"}`:                3,
 		`roost_rpc_duration_seconds_count{endpoint="instance",method="listSessions",outcome="ok"}`:        3,
 	}
-	scrape := func() (map[string]int, reply) {
-		r := do(t, newRequest(t, http.MethodGet, srv.URL+"/metrics", nil, nil))
+	scrape := func() (map[string]int, rpctest.Reply) {
+		r := rpctest.Do(t, rpctest.NewRequest(t, http.MethodGet, srv.URL+"/metrics", nil, nil))
 		got := map[string]int{}
 		sc := bufio.NewScanner(bytes.NewReader(r.Body))
 		for sc.Scan() {
@@ -1344,7 +1065,7 @@ func TestMetrics(t *testing.T) {
 		return got, r
 	}
 	var got map[string]int
-	var last reply
+	var last rpctest.Reply
 	testutil.Eventually(t, testutil.Short, "the metrics of the calls", func() bool {
 		got, last = scrape()
 		return fmt.Sprint(got) == fmt.Sprint(want)
@@ -1361,7 +1082,7 @@ func TestHealthAndRequestIDs(t *testing.T) {
 	srv := testutil.StartServer(t, platform.Config{})
 
 	t.Run("healthz", func(t *testing.T) {
-		r := do(t, newRequest(t, http.MethodGet, srv.URL+"/healthz", nil, nil))
+		r := rpctest.Do(t, rpctest.NewRequest(t, http.MethodGet, srv.URL+"/healthz", nil, nil))
 		if r.Status != http.StatusOK || !r.OK {
 			t.Errorf("GET /healthz = %s, want 200 {\"ok\":true}", r)
 		}
@@ -1381,11 +1102,11 @@ func TestHealthAndRequestIDs(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h := bearer(srv.AdminKey)
+			h := rpctest.Bearer(srv.AdminKey)
 			if tc.sent != "" {
 				h.Set("X-Request-Id", tc.sent)
 			}
-			r := postRaw(t, platformURL(srv), h, envelope(t, methods.InstancesList, nil))
+			r := rpctest.Post(t, rpctest.PlatformURL(srv), h, rpctest.Envelope(t, methods.InstancesList, nil))
 			got := r.Header.Get("X-Request-Id")
 			if tc.want != "" && got != tc.want || tc.want == "" && !hex24.MatchString(got) {
 				t.Errorf("X-Request-Id = %q, want %q (or a fresh id)", got, tc.want)
@@ -1394,8 +1115,8 @@ func TestHealthAndRequestIDs(t *testing.T) {
 	}
 
 	t.Run("ids differ between requests", func(t *testing.T) {
-		a := do(t, newRequest(t, http.MethodGet, srv.URL+"/healthz", nil, nil)).Header.Get("X-Request-Id")
-		b := do(t, newRequest(t, http.MethodGet, srv.URL+"/healthz", nil, nil)).Header.Get("X-Request-Id")
+		a := rpctest.Do(t, rpctest.NewRequest(t, http.MethodGet, srv.URL+"/healthz", nil, nil)).Header.Get("X-Request-Id")
+		b := rpctest.Do(t, rpctest.NewRequest(t, http.MethodGet, srv.URL+"/healthz", nil, nil)).Header.Get("X-Request-Id")
 		if a == b {
 			t.Errorf("two requests got the same id %q", a)
 		}
@@ -1406,21 +1127,6 @@ func TestHealthAndRequestIDs(t *testing.T) {
 // ---------------------------------------------------------------------------
 // The CLI
 // ---------------------------------------------------------------------------
-
-// buildRoost builds the roost binary into a temp dir.
-func buildRoost(t *testing.T) string {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	bin := filepath.Join(t.TempDir(), "roost")
-	cmd := exec.CommandContext(testutil.Context(t, testutil.Long), goBin, "build", "-o", bin, "github.com/roosthq/roost/cmd/roost")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/roost: %v\n%s", err, out)
-	}
-	return bin
-}
 
 type cliResult struct {
 	stdout, stderr string
@@ -1453,7 +1159,7 @@ func lastLine(s string) string {
 }
 
 func TestCLI(t *testing.T) {
-	bin := buildRoost(t)
+	bin := testutil.RoostBinary(t)
 	dir := t.TempDir()
 	srv := testutil.StartServer(t, platform.Config{DataDir: dir})
 
@@ -1516,7 +1222,7 @@ func TestCLI(t *testing.T) {
 		if res.code != 0 {
 			t.Fatalf("rpc instances.list exited %d: %s %s", res.code, res.stdout, res.stderr)
 		}
-		out := decode[methods.ListInstancesOutput](t, json.RawMessage(res.stdout))
+		out := rpctest.Decode[methods.ListInstancesOutput](t, json.RawMessage(res.stdout))
 		if out.Total != 1 || len(out.Instances) != 1 || out.Instances[0].Name != "acme's" {
 			t.Errorf("rpc instances.list printed %s; want the value with acme's one instance", res.stdout)
 		}
@@ -1532,20 +1238,20 @@ func TestCLI(t *testing.T) {
 		}{
 			{name: "create", args: []string{"rpc", "--url", u, "--key", secret, "instances.create", `{"templateSlug":"default","name":"from-cli"}`},
 				check: func(t *testing.T, v json.RawMessage) {
-					if o := decode[methods.CreateInstanceOutput](t, v); o.Status != "created" || o.InstanceID == "" {
+					if o := rpctest.Decode[methods.CreateInstanceOutput](t, v); o.Status != "created" || o.InstanceID == "" {
 						t.Errorf("printed %s", v)
 					}
 				}},
 			{name: "no input is {}", args: []string{"rpc", "--url", u, "--api-key", secret, "templates.list"},
-				check: func(t *testing.T, v json.RawMessage) { wantKeys(t, "templates.list", v, "templates") }},
+				check: func(t *testing.T, v json.RawMessage) { rpctest.WantKeys(t, "templates.list", v, "templates") }},
 			{name: "input from stdin", stdin: `{"limit":1}`, args: []string{"rpc", "--url", u, "--key", secret, "instances.list", "-"},
 				check: func(t *testing.T, v json.RawMessage) {
-					if o := decode[methods.ListInstancesOutput](t, v); len(o.Instances) != 1 || o.Total != 2 {
+					if o := rpctest.Decode[methods.ListInstancesOutput](t, v); len(o.Instances) != 1 || o.Total != 2 {
 						t.Errorf("printed %s; want one of two instances", v)
 					}
 				}},
 			{name: "flags from the environment", env: []string{"ROOST_URL=" + u, "ROOST_KEY=" + secret}, args: []string{"rpc", "instances.list"},
-				check: func(t *testing.T, v json.RawMessage) { wantKeys(t, "instances.list", v, "instances", "total") }},
+				check: func(t *testing.T, v json.RawMessage) { rpctest.WantKeys(t, "instances.list", v, "instances", "total") }},
 			{name: "not found", args: []string{"rpc", "--url", u, "--key", secret, "instances.get", `{"instanceId":"ins_nope"}`}, code: 1, typ: methods.NotFound},
 			{name: "invalid input", args: []string{"rpc", "--url", u, "--key", secret, "instances.create", `{"name":""}`}, code: 1, typ: methods.InvalidInput},
 			{name: "unknown method", args: []string{"rpc", "--url", u, "--key", secret, "instances.nope"}, code: 1, typ: methods.MethodNotFound},
@@ -1565,9 +1271,9 @@ func TestCLI(t *testing.T) {
 					tc.check(t, json.RawMessage(res.stdout))
 				}
 				if tc.typ != "" {
-					e := decode[struct {
-						OK    bool      `json:"ok"`
-						Error wireError `json:"error"`
+					e := rpctest.Decode[struct {
+						OK    bool              `json:"ok"`
+						Error rpctest.WireError `json:"error"`
 					}](t, json.RawMessage(res.stdout))
 					if e.OK || e.Error.Type != tc.typ || e.Error.Message == "" {
 						t.Errorf("printed %s; want an error of type %s", res.stdout, tc.typ)
@@ -1595,7 +1301,7 @@ func TestCLI(t *testing.T) {
 		list := runCLI(t, bin, nil, "", "keys", "list", "--data", dir)
 		for _, l := range strings.Split(list.stdout, "\n") {
 			if f := strings.Fields(l); len(f) == 7 && f[0] == keyID {
-				parseTime(t, "revoked at", f[6])
+				rpctest.ParseTime(t, "revoked at", f[6])
 			}
 		}
 		// Revoking again is fine; an unknown id is an error.
@@ -1633,82 +1339,17 @@ func TestCLI(t *testing.T) {
 
 	t.Run("serve", func(t *testing.T) {
 		data := filepath.Join(t.TempDir(), "fresh")
-		cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--data", data, "--log-level", "error")
-		// Through a pipe of our own, so that Wait does not wait on processes
-		// the server started that still hold its stdout, beyond WaitDelay.
-		pr, pw := io.Pipe()
-		cmd.Stdout = pw
-		cmd.WaitDelay = testutil.Short
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
+		p := testutil.StartRoost(t, bin, nil, true, "--listen", "127.0.0.1:0", "--data", data, "--log-level", "error")
+		if !strings.HasPrefix(p.URL, "http://127.0.0.1:") || strings.HasSuffix(p.URL, ":0") {
+			t.Fatalf("roost serve printed URL %q, want the bound loopback address", p.URL)
 		}
-		exited := make(chan error, 1)
-		go func() {
-			err := cmd.Wait()
-			pw.Close()
-			exited <- err
-		}()
-		lines := make(chan string, 64)
-		go func() {
-			sc := bufio.NewScanner(pr)
-			for sc.Scan() {
-				select {
-				case lines <- sc.Text():
-				default: // nobody reads any more: drop it
-				}
-			}
-			close(lines)
-		}()
-		stopped := false
-		t.Cleanup(func() {
-			if !stopped {
-				_ = cmd.Process.Kill()
-				<-exited
-			}
-		})
-
-		var baseURL, key string
-		timeout := time.After(testutil.Medium)
-		for key == "" {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					t.Fatalf("roost serve ended before printing a key; stderr:\n%s", stderr.String())
-				}
-				if m := regexp.MustCompile(`listening on (http://\S+)`).FindStringSubmatch(l); m != nil {
-					baseURL = m[1]
-				}
-				if strings.HasPrefix(l, "rk_") {
-					key = l
-				}
-			case <-timeout:
-				t.Fatalf("roost serve printed no URL and key within %s", testutil.Medium)
-			}
-		}
-		if !strings.HasPrefix(baseURL, "http://127.0.0.1:") || strings.HasSuffix(baseURL, ":0") {
-			t.Fatalf("roost serve printed URL %q, want the bound loopback address", baseURL)
-		}
-		out, err := client.New(baseURL, key, nil).ListInstances(ctx(t), methods.ListInstancesInput{})
+		out, err := client.New(p.URL, p.Key, nil).ListInstances(ctx(t), methods.ListInstancesInput{})
 		if err != nil || out.Total != 0 {
 			t.Fatalf("instances.list with the printed key = %+v, %v", out, err)
 		}
 		if fi, err := os.Stat(platform.TokenKeyPath(data)); err != nil || fi.Mode().Perm() != 0o600 {
 			t.Errorf("token signing key: %v, mode %v; want mode 0600", err, fi.Mode().Perm())
 		}
-
-		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case err := <-exited:
-			stopped = true
-			if err != nil {
-				t.Errorf("roost serve ended with %v after SIGTERM; stderr:\n%s", err, stderr.String())
-			}
-		case <-time.After(testutil.Medium):
-			t.Fatalf("roost serve did not stop within %s of SIGTERM", testutil.Medium)
-		}
+		p.Stop(t)
 	})
 }

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -250,17 +249,6 @@ func flMode(t *testing.T, path string) os.FileMode {
 		t.Fatal(err)
 	}
 	return fi.Mode().Perm()
-}
-
-// flFreeAddr returns a loopback address with a port free right now.
-func flFreeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // flUnavailable checks that err is an *rpc.Error of type unavailable whose
@@ -598,7 +586,7 @@ func TestNodeOfflineAndBack(t *testing.T) {
 
 func TestNodesReconnectAfterPlatformRestart(t *testing.T) {
 	dataDir := t.TempDir()
-	addr := flFreeAddr(t)
+	addr := testutil.FreeAddr(t)
 	srv := testutil.StartServer(t, platform.Config{NoLocalNode: true, DataDir: dataDir, Listen: addr})
 	key := srv.AdminKey
 	tok1 := flToken(t, srv.Admin(), methods.CreateEnrollTokenInput{})
@@ -838,7 +826,7 @@ func TestNodeAdminMethods(t *testing.T) {
 // returns it with its URL and first admin key.
 func flServe(t *testing.T, dataDir string) (*flProc, string, string) {
 	t.Helper()
-	addr := flFreeAddr(t)
+	addr := testutil.FreeAddr(t)
 	p := flStart(t, "roost serve", nil, flRoost(t), "serve", "--listen", addr, "--data", dataDir, "--no-local-node", "--log-level", "warn")
 	u := "http://" + addr
 	var key string
@@ -977,12 +965,14 @@ func TestFleetCallCutMidCall(t *testing.T) {
 	pr, pw := io.Pipe()
 	t.Cleanup(func() { pw.CloseWithError(errors.New("test over")) })
 	go func() {
+		// Paced, not waiting on anything: a steady trickle, not a flood.
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
 		chunk := bytes.Repeat([]byte("0123456789abcdef"), 64)
-		for {
+		for range tick.C {
 			if _, err := pw.Write(chunk); err != nil {
 				return
 			}
-			time.Sleep(5 * time.Millisecond) // a steady trickle, not a flood
 		}
 	}()
 	type result struct {

@@ -17,6 +17,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/roosthq/roost/internal/testutil"
+	"github.com/roosthq/roost/internal/testutil/rpctest"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/platform"
 )
@@ -48,12 +49,7 @@ func BenchmarkSessionProxy(b *testing.B) {
 		b.Fatalf("%s is taken on this machine; the direct path needs it: %v", agent, err)
 	}
 	probe.Close()
-	pageLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	pagePort := pageLn.Addr().(*net.TCPAddr).Port
-	pageLn.Close()
+	pagePort := testutil.FreePort(b)
 
 	templates := b.TempDir()
 	if err := os.WriteFile(filepath.Join(templates, "full.json"), []byte(`{"slug":"full","network":"full"}`), 0o644); err != nil {
@@ -117,7 +113,7 @@ func BenchmarkSessionProxy(b *testing.B) {
 		proxied := i.serviceURL(b, i.created.SessionID, "web")
 		targets := map[string]httpTarget{
 			"direct": {url: fmt.Sprintf("http://127.0.0.1:%d/", pagePort), want: "hello from"},
-			"proxy":  {url: proxied, header: bearer(i.token), want: "hello from"},
+			"proxy":  {url: proxied, header: rpctest.Bearer(i.token), want: "hello from"},
 		}
 		hc := &http.Client{Transport: &http.Transport{MaxIdleConns: proxyBenchClients * 2,
 			MaxIdleConnsPerHost: proxyBenchClients, IdleConnTimeout: time.Minute}}

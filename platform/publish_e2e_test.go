@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/roosthq/roost/internal/testutil"
+	"github.com/roosthq/roost/internal/testutil/rpctest"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/platform"
 )
@@ -63,29 +64,29 @@ type sePub struct {
 	raw json.RawMessage
 }
 
-func sePubOf(t testing.TB, r reply) sePub {
+func sePubOf(t testing.TB, r rpctest.Reply) sePub {
 	t.Helper()
-	v := wantOK(t, r)
-	return sePub{decode[methods.PublishSessionOutput](t, v), v}
+	v := rpctest.WantOK(t, r)
+	return sePub{rpctest.Decode[methods.PublishSessionOutput](t, v), v}
 }
 
 // publish calls publishSession.
 func (i *seInst) publish(t testing.TB, sessionID string) sePub {
 	t.Helper()
-	return sePubOf(t, callInstance(t, i.e.srv, i.id, bearer(i.token), methods.PublishSession, map[string]any{"sessionId": sessionID}))
+	return sePubOf(t, rpctest.CallInstance(t, i.e.srv, i.id, rpctest.Bearer(i.token), methods.PublishSession, map[string]any{"sessionId": sessionID}))
 }
 
 // platformPublish calls sessions.publish.
 func (e *seEnv) platformPublish(t testing.TB, instanceID, sessionID string) sePub {
 	t.Helper()
-	return sePubOf(t, callPlatform(t, e.srv, e.key, methods.SessionsPublish, map[string]any{"instanceId": instanceID, "sessionId": sessionID}))
+	return sePubOf(t, rpctest.CallPlatform(t, e.srv, e.key, methods.SessionsPublish, map[string]any{"instanceId": instanceID, "sessionId": sessionID}))
 }
 
 // seWantPushed checks a publish that pushed a new commit and returns it.
 func seWantPushed(t testing.TB, p sePub) string {
 	t.Helper()
 	out, raw := p.out, p.raw
-	wantKeys(t, "publish value", raw, "ok", "pushed", "commitSha")
+	rpctest.WantKeys(t, "publish value", raw, "ok", "pushed", "commitSha")
 	if !out.OK || !out.Pushed || !seSHA.MatchString(out.CommitSHA) {
 		t.Fatalf("publish = %s, want ok, pushed and a commit", raw)
 	}
@@ -191,23 +192,23 @@ func TestPublishGitLocal(t *testing.T) {
 			h      http.Header
 			status int
 		}{
-			{"the instance token as password", a.id, hdr("Authorization", "Basic "+basic("x", a.token)), 200},
-			{"the instance token as Bearer", a.id, bearer(a.token), 200},
-			{"the org's admin key as password", a.id, hdr("Authorization", "Basic "+basic("x", e.key)), 200},
-			{"the org's admin key as Bearer", a.id, bearer(e.key), 200},
+			{"the instance token as password", a.id, rpctest.Header("Authorization", "Basic "+basic("x", a.token)), 200},
+			{"the instance token as Bearer", a.id, rpctest.Bearer(a.token), 200},
+			{"the org's admin key as password", a.id, rpctest.Header("Authorization", "Basic "+basic("x", e.key)), 200},
+			{"the org's admin key as Bearer", a.id, rpctest.Bearer(e.key), 200},
 			{"no credential", a.id, nil, 401},
-			{"a wrong password", a.id, hdr("Authorization", "Basic "+basic("x", "nope")), 401},
-			{"an expired token", a.id, bearer(expired), 401},
-			{"the wsToken", a.id, bearer(a.created.WSToken), 401},
-			{"another org's key", a.id, bearer(e.otherKey), 404},
-			{"another org's key as password", a.id, hdr("Authorization", "Basic "+basic("x", e.otherKey)), 404},
-			{"another instance's token", a.id, bearer(other.token), 404},
-			{"a repository with nothing published", other.id, bearer(other.token), 404},
-			{"an unknown repository", "ins_nothing", bearer(e.key), 404},
+			{"a wrong password", a.id, rpctest.Header("Authorization", "Basic "+basic("x", "nope")), 401},
+			{"an expired token", a.id, rpctest.Bearer(expired), 401},
+			{"the wsToken", a.id, rpctest.Bearer(a.created.WSToken), 401},
+			{"another org's key", a.id, rpctest.Bearer(e.otherKey), 404},
+			{"another org's key as password", a.id, rpctest.Header("Authorization", "Basic "+basic("x", e.otherKey)), 404},
+			{"another instance's token", a.id, rpctest.Bearer(other.token), 404},
+			{"a repository with nothing published", other.id, rpctest.Bearer(other.token), 404},
+			{"an unknown repository", "ins_nothing", rpctest.Bearer(e.key), 404},
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
-				r := do(t, newRequest(t, http.MethodGet, e.repoURL(c.repo, "")+infoRefs, nil, c.h))
+				r := rpctest.Do(t, rpctest.NewRequest(t, http.MethodGet, e.repoURL(c.repo, "")+infoRefs, nil, c.h))
 				if r.Status != c.status {
 					t.Fatalf("HTTP %d %.300s, want %d", r.Status, r.Body, c.status)
 				}
@@ -265,11 +266,11 @@ func TestPublishGitLocal(t *testing.T) {
 		if out, err := seGit(t, dir, "push", "origin", "HEAD:refs/heads/evil"); err == nil {
 			t.Fatalf("git push with the admin key succeeded: %s", out)
 		}
-		r := do(t, newRequest(t, http.MethodGet, e.repoURL(a.id, "")+"/info/refs?service=git-receive-pack", nil, bearer(e.key)))
-		wantError(t, r, http.StatusForbidden, methods.Forbidden)
-		r = do(t, newRequest(t, http.MethodPost, e.repoURL(a.id, "")+"/git-receive-pack", strings.NewReader("0000"),
-			hdr("Authorization", "Bearer "+e.key, "Content-Type", "application/x-git-receive-pack-request")))
-		wantError(t, r, http.StatusForbidden, methods.Forbidden)
+		r := rpctest.Do(t, rpctest.NewRequest(t, http.MethodGet, e.repoURL(a.id, "")+"/info/refs?service=git-receive-pack", nil, rpctest.Bearer(e.key)))
+		rpctest.WantError(t, r, http.StatusForbidden, methods.Forbidden)
+		r = rpctest.Do(t, rpctest.NewRequest(t, http.MethodPost, e.repoURL(a.id, "")+"/git-receive-pack", strings.NewReader("0000"),
+			rpctest.Header("Authorization", "Bearer "+e.key, "Content-Type", "application/x-git-receive-pack-request")))
+		rpctest.WantError(t, r, http.StatusForbidden, methods.Forbidden)
 		refs := seMustGit(t, "", "ls-remote", e.repoURL(a.id, a.token))
 		if strings.Contains(refs, "evil") || !strings.Contains(refs, sha2+"\trefs/heads/"+branch) {
 			t.Errorf("the repository's refs changed: %s", refs)
@@ -285,16 +286,16 @@ func TestPublishGitLocal(t *testing.T) {
 		if refs := seMustGit(t, "", "ls-remote", e.repoURL(a.id, e.key), "refs/heads/"+branch); !strings.HasPrefix(refs, sha3) {
 			t.Errorf("the branch is at %q, want %s", refs, sha3)
 		}
-		wantError(t, callPlatform(t, e.srv, e.key, methods.SessionsPublish, map[string]any{"instanceId": a.id, "sessionId": "ses_nothing"}),
+		rpctest.WantError(t, rpctest.CallPlatform(t, e.srv, e.key, methods.SessionsPublish, map[string]any{"instanceId": a.id, "sessionId": "ses_nothing"}),
 			http.StatusNotFound, methods.NotFound)
-		wantError(t, callPlatform(t, e.srv, e.otherKey, methods.SessionsPublish, map[string]any{"instanceId": a.id, "sessionId": sid}),
+		rpctest.WantError(t, rpctest.CallPlatform(t, e.srv, e.otherKey, methods.SessionsPublish, map[string]any{"instanceId": a.id, "sessionId": sid}),
 			http.StatusNotFound, methods.NotFound)
-		wantError(t, callInstance(t, e.srv, a.id, bearer(a.token), methods.PublishSession, map[string]any{"sessionId": "ses_nothing"}),
+		rpctest.WantError(t, rpctest.CallInstance(t, e.srv, a.id, rpctest.Bearer(a.token), methods.PublishSession, map[string]any{"sessionId": "ses_nothing"}),
 			http.StatusNotFound, methods.NotFound)
 	})
 	t.Run("each session has its branch", func(t *testing.T) {
-		v := wantOK(t, callInstance(t, e.srv, a.id, bearer(a.token), methods.CreateSession, map[string]any{"presetId": "page"}))
-		sid2 := decode[methods.InstanceCreateSessionOutput](t, v).SessionID
+		v := rpctest.WantOK(t, rpctest.CallInstance(t, e.srv, a.id, rpctest.Bearer(a.token), methods.CreateSession, map[string]any{"presetId": "page"}))
+		sid2 := rpctest.Decode[methods.InstanceCreateSessionOutput](t, v).SessionID
 		e.waitSession(t, a.id, sid2, "active")
 		a.sh(t, "cd /workspace && echo second session > SECOND")
 		sha := seWantPushed(t, a.publish(t, sid2))
@@ -333,11 +334,11 @@ func TestPublishVCSTypes(t *testing.T) {
 			}
 			i.sh(t, "echo work > /workspace/work.txt")
 			p := i.publish(t, i.created.SessionID)
-			wantKeys(t, "publish value", p.raw, "ok", "pushed", "error")
+			rpctest.WantKeys(t, "publish value", p.raw, "ok", "pushed", "error")
 			seWantNotPublished(t, p, c.mentions)
 			seWantNotPublished(t, e.platformPublish(t, i.id, i.created.SessionID), c.mentions)
-			r := do(t, newRequest(t, http.MethodGet, e.repoURL(i.id, "")+"/info/refs?service=git-upload-pack", nil, bearer(e.key)))
-			wantError(t, r, http.StatusNotFound, methods.NotFound)
+			r := rpctest.Do(t, rpctest.NewRequest(t, http.MethodGet, e.repoURL(i.id, "")+"/info/refs?service=git-upload-pack", nil, rpctest.Bearer(e.key)))
+			rpctest.WantError(t, r, http.StatusNotFound, methods.NotFound)
 		})
 	}
 }

@@ -161,14 +161,16 @@ func BenchmarkSandboxColdStart(b *testing.B) {
 					b.Errorf("ensureSandbox: %v", err)
 					return
 				}
+				// The event's own time is the measurement; the poll only
+				// finds it.
 				var at time.Time
-				deadline := time.Now().Add(testutil.Medium)
-				for time.Now().Before(deadline) {
-					if t, ok := i.eventAfter("sandbox_running", t0); ok {
-						at = t
-						break
-					}
-					time.Sleep(5 * time.Millisecond)
+				if !testutil.Until(testutil.Medium, func() bool {
+					var ok bool
+					at, ok = i.eventAfter("sandbox_running", t0)
+					return ok
+				}) {
+					b.Errorf("no sandbox_running event within %s of ensureSandbox", testutil.Medium)
+					return
 				}
 				concurrent[k] = at.Sub(t0)
 			}()
@@ -331,6 +333,9 @@ func sbMemOf(pid int) (rss, pss int64) {
 // shares the pages of common binaries among the sandboxes) and of its
 // memory cgroup.
 func BenchmarkSandboxIdleMemory(b *testing.B) {
+	// idleSettle is how long the sandboxes idle, once all are ready,
+	// before their memory is read.
+	const idleSettle = 2 * time.Second
 	const n = 200
 	e := sbStart(b, platform.Config{})
 	e.publish("bench", "-tick", "1h")
@@ -345,8 +350,10 @@ func BenchmarkSandboxIdleMemory(b *testing.B) {
 			i.waitStatus(b, methods.InstanceReady)
 			ids[k] = i.statusNow().Sandbox.E2BID
 		}
-		// Let start-up work (health checks, first log lines) settle.
-		time.Sleep(2 * time.Second)
+		// Not a wait for a condition: the measurement is of sandboxes that
+		// have idled a while, and no event marks the end of their start-up
+		// work (health checks, first log lines, the runtimes settling).
+		time.Sleep(idleSettle)
 		type part struct{ rss, pss int64 }
 		parts := map[string]*part{"bwrap": {}, "supervisor": {}, "agent": {}, "other": {}}
 		var rss, pss, cg, procs int64

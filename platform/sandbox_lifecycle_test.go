@@ -422,9 +422,9 @@ func sbKillAll(nodeDir string) {
 		}
 		sbKillOne(nodeDir, id)
 		for _, d := range sbCgroupDirs(id) {
-			for i := 0; i < 100 && os.Remove(d) != nil && sbExists(d); i++ {
-				time.Sleep(10 * time.Millisecond)
-			}
+			// A cgroup can be removed once the kernel has seen its last
+			// process go. A cleanup, so a cgroup that stays is no failure.
+			testutil.Until(testutil.Short, func() bool { return os.Remove(d) == nil || !sbExists(d) })
 		}
 	}
 }
@@ -435,16 +435,15 @@ func sbKillOne(nodeDir, id string) {
 		_ = os.WriteFile(filepath.Join(d, "freezer.state"), []byte("THAWED"), 0)
 		_ = os.WriteFile(filepath.Join(d, "cgroup.freeze"), []byte("0"), 0)
 	}
-	for deadline := time.Now().Add(testutil.Short); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	// Kill until none is left: a process may fork while the others die.
+	testutil.Until(testutil.Short, func() bool {
 		pids := sbHostPids(nodeDir, id)
-		if len(pids) == 0 {
-			return
-		}
 		for _, p := range pids {
 			_ = syscall.Kill(p, syscall.SIGCONT)
 			_ = syscall.Kill(p, syscall.SIGKILL)
 		}
-	}
+		return len(pids) == 0
+	})
 }
 
 // ---------------------------------------------------------------------------

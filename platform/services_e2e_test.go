@@ -23,6 +23,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/roosthq/roost/internal/testutil"
+	"github.com/roosthq/roost/internal/testutil/rpctest"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/platform"
 )
@@ -58,7 +59,7 @@ func (e *seEnv) codeOf(t testing.TB, u string) string {
 // seGet fetches u with the headers, following no redirect.
 func seGet(t testing.TB, u string, h http.Header) (*http.Response, string) {
 	t.Helper()
-	req := newRequest(t, http.MethodGet, u, nil, h)
+	req := rpctest.NewRequest(t, http.MethodGet, u, nil, h)
 	resp, err := seNoRedirect.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", u, err)
@@ -119,9 +120,9 @@ func TestServiceURLs(t *testing.T) {
 			t.Errorf("a second getServiceUrl gave %s, want %s", again, web)
 		}
 		var out methods.GetServiceURLOutput
-		v := wantOK(t, callPlatform(t, e.srv, e.key, methods.ServicesGetURL, map[string]any{"instanceId": a.id, "sessionId": sid, "serviceType": "web"}))
-		wantKeys(t, "services.getUrl value", v, "url")
-		out = decode[methods.GetServiceURLOutput](t, v)
+		v := rpctest.WantOK(t, rpctest.CallPlatform(t, e.srv, e.key, methods.ServicesGetURL, map[string]any{"instanceId": a.id, "sessionId": sid, "serviceType": "web"}))
+		rpctest.WantKeys(t, "services.getUrl value", v, "url")
+		out = rpctest.Decode[methods.GetServiceURLOutput](t, v)
 		if out.URL == nil || *out.URL != web {
 			t.Errorf("services.getUrl = %v, want %s", out.URL, web)
 		}
@@ -135,12 +136,12 @@ func TestServiceURLs(t *testing.T) {
 		}
 	})
 	t.Run("getServiceUrls", func(t *testing.T) {
-		v := wantOK(t, callInstance(t, e.srv, a.id, bearer(a.token), methods.GetServiceURLs, map[string]any{"sessionId": sid}))
-		wantKeys(t, "getServiceUrls value", v, "services")
+		v := rpctest.WantOK(t, rpctest.CallInstance(t, e.srv, a.id, rpctest.Bearer(a.token), methods.GetServiceURLs, map[string]any{"sessionId": sid}))
+		rpctest.WantKeys(t, "getServiceUrls value", v, "services")
 		var out struct {
 			Services []map[string]any `json:"services"`
 		}
-		out = decode[struct {
+		out = rpctest.Decode[struct {
 			Services []map[string]any `json:"services"`
 		}](t, v)
 		if len(out.Services) != 1 {
@@ -159,22 +160,22 @@ func TestServiceURLs(t *testing.T) {
 	t.Run("refused service types", func(t *testing.T) {
 		for _, st := range []string{"db", "WEB", "", "port:", "port:0", "port:65536", "port:abc", "port:-1", "port:80x", "port: 80"} {
 			t.Run(st, func(t *testing.T) {
-				r := callInstance(t, e.srv, a.id, bearer(a.token), methods.GetServiceURL, map[string]any{"sessionId": sid, "serviceType": st})
-				wantFieldError(t, r, "serviceType", "")
+				r := rpctest.CallInstance(t, e.srv, a.id, rpctest.Bearer(a.token), methods.GetServiceURL, map[string]any{"sessionId": sid, "serviceType": st})
+				rpctest.WantFieldError(t, r, "serviceType", "")
 				if !strings.HasPrefix(st, "port:") && (!strings.Contains(r.Error.Message, "web") || !strings.Contains(r.Error.Message, "port:N")) {
 					t.Errorf("the message %q does not list the services", r.Error.Message)
 				}
-				wantFieldError(t, callPlatform(t, e.srv, e.key, methods.ServicesGetURL,
+				rpctest.WantFieldError(t, rpctest.CallPlatform(t, e.srv, e.key, methods.ServicesGetURL,
 					map[string]any{"instanceId": a.id, "sessionId": sid, "serviceType": st}), "serviceType", "")
 			})
 		}
 	})
 	t.Run("instances.status lists them", func(t *testing.T) {
-		v := wantOK(t, callPlatform(t, e.srv, e.key, methods.InstancesStatus, map[string]any{"instanceId": a.id}))
+		v := rpctest.WantOK(t, rpctest.CallPlatform(t, e.srv, e.key, methods.InstancesStatus, map[string]any{"instanceId": a.id}))
 		var st struct {
 			ServiceURLs []map[string]any `json:"serviceUrls"`
 		}
-		st = decode[struct {
+		st = rpctest.Decode[struct {
 			ServiceURLs []map[string]any `json:"serviceUrls"`
 		}](t, v)
 		found := map[string]map[string]any{}
@@ -199,7 +200,7 @@ func TestServiceURLs(t *testing.T) {
 		if out.URL != nil {
 			t.Errorf("getServiceUrl without a sandbox = %s, want null", *out.URL)
 		}
-		resp, body := seGet(t, web, bearer(a.token))
+		resp, body := seGet(t, web, rpctest.Bearer(a.token))
 		seWantStatus(t, resp, body, http.StatusConflict, methods.Conflict)
 	})
 }
@@ -224,17 +225,17 @@ func TestServiceProxy(t *testing.T) {
 			status int // 200: the page
 		}{
 			{"no token", nil, "", 401},
-			{"the instance token as Bearer", bearer(a.token), "", 200},
-			{"the instance token as cookie", hdr("Cookie", "roost_service="+a.token), "", 200},
-			{"another instance's token", bearer(b.token), "", 401},
+			{"the instance token as Bearer", rpctest.Bearer(a.token), "", 200},
+			{"the instance token as cookie", rpctest.Header("Cookie", "roost_service="+a.token), "", 200},
+			{"another instance's token", rpctest.Bearer(b.token), "", 401},
 			{"another instance's token in the query", nil, "?token=" + b.token, 401},
-			{"another instance's token as cookie", hdr("Cookie", "roost_service="+b.token), "", 401},
-			{"an expired token", bearer(expired), "", 401},
-			{"a tampered token", bearer(tamper(t, a.token)), "", 401},
-			{"the wsToken", bearer(a.created.WSToken), "", 401},
-			{"an API key", bearer(e.key), "", 401},
-			{"the instance cookie of the RPC", hdr("Cookie", "roost_instance="+a.token), "", 401},
-			{"a Basic credential", hdr("Authorization", "Basic eDp5"), "", 401},
+			{"another instance's token as cookie", rpctest.Header("Cookie", "roost_service="+b.token), "", 401},
+			{"an expired token", rpctest.Bearer(expired), "", 401},
+			{"a tampered token", rpctest.Bearer(rpctest.Tamper(t, a.token)), "", 401},
+			{"the wsToken", rpctest.Bearer(a.created.WSToken), "", 401},
+			{"an API key", rpctest.Bearer(e.key), "", 401},
+			{"the instance cookie of the RPC", rpctest.Header("Cookie", "roost_instance="+a.token), "", 401},
+			{"a Basic credential", rpctest.Header("Authorization", "Basic eDp5"), "", 401},
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
@@ -292,33 +293,33 @@ func TestServiceProxy(t *testing.T) {
 		if sbA == sbB {
 			t.Fatalf("both instances have sandbox %s", sbA)
 		}
-		resp, body := seGet(t, webA, bearer(a.token))
+		resp, body := seGet(t, webA, rpctest.Bearer(a.token))
 		seWantPage(t, resp, body, sbA, "/")
-		resp, body = seGet(t, webB, bearer(b.token))
+		resp, body = seGet(t, webB, rpctest.Bearer(b.token))
 		seWantPage(t, resp, body, sbB, "/")
-		resp, body = seGet(t, b.serviceURL(t, b.created.SessionID, "port:3000")+"x", bearer(b.token))
+		resp, body = seGet(t, b.serviceURL(t, b.created.SessionID, "port:3000")+"x", rpctest.Bearer(b.token))
 		seWantPage(t, resp, body, sbB, "/x")
 	})
 	t.Run("unknown codes", func(t *testing.T) {
 		for _, code := range []string{"aaaaaaaaaaaaaaaaaaaaaaaaaa", "short", codeA + "a", strings.ToUpper(codeA)} {
-			resp, body := seGet(t, e.srv.URL+"/s/"+code+"/", bearer(a.token))
+			resp, body := seGet(t, e.srv.URL+"/s/"+code+"/", rpctest.Bearer(a.token))
 			seWantStatus(t, resp, body, 404, methods.NotFound)
 		}
 	})
 	t.Run("websocket", func(t *testing.T) {
 		wsURL := seWSBase(webA) + "ws"
-		for name, h := range map[string]http.Header{"Bearer": bearer(a.token), "cookie": hdr("Cookie", "roost_service="+a.token)} {
+		for name, h := range map[string]http.Header{"Bearer": rpctest.Bearer(a.token), "cookie": rpctest.Header("Cookie", "roost_service="+a.token)} {
 			t.Run(name, func(t *testing.T) {
 				ws := seDial(t, ctx, wsURL, h)
 				seEcho(t, ctx, ws, websocket.MessageText, []byte("through the service"), "")
-				seEcho(t, ctx, ws, websocket.MessageBinary, seRandom(t, 256<<10), "")
+				seEcho(t, ctx, ws, websocket.MessageBinary, rpctest.Random(t, 256<<10), "")
 				if err := ws.Close(websocket.StatusNormalClosure, ""); err != nil {
 					t.Errorf("close: %v", err)
 				}
 			})
 		}
 		seRefused(t, ctx, wsURL, nil, 401, methods.Unauthorized)
-		seRefused(t, ctx, wsURL, bearer(b.token), 401, methods.Unauthorized)
+		seRefused(t, ctx, wsURL, rpctest.Bearer(b.token), 401, methods.Unauthorized)
 	})
 	t.Run("a chunked response streams", func(t *testing.T) {
 		// The server sends a first chunk, then waits for a file before the
@@ -351,10 +352,10 @@ EOF
 		a.background(t, "python3 /workspace/stream.py", 8081)
 		u := a.serviceURL(t, a.created.SessionID, "port:8081")
 		testutil.Eventually(t, testutil.Medium, "the streaming server up", func() bool {
-			resp, body := seGet(t, u+"ready", bearer(a.token))
+			resp, body := seGet(t, u+"ready", rpctest.Bearer(a.token))
 			return resp.StatusCode == 200 && body == "first /ready\n"
 		})
-		resp, err := seNoRedirect.Do(newRequest(t, http.MethodGet, u+"stream?n=1", nil, bearer(a.token)))
+		resp, err := seNoRedirect.Do(rpctest.NewRequest(t, http.MethodGet, u+"stream?n=1", nil, rpctest.Bearer(a.token)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -379,7 +380,7 @@ EOF
 		u := a.serviceURL(t, a.created.SessionID, "port:8082") + "big.bin"
 		var resp *http.Response
 		testutil.Eventually(t, testutil.Medium, "the file server up", func() bool {
-			r, err := seNoRedirect.Do(newRequest(t, http.MethodGet, u, nil, bearer(a.token)))
+			r, err := seNoRedirect.Do(rpctest.NewRequest(t, http.MethodGet, u, nil, rpctest.Bearer(a.token)))
 			if err != nil {
 				return false
 			}
@@ -398,7 +399,7 @@ EOF
 		}
 	})
 	t.Run("nothing listens", func(t *testing.T) {
-		resp, body := seGet(t, a.serviceURL(t, a.created.SessionID, "port:9")+"", bearer(a.token))
+		resp, body := seGet(t, a.serviceURL(t, a.created.SessionID, "port:9")+"", rpctest.Bearer(a.token))
 		if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, `"ok":false`) {
 			t.Fatalf("a port nothing listens on answered HTTP %d %s, want 502", resp.StatusCode, body)
 		}
@@ -425,7 +426,7 @@ func TestServicePublic(t *testing.T) {
 	port := i.serviceURL(t, i.created.SessionID, "port:3000")
 	resp, body = seGet(t, port, nil)
 	seWantStatus(t, resp, body, 401, methods.Unauthorized)
-	resp, body = seGet(t, port, bearer(i.token))
+	resp, body = seGet(t, port, rpctest.Bearer(i.token))
 	seWantPage(t, resp, body, sb, "/")
 }
 
@@ -442,13 +443,13 @@ func TestServiceDomain(t *testing.T) {
 	if !ok || !strings.HasPrefix(u, "https://") || !seCode.MatchString(code) {
 		t.Fatalf("service URL %q, want https://{code}.svc.test/", u)
 	}
-	if pu := decode[methods.GetServiceURLOutput](t, wantOK(t, callPlatform(t, e.srv, e.key, methods.ServicesGetURL,
+	if pu := rpctest.Decode[methods.GetServiceURLOutput](t, rpctest.WantOK(t, rpctest.CallPlatform(t, e.srv, e.key, methods.ServicesGetURL,
 		map[string]any{"instanceId": a.id, "sessionId": a.created.SessionID, "serviceType": "web"}))); pu.URL == nil || *pu.URL != u {
 		t.Errorf("services.getUrl = %v, want %s", pu.URL, u)
 	}
 	host := code + ".svc.test"
 	get := func(t *testing.T, path, hostHeader string, h http.Header) (*http.Response, string) {
-		req := newRequest(t, http.MethodGet, e.srv.URL+path, nil, h)
+		req := rpctest.NewRequest(t, http.MethodGet, e.srv.URL+path, nil, h)
 		req.Host = hostHeader
 		resp, err := seNoRedirect.Do(req)
 		if err != nil {
@@ -460,9 +461,9 @@ func TestServiceDomain(t *testing.T) {
 	}
 
 	t.Run("Bearer", func(t *testing.T) {
-		resp, body := get(t, "/", host, bearer(a.token))
+		resp, body := get(t, "/", host, rpctest.Bearer(a.token))
 		seWantPage(t, resp, body, sb, "/")
-		resp, body = get(t, "/deep/x?y=1", host+":443", bearer(a.token))
+		resp, body = get(t, "/deep/x?y=1", host+":443", rpctest.Bearer(a.token))
 		seWantPage(t, resp, body, sb, "/deep/x")
 	})
 	t.Run("no token", func(t *testing.T) {
@@ -483,11 +484,11 @@ func TestServiceDomain(t *testing.T) {
 		if ck == nil || ck.Path != "/" || ck.Value != a.token {
 			t.Fatalf("cookie %+v, want roost_service for path /", ck)
 		}
-		resp, body = get(t, "/p", host, hdr("Cookie", "roost_service="+ck.Value))
+		resp, body = get(t, "/p", host, rpctest.Header("Cookie", "roost_service="+ck.Value))
 		seWantPage(t, resp, body, sb, "/p")
 	})
 	t.Run("websocket", func(t *testing.T) {
-		ws, resp, err := websocket.Dial(ctx, seWSBase(e.srv.URL)+"/ws", &websocket.DialOptions{Host: host, HTTPHeader: bearer(a.token)})
+		ws, resp, err := websocket.Dial(ctx, seWSBase(e.srv.URL)+"/ws", &websocket.DialOptions{Host: host, HTTPHeader: rpctest.Bearer(a.token)})
 		if err != nil {
 			t.Fatalf("websocket by host: %v %v", err, resp)
 		}
@@ -496,12 +497,12 @@ func TestServiceDomain(t *testing.T) {
 		ws.Close(websocket.StatusNormalClosure, "")
 	})
 	t.Run("unknown code", func(t *testing.T) {
-		resp, body := get(t, "/", "aaaaaaaaaaaaaaaaaaaaaaaaaa.svc.test", bearer(a.token))
+		resp, body := get(t, "/", "aaaaaaaaaaaaaaaaaaaaaaaaaa.svc.test", rpctest.Bearer(a.token))
 		seWantStatus(t, resp, body, 404, methods.NotFound)
 	})
 	t.Run("the base host is the platform", func(t *testing.T) {
 		// The path form still works, and the API is not shadowed.
-		resp, body := get(t, "/s/"+code+"/", strings.TrimPrefix(e.srv.URL, "http://"), bearer(a.token))
+		resp, body := get(t, "/s/"+code+"/", strings.TrimPrefix(e.srv.URL, "http://"), rpctest.Bearer(a.token))
 		seWantPage(t, resp, body, sb, "/")
 		resp, body = get(t, "/healthz", strings.TrimPrefix(e.srv.URL, "http://"), nil)
 		if resp.StatusCode != 200 || strings.Contains(body, "hello from") {
@@ -509,7 +510,7 @@ func TestServiceDomain(t *testing.T) {
 		}
 		// A deeper name under the domain is not a service: the platform
 		// answers it as itself.
-		resp, body = get(t, "/healthz", "x."+host, bearer(a.token))
+		resp, body = get(t, "/healthz", "x."+host, rpctest.Bearer(a.token))
 		if resp.StatusCode != 200 || strings.Contains(body, "hello from") {
 			t.Errorf("x.%s answered HTTP %d %s", host, resp.StatusCode, body)
 		}

@@ -10,7 +10,6 @@ package platform_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/roosthq/roost/client"
 	"github.com/roosthq/roost/internal/testutil"
+	"github.com/roosthq/roost/internal/testutil/rpctest"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/platform"
 	"github.com/roosthq/roost/platform/auth"
@@ -215,8 +215,8 @@ func seRefused(t testing.TB, ctx context.Context, u string, h http.Header, statu
 		t.Errorf("the refusal carries upgrade headers: %v", resp.Header)
 	}
 	var env struct {
-		OK    *bool      `json:"ok"`
-		Error *wireError `json:"error"`
+		OK    *bool              `json:"ok"`
+		Error *rpctest.WireError `json:"error"`
 	}
 	if err := json.Unmarshal(body, &env); err != nil || env.OK == nil || *env.OK || env.Error == nil {
 		t.Fatalf("the refusal is not an RPC error reply: %s", body)
@@ -243,16 +243,6 @@ func seEcho(t testing.TB, ctx context.Context, c *websocket.Conn, typ websocket.
 	if gt != typ || !bytes.Equal(got, want) {
 		t.Fatalf("websocket answered %v %.80q (%d bytes), want %v %.80q (%d bytes)", gt, got, len(got), typ, want, len(want))
 	}
-}
-
-// seRandom returns n random bytes.
-func seRandom(t testing.TB, n int) []byte {
-	t.Helper()
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // seRawList returns the raw sessions array of a list reply.
@@ -297,18 +287,18 @@ func TestSessionsAutoCreate(t *testing.T) {
 	}
 
 	t.Run("blocking with inputs", func(t *testing.T) {
-		r := callPlatform(t, e.srv, e.key, methods.InstancesCreate, map[string]any{
+		r := rpctest.CallPlatform(t, e.srv, e.key, methods.InstancesCreate, map[string]any{
 			"templateSlug": "default", "name": "auto", "bundleSlug": "echo",
 			"autoCreateSession": map[string]any{"presetId": "chat", "blocking": true, "initialPrompt": "Fix the failing test",
 				"resourceIds": []string{res.ResourceID}, "fileIds": []string{data.FileID}},
 		})
-		v := wantOK(t, r)
-		wantKeys(t, "instances.create value", v, "instanceId", "status", "sessionId", "wsToken")
-		out := decode[methods.CreateInstanceOutput](t, v)
+		v := rpctest.WantOK(t, r)
+		rpctest.WantKeys(t, "instances.create value", v, "instanceId", "status", "sessionId", "wsToken")
+		out := rpctest.Decode[methods.CreateInstanceOutput](t, v)
 		if out.Status != methods.InstanceReady || !strings.HasPrefix(out.SessionID, "ses_") || out.WSToken == "" {
 			t.Fatalf("instances.create = %+v, want status ready with a session and a wsToken", out)
 		}
-		claims := jwtPart(t, out.WSToken, 1)
+		claims := rpctest.JWTPart(t, out.WSToken, 1)
 		if claims["sid"] != out.SessionID || claims["sub"] != out.InstanceID {
 			t.Errorf("wsToken claims %v do not name session %s of %s", claims, out.SessionID, out.InstanceID)
 		}
@@ -368,9 +358,9 @@ func TestSessionsAutoCreate(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r := callPlatform(t, e.srv, e.key, methods.InstancesCreate, map[string]any{
+			r := rpctest.CallPlatform(t, e.srv, e.key, methods.InstancesCreate, map[string]any{
 				"templateSlug": "default", "name": "auto-bad", "bundleSlug": "echo", "autoCreateSession": c.auto})
-			wantError(t, r, c.status, c.typ)
+			rpctest.WantError(t, r, c.status, c.typ)
 		})
 	}
 }
@@ -390,10 +380,10 @@ func TestSessionsCreate(t *testing.T) {
 
 	var blockingID, createdID, instanceRPCID string
 	t.Run("sessions.create blocking", func(t *testing.T) {
-		v := wantOK(t, callPlatform(t, e.srv, e.key, methods.SessionsCreate,
+		v := rpctest.WantOK(t, rpctest.CallPlatform(t, e.srv, e.key, methods.SessionsCreate,
 			map[string]any{"instanceId": a.id, "presetId": "chat", "blocking": true}))
-		wantKeys(t, "sessions.create value", v, "sessionId", "status", "wsToken")
-		out := decode[methods.CreateSessionOutput](t, v)
+		rpctest.WantKeys(t, "sessions.create value", v, "sessionId", "status", "wsToken")
+		out := rpctest.Decode[methods.CreateSessionOutput](t, v)
 		if out.Status != "active" {
 			t.Fatalf("blocking sessions.create status = %q, want active", out.Status)
 		}
@@ -414,22 +404,22 @@ func TestSessionsCreate(t *testing.T) {
 		createdID = out.SessionID
 	})
 	t.Run("createSession", func(t *testing.T) {
-		v := wantOK(t, callInstance(t, e.srv, a.id, bearer(a.token), methods.CreateSession, map[string]any{"presetId": "chat"}))
-		wantKeys(t, "createSession value", v, "sessionId")
-		id := decode[methods.InstanceCreateSessionOutput](t, v).SessionID
+		v := rpctest.WantOK(t, rpctest.CallInstance(t, e.srv, a.id, rpctest.Bearer(a.token), methods.CreateSession, map[string]any{"presetId": "chat"}))
+		rpctest.WantKeys(t, "createSession value", v, "sessionId")
+		id := rpctest.Decode[methods.InstanceCreateSessionOutput](t, v).SessionID
 		e.waitSession(t, a.id, id, "active")
 		instanceRPCID = id
 	})
 	t.Run("lists", func(t *testing.T) {
 		want := []string{blockingID, createdID, instanceRPCID}
-		platformList := seRawSessions(t, wantOK(t, callPlatform(t, e.srv, e.key, methods.SessionsList, map[string]any{"instanceId": a.id})))
-		instanceList := seRawSessions(t, wantOK(t, callInstance(t, e.srv, a.id, bearer(a.token), methods.ListSessions, map[string]any{})))
-		status := wantOK(t, callPlatform(t, e.srv, e.key, methods.InstancesStatus, map[string]any{"instanceId": a.id}))
+		platformList := seRawSessions(t, rpctest.WantOK(t, rpctest.CallPlatform(t, e.srv, e.key, methods.SessionsList, map[string]any{"instanceId": a.id})))
+		instanceList := seRawSessions(t, rpctest.WantOK(t, rpctest.CallInstance(t, e.srv, a.id, rpctest.Bearer(a.token), methods.ListSessions, map[string]any{})))
+		status := rpctest.WantOK(t, rpctest.CallPlatform(t, e.srv, e.key, methods.InstancesStatus, map[string]any{"instanceId": a.id}))
 		statusList := seRawSessions(t, status)
 		for name, l := range map[string][]map[string]json.RawMessage{"sessions.list": platformList, "listSessions": instanceList, "instances.status": statusList} {
 			var ids []string
 			for _, s := range l {
-				ids = append(ids, decode[string](t, s["id"]))
+				ids = append(ids, rpctest.Decode[string](t, s["id"]))
 				if len(s) != 4 || s["presetId"] == nil || s["status"] == nil || s["createdAt"] == nil {
 					t.Errorf("%s: a session has fields %v, want id, presetId, status, createdAt", name, slices.Sorted(maps.Keys(s)))
 				}
@@ -439,18 +429,18 @@ func TestSessionsCreate(t *testing.T) {
 			}
 		}
 		for n := range want {
-			ms := decode[json.Number](t, instanceList[n]["createdAt"])
+			ms := rpctest.Decode[json.Number](t, instanceList[n]["createdAt"])
 			if _, err := ms.Int64(); err != nil || bytes.HasPrefix(instanceList[n]["createdAt"], []byte(`"`)) {
 				t.Fatalf("listSessions createdAt %s is not a number of milliseconds", instanceList[n]["createdAt"])
 			}
 			n64, _ := ms.Int64()
 			for name, l := range map[string][]map[string]json.RawMessage{"sessions.list": platformList, "instances.status": statusList} {
-				tm := parseTime(t, name+" createdAt", decode[string](t, l[n]["createdAt"]))
+				tm := rpctest.ParseTime(t, name+" createdAt", rpctest.Decode[string](t, l[n]["createdAt"]))
 				if !tm.Equal(time.UnixMilli(n64)) {
 					t.Errorf("%s createdAt %s and listSessions createdAt %d differ", name, tm, n64)
 				}
 			}
-			if p := decode[string](t, platformList[n]["presetId"]); p != []string{"chat", "page", "chat"}[n] {
+			if p := rpctest.Decode[string](t, platformList[n]["presetId"]); p != []string{"chat", "page", "chat"}[n] {
 				t.Errorf("session %d presetId = %q", n, p)
 			}
 		}
@@ -459,16 +449,16 @@ func TestSessionsCreate(t *testing.T) {
 	t.Run("presets", func(t *testing.T) {
 		cases := []struct {
 			name string
-			call func(preset string) reply
+			call func(preset string) rpctest.Reply
 		}{
-			{"sessions.create", func(p string) reply {
-				return callPlatform(t, e.srv, e.key, methods.SessionsCreate, map[string]any{"instanceId": a.id, "presetId": p})
+			{"sessions.create", func(p string) rpctest.Reply {
+				return rpctest.CallPlatform(t, e.srv, e.key, methods.SessionsCreate, map[string]any{"instanceId": a.id, "presetId": p})
 			}},
-			{"createSession", func(p string) reply {
-				return callInstance(t, e.srv, a.id, bearer(a.token), methods.CreateSession, map[string]any{"presetId": p})
+			{"createSession", func(p string) rpctest.Reply {
+				return rpctest.CallInstance(t, e.srv, a.id, rpctest.Bearer(a.token), methods.CreateSession, map[string]any{"presetId": p})
 			}},
-			{"instances.create autoCreateSession", func(p string) reply {
-				return callPlatform(t, e.srv, e.key, methods.InstancesCreate, map[string]any{"templateSlug": "default", "name": "x",
+			{"instances.create autoCreateSession", func(p string) rpctest.Reply {
+				return rpctest.CallPlatform(t, e.srv, e.key, methods.InstancesCreate, map[string]any{"templateSlug": "default", "name": "x",
 					"bundleSlug": "echo", "autoCreateSession": map[string]any{"presetId": p}})
 			}},
 		}
@@ -476,7 +466,7 @@ func TestSessionsCreate(t *testing.T) {
 			for _, preset := range []string{"debug", "", "CHAT"} {
 				t.Run(c.name+" "+preset, func(t *testing.T) {
 					r := c.call(preset)
-					wantFieldError(t, r, "presetId", "enum")
+					rpctest.WantFieldError(t, r, "presetId", "enum")
 					if !strings.Contains(r.Error.Message, "chat, page") {
 						t.Errorf("the message %q does not list the bundle's presets", r.Error.Message)
 					}
@@ -493,9 +483,9 @@ func TestSessionsCreate(t *testing.T) {
 	})
 
 	t.Run("instance without bundle", func(t *testing.T) {
-		wantFieldError(t, callPlatform(t, e.srv, e.key, methods.SessionsCreate, map[string]any{"instanceId": bare.id, "presetId": "chat"}), "presetId", "no_bundle")
-		wantFieldError(t, callInstance(t, e.srv, bare.id, bearer(bare.token), methods.CreateSession, map[string]any{"presetId": "chat"}), "presetId", "no_bundle")
-		wantFieldError(t, callPlatform(t, e.srv, e.key, methods.InstancesCreate, map[string]any{"templateSlug": "default", "name": "x",
+		rpctest.WantFieldError(t, rpctest.CallPlatform(t, e.srv, e.key, methods.SessionsCreate, map[string]any{"instanceId": bare.id, "presetId": "chat"}), "presetId", "no_bundle")
+		rpctest.WantFieldError(t, rpctest.CallInstance(t, e.srv, bare.id, rpctest.Bearer(bare.token), methods.CreateSession, map[string]any{"presetId": "chat"}), "presetId", "no_bundle")
+		rpctest.WantFieldError(t, rpctest.CallPlatform(t, e.srv, e.key, methods.InstancesCreate, map[string]any{"templateSlug": "default", "name": "x",
 			"autoCreateSession": map[string]any{"presetId": "chat"}}), "autoCreateSession", "requires")
 		l, err := e.admin.ListSessions(ctx, bare.id)
 		if err != nil || len(l.Sessions) != 0 {
@@ -525,13 +515,13 @@ func TestSessionsCreate(t *testing.T) {
 				if c.expiresIn != nil {
 					in["expiresIn"] = c.expiresIn
 				}
-				r := callPlatform(t, e.srv, e.key, methods.SessionsCreate, in)
+				r := rpctest.CallPlatform(t, e.srv, e.key, methods.SessionsCreate, in)
 				if c.reason != "" {
-					wantFieldError(t, r, "expiresIn", c.reason)
+					rpctest.WantFieldError(t, r, "expiresIn", c.reason)
 					return
 				}
-				out := decode[methods.CreateSessionOutput](t, wantOK(t, r))
-				claims := jwtPart(t, out.WSToken, 1)
+				out := rpctest.Decode[methods.CreateSessionOutput](t, rpctest.WantOK(t, r))
+				claims := rpctest.JWTPart(t, out.WSToken, 1)
 				if ttl := claims["exp"].(float64) - claims["iat"].(float64); ttl != c.wantTTL {
 					t.Errorf("wsToken lives %vs, want %vs", ttl, c.wantTTL)
 				}
@@ -544,7 +534,7 @@ func TestSessionsCreate(t *testing.T) {
 
 	t.Run("origin", func(t *testing.T) {
 		out := e.session(t, methods.CreateSessionInput{InstanceID: a.id, PresetID: "chat", Origin: "https://app.example"})
-		if o := jwtPart(t, out.WSToken, 1)["origin"]; o != "https://app.example" {
+		if o := rpctest.JWTPart(t, out.WSToken, 1)["origin"]; o != "https://app.example" {
 			t.Errorf("wsToken origin = %v", o)
 		}
 	})
@@ -562,14 +552,14 @@ func TestSessionsCreate(t *testing.T) {
 		}
 		for _, c := range cases {
 			t.Run(c.method, func(t *testing.T) {
-				wantError(t, callPlatform(t, e.srv, e.otherKey, c.method, c.input), http.StatusNotFound, methods.NotFound)
+				rpctest.WantError(t, rpctest.CallPlatform(t, e.srv, e.otherKey, c.method, c.input), http.StatusNotFound, methods.NotFound)
 			})
 		}
 		// An instance token opens its own instance only.
-		wantError(t, callInstance(t, e.srv, bare.id, bearer(a.token), methods.CreateSession, map[string]any{"presetId": "chat"}),
+		rpctest.WantError(t, rpctest.CallInstance(t, e.srv, bare.id, rpctest.Bearer(a.token), methods.CreateSession, map[string]any{"presetId": "chat"}),
 			http.StatusNotFound, methods.NotFound)
 		// A session of one instance is not found through another.
-		wantError(t, callPlatform(t, e.srv, e.key, methods.SessionsPublish, map[string]any{"instanceId": bare.id, "sessionId": blockingID}),
+		rpctest.WantError(t, rpctest.CallPlatform(t, e.srv, e.key, methods.SessionsPublish, map[string]any{"instanceId": bare.id, "sessionId": blockingID}),
 			http.StatusNotFound, methods.NotFound)
 	})
 
@@ -578,7 +568,7 @@ func TestSessionsCreate(t *testing.T) {
 		if _, err := e.admin.ArchiveInstance(ctx, gone.id); err != nil {
 			t.Fatal(err)
 		}
-		wantError(t, callPlatform(t, e.srv, e.key, methods.SessionsCreate, map[string]any{"instanceId": gone.id, "presetId": "chat"}),
+		rpctest.WantError(t, rpctest.CallPlatform(t, e.srv, e.key, methods.SessionsCreate, map[string]any{"instanceId": gone.id, "presetId": "chat"}),
 			http.StatusConflict, methods.Conflict)
 	})
 }
@@ -613,7 +603,7 @@ func TestSessionsStatuses(t *testing.T) {
 		// POST /sessions with 501.
 		m := testutil.AgentManifest("1.0.0")
 		m.Entrypoint = []string{"python3", "-m", "http.server", "--bind", "127.0.0.1", "7700"}
-		m.Health = ptr("/")
+		m.Health = rpctest.Ptr("/")
 		e.publishManifest(t, "refuser", m)
 		i := e.create(t, methods.CreateInstanceInput{BundleSlug: "refuser"})
 		var out methods.CreateSessionOutput
@@ -747,7 +737,7 @@ func TestSessionWebsocket(t *testing.T) {
 	})
 	t.Run("a large message", func(t *testing.T) {
 		ws := seDial(t, ctx, u, nil)
-		big := seRandom(t, 1<<20)
+		big := rpctest.Random(t, 1<<20)
 		seEcho(t, ctx, ws, websocket.MessageBinary, big, "echo: ")
 		text := bytes.Repeat([]byte("0123456789abcdef"), (1<<20)/16)
 		seEcho(t, ctx, ws, websocket.MessageText, text, "echo: ")
@@ -773,7 +763,7 @@ func TestSessionWebsocket(t *testing.T) {
 		w2.Close(websocket.StatusGoingAway, "")
 	})
 	t.Run("token as Authorization header", func(t *testing.T) {
-		ws := seDial(t, ctx, e.sessionWS(a.id, sid, ""), bearer(wsTok))
+		ws := seDial(t, ctx, e.sessionWS(a.id, sid, ""), rpctest.Bearer(wsTok))
 		seEcho(t, ctx, ws, websocket.MessageText, []byte("by header"), "echo: ")
 		ws.Close(websocket.StatusNormalClosure, "")
 	})
@@ -805,7 +795,7 @@ func TestSessionWebsocket(t *testing.T) {
 		}{
 			{"a token signed with the data dir's key", e.sessionWS(a.id, sid, fresh), nil},
 			{"the second session's own token", e.sessionWS(a.id, second.SessionID, second.WSToken), nil},
-			{"the token's origin", e.sessionWS(a.id, withOrigin.SessionID, withOrigin.WSToken), hdr("Origin", "https://app.example")},
+			{"the token's origin", e.sessionWS(a.id, withOrigin.SessionID, withOrigin.WSToken), rpctest.Header("Origin", "https://app.example")},
 			{"no origin header", e.sessionWS(a.id, withOrigin.SessionID, withOrigin.WSToken), nil},
 		}
 		for _, c := range cases {
@@ -826,18 +816,18 @@ func TestSessionWebsocket(t *testing.T) {
 		}{
 			{"no token", e.sessionWS(a.id, sid, ""), nil, 401, methods.Unauthorized},
 			{"a wrong token", e.sessionWS(a.id, sid, "not-a-token"), nil, 401, methods.Unauthorized},
-			{"a tampered token", e.sessionWS(a.id, sid, tamper(t, wsTok)), nil, 401, methods.Unauthorized},
+			{"a tampered token", e.sessionWS(a.id, sid, rpctest.Tamper(t, wsTok)), nil, 401, methods.Unauthorized},
 			{"an unsigned token", e.sessionWS(a.id, sid, unsigned(t, wsTok)), nil, 401, methods.Unauthorized},
 			{"the instance token", e.sessionWS(a.id, sid, a.token), nil, 401, methods.Unauthorized},
-			{"the instance token as header", e.sessionWS(a.id, sid, ""), bearer(a.token), 401, methods.Unauthorized},
-			{"an API key", e.sessionWS(a.id, sid, ""), bearer(e.key), 401, methods.Unauthorized},
+			{"the instance token as header", e.sessionWS(a.id, sid, ""), rpctest.Bearer(a.token), 401, methods.Unauthorized},
+			{"an API key", e.sessionWS(a.id, sid, ""), rpctest.Bearer(e.key), 401, methods.Unauthorized},
 			{"another session's token", e.sessionWS(a.id, sid, second.WSToken), nil, 404, methods.NotFound},
 			{"another instance's token", e.sessionWS(a.id, sid, b.created.WSToken), nil, 404, methods.NotFound},
 			{"another instance's token on its session id", e.sessionWS(a.id, b.created.SessionID, b.created.WSToken), nil, 404, methods.NotFound},
 			{"the token on another instance's path", e.sessionWS(b.id, sid, wsTok), nil, 404, methods.NotFound},
 			{"an expired token", e.sessionWS(a.id, sid, expired), nil, 401, methods.Unauthorized},
 			{"a token of another org", e.sessionWS(a.id, sid, otherOrgTok), nil, 404, methods.NotFound},
-			{"a wrong origin", e.sessionWS(a.id, withOrigin.SessionID, withOrigin.WSToken), hdr("Origin", "https://evil.example"), 401, methods.Unauthorized},
+			{"a wrong origin", e.sessionWS(a.id, withOrigin.SessionID, withOrigin.WSToken), rpctest.Header("Origin", "https://evil.example"), 401, methods.Unauthorized},
 			{"an unknown session", e.sessionWS(a.id, "ses_nothing", wsTok), nil, 404, methods.NotFound},
 		}
 		for _, c := range cases {
@@ -847,8 +837,8 @@ func TestSessionWebsocket(t *testing.T) {
 		}
 	})
 	t.Run("a plain GET", func(t *testing.T) {
-		r := do(t, newRequest(t, http.MethodGet, strings.Replace(u, "ws", "http", 1), nil, nil))
-		wantError(t, r, http.StatusBadRequest, methods.InvalidInput)
+		r := rpctest.Do(t, rpctest.NewRequest(t, http.MethodGet, strings.Replace(u, "ws", "http", 1), nil, nil))
+		rpctest.WantError(t, r, http.StatusBadRequest, methods.InvalidInput)
 	})
 }
 
@@ -897,11 +887,11 @@ func TestSessionMethodsBadInput(t *testing.T) {
 		return out
 	}
 	for _, s := range specs {
-		call := func(t *testing.T, input any) reply {
+		call := func(t *testing.T, input any) rpctest.Reply {
 			if s.instance {
-				return callInstance(t, e.srv, a.id, bearer(a.token), s.method, input)
+				return rpctest.CallInstance(t, e.srv, a.id, rpctest.Bearer(a.token), s.method, input)
 			}
-			return callPlatform(t, e.srv, e.key, s.method, input)
+			return rpctest.CallPlatform(t, e.srv, e.key, s.method, input)
 		}
 		t.Run(s.method, func(t *testing.T) {
 			type bad struct {
@@ -928,7 +918,7 @@ func TestSessionMethodsBadInput(t *testing.T) {
 			)
 			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {
-					wantFieldError(t, call(t, c.input), c.field, c.reason)
+					rpctest.WantFieldError(t, call(t, c.input), c.field, c.reason)
 				})
 			}
 		})
@@ -962,13 +952,13 @@ func TestSessionMethodsBadInput(t *testing.T) {
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
-				var r reply
+				var r rpctest.Reply
 				if c.instance {
-					r = callInstance(t, e.srv, a.id, bearer(a.token), c.method, c.input)
+					r = rpctest.CallInstance(t, e.srv, a.id, rpctest.Bearer(a.token), c.method, c.input)
 				} else {
-					r = callPlatform(t, e.srv, e.key, c.method, c.input)
+					r = rpctest.CallPlatform(t, e.srv, e.key, c.method, c.input)
 				}
-				wantError(t, r, c.status, c.typ)
+				rpctest.WantError(t, r, c.status, c.typ)
 			})
 		}
 	})
@@ -989,9 +979,9 @@ func TestSessionMethodsBadInput(t *testing.T) {
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
-				r := callPlatform(t, e.srv, e.key, methods.InstancesCreate, map[string]any{"templateSlug": "default", "name": "x",
+				r := rpctest.CallPlatform(t, e.srv, e.key, methods.InstancesCreate, map[string]any{"templateSlug": "default", "name": "x",
 					"bundleSlug": "echo", "autoCreateSession": c.auto})
-				wantFieldError(t, r, c.field, c.reason)
+				rpctest.WantFieldError(t, r, c.field, c.reason)
 			})
 		}
 	})

@@ -1,19 +1,14 @@
 package platform_test
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -307,16 +302,16 @@ func rawPutObject(b *testing.B, mc *minio.Client, size int64) uploadResult {
 // stored, deletes it and stops the server.
 func uploadThroughServer(b *testing.B, bin, wantSHA string, args ...string) uploadResult {
 	b.Helper()
-	srv := startRoostProcess(b, bin, args...)
-	defer srv.stop(b)
+	srv := testutil.StartRoost(b, bin, nil, true, append([]string{"--listen", "127.0.0.1:0", "--log-level", "warn"}, args...)...)
+	defer srv.Stop(b)
 	ctx := testutil.Context(b, testutil.Long)
-	c := client.New(srv.url, srv.key, nil)
+	c := client.New(srv.URL, srv.Key, nil)
 
 	settleDisk()
-	before := procStatus(b, srv.pid)["VmRSS"]
-	cpu0 := procCPU(b, srv.pid)
+	before := procStatus(b, srv.PID)["VmRSS"]
+	cpu0 := procCPU(b, srv.PID)
 	// Writing 5 to clear_refs resets VmHWM to the current RSS (Linux ≥ 4.0).
-	hwmReset := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", srv.pid), []byte("5"), 0) == nil
+	hwmReset := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", srv.PID), []byte("5"), 0) == nil
 	stop := make(chan struct{})
 	peak := make(chan int64)
 	go func() {
@@ -324,7 +319,7 @@ func uploadThroughServer(b *testing.B, bin, wantSHA string, args ...string) uplo
 		tick := time.NewTicker(uploadSampling)
 		defer tick.Stop()
 		for {
-			if rss := procStatus(b, srv.pid)["VmRSS"]; rss > max {
+			if rss := procStatus(b, srv.PID)["VmRSS"]; rss > max {
 				max = rss
 			}
 			select {
@@ -340,8 +335,8 @@ func uploadThroughServer(b *testing.B, bin, wantSHA string, args ...string) uplo
 	out, err := c.UploadFile(ctx, "big.bin", "application/octet-stream", newUploadSource())
 	elapsed := time.Since(start)
 	close(stop)
-	res := uploadResult{elapsed: elapsed, before: before, peak: <-peak, hwm: procStatus(b, srv.pid)["VmHWM"], hwmReset: hwmReset,
-		cpu: procCPU(b, srv.pid) - cpu0}
+	res := uploadResult{elapsed: elapsed, before: before, peak: <-peak, hwm: procStatus(b, srv.PID)["VmHWM"], hwmReset: hwmReset,
+		cpu: procCPU(b, srv.PID) - cpu0}
 	if err != nil {
 		b.Fatalf("upload: %v", err)
 	}
@@ -406,7 +401,7 @@ func procCPU(b *testing.B, pid int) time.Duration {
 // clockTicks is USER_HZ, the unit of /proc/PID/stat times: 100 on Linux.
 const clockTicks = 100
 
-// buildRoostBench builds ./cmd/roost into a temporary directory, unless
+// buildRoostBench returns the roost binary built for the tests, unless
 // $ROOST_BENCH_BIN names a roost binary to run instead: one that outlives
 // the run, so that a profiler can still resolve its symbols afterwards.
 func buildRoostBench(b *testing.B) string {
@@ -414,97 +409,5 @@ func buildRoostBench(b *testing.B) string {
 	if p := os.Getenv("ROOST_BENCH_BIN"); p != "" {
 		return p
 	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	bin := filepath.Join(b.TempDir(), "roost")
-	cmd := exec.CommandContext(testutil.Context(b, testutil.Long), goBin, "build", "-o", bin, "github.com/roosthq/roost/cmd/roost")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("go build ./cmd/roost: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// roostProcess is `roost serve` running as a child process.
-type roostProcess struct {
-	cmd      *exec.Cmd
-	pid      int
-	url, key string
-	stderr   *bytes.Buffer
-	exited   chan error
-}
-
-var roostListeningOn = regexp.MustCompile(`listening on (http://\S+)`)
-
-// startRoostProcess runs `roost serve --listen 127.0.0.1:0` with args and
-// waits until it prints its URL and first admin key and answers /healthz.
-func startRoostProcess(b *testing.B, bin string, args ...string) *roostProcess {
-	b.Helper()
-	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--log-level", "warn"}, args...)
-	cmd := exec.Command(bin, args...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	p := &roostProcess{cmd: cmd, stderr: &bytes.Buffer{}, exited: make(chan error, 1)}
-	cmd.Stderr = p.stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatalf("start roost serve: %v", err)
-	}
-	p.pid = cmd.Process.Pid
-	lines := make(chan string, 16)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			default: // nobody reads any more
-			}
-		}
-		close(lines)
-		p.exited <- cmd.Wait()
-	}()
-	timeout := time.After(testutil.Medium)
-	for p.url == "" || p.key == "" {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				b.Fatalf("roost serve ended before printing its URL and key; stderr:\n%s", p.stderr)
-			}
-			if m := roostListeningOn.FindStringSubmatch(l); m != nil {
-				p.url = m[1]
-			}
-			if strings.HasPrefix(l, "rk_") {
-				p.key = l
-			}
-		case <-timeout:
-			_ = cmd.Process.Kill()
-			b.Fatalf("roost serve printed no URL and key within %s; stderr:\n%s", testutil.Medium, p.stderr)
-		}
-	}
-	testutil.Eventually(b, testutil.Medium, "roost serve to answer /healthz", func() bool {
-		resp, err := http.Get(p.url + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	return p
-}
-
-// stop ends the server with SIGTERM, killing it if it does not stop in time.
-func (p *roostProcess) stop(b *testing.B) {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-p.exited:
-		if err != nil {
-			b.Errorf("roost serve ended with %v; stderr:\n%s", err, p.stderr)
-		}
-	case <-time.After(testutil.Medium):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-		b.Errorf("roost serve did not stop within %s of SIGTERM", testutil.Medium)
-	}
+	return testutil.RoostBinary(b)
 }

@@ -8,11 +8,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"testing"
 	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/roosthq/roost/storage/blob"
 )
 
 // MinIOVersion is the MinIO server release the tests run against; .ci/run
@@ -69,8 +72,8 @@ func StartMinIO(t testing.TB) *MinIO {
 	if bin == "" {
 		Require(t, "the MinIO server", "run .ci/run, or `GOBIN=~/.cache/roost-ci/bin go install github.com/minio/minio@"+MinIOVersion+"`, or set ROOST_MINIO")
 	}
-	port := freePort(t)
-	console := freePort(t)
+	port := FreePort(t)
+	console := FreePort(t)
 	m := &MinIO{Endpoint: fmt.Sprintf("127.0.0.1:%d", port), AccessKey: "roosttest", SecretKey: "roosttest-secret"}
 	cmd := exec.Command(bin, "server", t.TempDir(), "--address", m.Endpoint, "--console-address", fmt.Sprintf("127.0.0.1:%d", console), "--quiet")
 	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+m.AccessKey, "MINIO_ROOT_PASSWORD="+m.SecretKey,
@@ -89,33 +92,37 @@ func StartMinIO(t testing.TB) *MinIO {
 		_ = cmd.Process.Kill()
 		<-exited
 	})
-	deadline := time.Now().Add(Medium)
-	for {
-		resp, err := http.Get("http://" + m.Endpoint + "/minio/health/ready")
-		if err == nil {
-			resp.Body.Close()
-			// Ready for health is not yet ready for S3 requests: wait
-			// until one answers.
-			if resp.StatusCode == http.StatusOK && m.servesS3() {
-				return m
-			}
-		}
+	hc := &http.Client{Timeout: Short}
+	ready := Until(Medium, func() bool {
 		select {
 		case <-exited:
-			b, _ := os.ReadFile(logf.Name())
-			t.Fatalf("minio exited at start:\n%s", b)
+			return true
 		default:
 		}
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(logf.Name())
-			t.Fatalf("minio not ready after %s:\n%s", Medium, b)
+		resp, err := hc.Get("http://" + m.Endpoint + "/minio/health/ready")
+		if err != nil {
+			return false
 		}
-		time.Sleep(50 * time.Millisecond)
+		resp.Body.Close()
+		// Ready for health is not yet ready for S3 requests: wait until
+		// one answers.
+		return resp.StatusCode == http.StatusOK && m.servesS3()
+	})
+	select {
+	case <-exited:
+		b, _ := os.ReadFile(logf.Name())
+		t.Fatalf("minio exited at start:\n%s", b)
+	default:
 	}
+	if !ready {
+		b, _ := os.ReadFile(logf.Name())
+		t.Fatalf("minio not ready after %s:\n%s", Medium, b)
+	}
+	return m
 }
 
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t testing.TB) int {
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -123,6 +130,58 @@ func freePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// FreeAddr returns a loopback address, 127.0.0.1:port, whose port was free
+// a moment ago.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	return fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+}
+
+// Client is a minio-go client of m, to look into buckets without the
+// platform.
+func (m *MinIO) Client(t testing.TB) *minio.Client {
+	t.Helper()
+	mc, err := minio.New(m.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(m.AccessKey, m.SecretKey, ""), Secure: false})
+	if err != nil {
+		t.Fatalf("minio client: %v", err)
+	}
+	return mc
+}
+
+// S3Options points the platform's s3 blob store at a bucket of m.
+func (m *MinIO) S3Options(bucket string) blob.S3Options {
+	return blob.S3Options{Endpoint: m.Endpoint, Bucket: bucket, AccessKey: m.AccessKey, SecretKey: m.SecretKey, Insecure: true}
+}
+
+// BucketObjects lists every object key in a bucket, sorted.
+func BucketObjects(t testing.TB, mc *minio.Client, bucket string) []string {
+	t.Helper()
+	out := []string{}
+	for oi := range mc.ListObjects(Context(t, Short), bucket, minio.ListObjectsOptions{Recursive: true}) {
+		if oi.Err != nil {
+			t.Fatalf("list bucket %s: %v", bucket, oi.Err)
+		}
+		out = append(out, oi.Key)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// BucketUploads lists the keys of the incomplete multipart uploads in a
+// bucket, sorted.
+func BucketUploads(t testing.TB, mc *minio.Client, bucket string) []string {
+	t.Helper()
+	out := []string{}
+	for u := range mc.ListIncompleteUploads(Context(t, Short), bucket, "", true) {
+		if u.Err != nil {
+			t.Fatalf("list incomplete uploads of %s: %v", bucket, u.Err)
+		}
+		out = append(out, u.Key)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // servesS3 tells whether MinIO answers an S3 request (ListBuckets).

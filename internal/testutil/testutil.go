@@ -1,6 +1,9 @@
 // Package testutil holds what roost's tests share: the named timeouts every
-// wait uses, waiting for a condition instead of sleeping, and a real
-// platform server on a loopback port with a fresh data dir.
+// wait uses and waiting for a condition instead of sleeping (from package
+// wait), a real platform server on a loopback port with a fresh data dir,
+// on either blob store, a real MinIO, the roost binary built once and run
+// as `roost serve`, and free loopback ports. The helpers of raw HTTP and
+// RPC calls are in package rpctest.
 package testutil
 
 import (
@@ -14,41 +17,34 @@ import (
 	"time"
 
 	"github.com/roosthq/roost/client"
+	"github.com/roosthq/roost/internal/testutil/wait"
 	"github.com/roosthq/roost/platform"
 )
 
-// Named timeouts: every wait in a test uses one of these.
+// Named timeouts: every wait in a test uses one of these. They are
+// package wait's, for the tests that cannot import testutil.
 const (
 	// Short bounds what should happen at once on a local machine.
-	Short = 5 * time.Second
+	Short = wait.Short
 	// Medium bounds work that involves starting processes.
-	Medium = 30 * time.Second
+	Medium = wait.Medium
 	// Long bounds heavy work: large transfers, builds.
-	Long = 5 * time.Minute
+	Long = wait.Long
 )
 
 // Context returns a context that ends after d or with the test.
-func Context(t testing.TB, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
+func Context(t testing.TB, d time.Duration) context.Context { return wait.Context(t, d) }
 
 // Eventually polls cond until it is true, failing the test after timeout.
 func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	wait := time.Millisecond
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(wait)
-		if wait < 100*time.Millisecond {
-			wait *= 2
-		}
-	}
+	wait.Eventually(t, timeout, what, cond)
 }
+
+// Until polls cond until it is true or timeout has passed, and tells
+// whether it came true; it never fails the test, so goroutines and
+// cleanups may use it.
+func Until(timeout time.Duration, cond func() bool) bool { return wait.Until(timeout, cond) }
 
 // Server is a platform running on a loopback port for one test.
 type Server struct {
