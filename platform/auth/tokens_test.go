@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/roosthq/roost/internal/validate"
+
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/roosthq/roost/internal/testutil/rpctest"
@@ -77,10 +79,10 @@ func TestTokenIssueVerify(t *testing.T) {
 		meta   map[string]any
 		ttl    time.Duration
 	}{
-		{"plain", "", nil, auth.DefaultTokenTTL},
+		{"plain", "", nil, validate.DefaultTokenTTL},
 		{"bound to an origin", "https://app.example.com", nil, time.Hour},
 		{"with meta", "", map[string]any{"user": "u1", "roles": []any{"a"}}, time.Minute},
-		{"the longest lifetime", "", nil, auth.MaxTokenTTL},
+		{"the longest lifetime", "", nil, validate.MaxTokenTTL},
 		{"one second", "", nil, time.Second},
 	}
 	for _, tc := range tests {
