@@ -12,7 +12,7 @@ import (
 	"io/fs"
 	"testing"
 
-	"github.com/roosthq/roost/client"
+	"github.com/roosthq/roost/clients/go"
 	"github.com/roosthq/roost/internal/testutil/rpctest"
 	"github.com/roosthq/roost/methods"
 )

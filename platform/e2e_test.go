@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/roosthq/roost/client"
+	"github.com/roosthq/roost/clients/go"
 	"github.com/roosthq/roost/instance"
 	"github.com/roosthq/roost/internal/testutil"
 	"github.com/roosthq/roost/internal/testutil/rpctest"

@@ -26,7 +26,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/roosthq/roost/client"
+	"github.com/roosthq/roost/clients/go"
 	"github.com/roosthq/roost/internal/testutil"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/node/nodeapi"

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/roosthq/roost/client"
+	"github.com/roosthq/roost/clients/go"
 	"github.com/roosthq/roost/internal/testutil"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/platform"

@@ -11,7 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/roosthq/roost/client"
+	"github.com/roosthq/roost/clients/go"
 	"github.com/roosthq/roost/internal/testutil"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/platform"

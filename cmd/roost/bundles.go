@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/roosthq/roost/bundles"
-	"github.com/roosthq/roost/client"
+	"github.com/roosthq/roost/clients/go"
 	"github.com/roosthq/roost/methods"
 )
 

@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/roosthq/roost/client"
+	"github.com/roosthq/roost/clients/go"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/node"
 	"github.com/roosthq/roost/platform"

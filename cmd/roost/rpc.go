@@ -9,7 +9,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/roosthq/roost/client"
+	"github.com/roosthq/roost/clients/go"
 )
 
 func cmdRPC(args []string) error {

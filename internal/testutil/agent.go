@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/roosthq/roost/bundles"
-	"github.com/roosthq/roost/client"
+	"github.com/roosthq/roost/clients/go"
 	"github.com/roosthq/roost/methods"
 )
 

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/roosthq/roost/client"
+	"github.com/roosthq/roost/clients/go"
 	"github.com/roosthq/roost/internal/testutil/wait"
 	"github.com/roosthq/roost/platform"
 )

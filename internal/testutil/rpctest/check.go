@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/roosthq/roost/client"
+	"github.com/roosthq/roost/clients/go"
 	"github.com/roosthq/roost/methods"
 )
 

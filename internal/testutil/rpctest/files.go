@@ -13,7 +13,7 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/roosthq/roost/client"
+	"github.com/roosthq/roost/clients/go"
 	"github.com/roosthq/roost/internal/testutil"
 	"github.com/roosthq/roost/methods"
 )
