@@ -4,7 +4,9 @@ package methods
 // so no input carries an instanceId.
 
 // InstanceCreateSandboxInput is the input of createSandbox.
-type InstanceCreateSandboxInput struct{}
+type InstanceCreateSandboxInput struct {
+	Wait *bool `json:"wait,omitempty" doc:"Wait (the default) returns once the sandbox runs and its agent answers health, or fails with why; false returns at once, while it may still be starting."`
+}
 
 // InstanceCreateSandboxOutput is the output of createSandbox.
 type InstanceCreateSandboxOutput struct {
@@ -26,7 +28,9 @@ type (
 )
 
 // InstanceResumeSandboxInput is the input of resumeSandbox.
-type InstanceResumeSandboxInput struct{}
+type InstanceResumeSandboxInput struct {
+	Wait *bool `json:"wait,omitempty" doc:"Wait (the default) returns once the sandbox runs and its agent answers health, or fails with why; false returns at once, while it may still be starting."`
+}
 
 // InstanceGetAgentLogsInput is the input of getAgentLogs.
 type InstanceGetAgentLogsInput struct {
@@ -116,7 +120,9 @@ type InstanceGetServiceURLsOutput struct {
 }
 
 // InstanceEnsureSandboxInput is the input of ensureSandbox.
-type InstanceEnsureSandboxInput struct{}
+type InstanceEnsureSandboxInput struct {
+	Wait *bool `json:"wait,omitempty" doc:"Wait (the default) returns once the sandbox runs and its agent answers health, or fails with why; false returns at once, while it may still be starting."`
+}
 
 // InstanceEnsureSandboxOutput is the output of ensureSandbox.
 type InstanceEnsureSandboxOutput struct {

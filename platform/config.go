@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/roosthq/roost/files"
 	"github.com/roosthq/roost/storage/blob"
@@ -44,6 +45,9 @@ type Config struct {
 	// DemoAgent is an agent binary (cmd/roost-test-agent) that a first
 	// start publishes as the bundle "echo" of the default organization.
 	DemoAgent string
+	// SandboxWait bounds how long a call that needs a sandbox waits while
+	// it starts. Default 30 s.
+	SandboxWait time.Duration
 	// Out receives the first-start banner (URL and admin key). Default stdout.
 	Out io.Writer
 }

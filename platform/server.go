@@ -101,9 +101,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	} else if n > 0 {
 		s.log.Info("removed uploads left unfinished by a previous run", "files", n)
 	}
+	if s.auditDB, err = storage.OpenSQLiteBare(ctx, AuditDBPath(cfg.DataDir)); err != nil {
+		s.close(ctx)
+		return nil, err
+	}
+	if err := audit.Schema(ctx, s.auditDB); err != nil {
+		s.close(ctx)
+		return nil, err
+	}
+	s.audit = audit.New(audit.Options{DB: s.auditDB, RequestID: RequestID, Logger: s.log})
 	s.fleet = fleet.New(fleet.Options{DB: s.db, Logger: s.log})
 	s.sandboxes = sandbox.NewService(sandbox.ServiceOptions{DB: s.db, Fleet: s.fleet, Templates: s.templates,
-		Instances: s.instances, Bundles: bundlesForSandboxes{s.bundles}, Logger: s.log})
+		Instances: s.instances, Bundles: bundlesForSandboxes{s.bundles}, Logger: s.log, ReadyWait: cfg.SandboxWait, Audit: s.audit})
 	s.instances.SetSandboxes(s.sandboxes)
 	s.sessions = sessions.NewService(sessions.Options{DB: s.db, Instances: s.instances, Sandboxes: s.sandboxes,
 		Bundles: s.bundles, Files: s.files, Resources: s.resources, Tokens: s.signer, Logger: s.log})
@@ -117,15 +126,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.metrics = newMetrics()
-	if s.auditDB, err = storage.OpenSQLiteBare(ctx, AuditDBPath(cfg.DataDir)); err != nil {
-		s.close(ctx)
-		return nil, err
-	}
-	if err := audit.Schema(ctx, s.auditDB); err != nil {
-		s.close(ctx)
-		return nil, err
-	}
-	s.audit = audit.New(audit.Options{DB: s.auditDB, RequestID: RequestID, Logger: s.log})
 
 	observers := []rpc.Observer{s.metrics, s.audit}
 	s.platform = rpc.New(rpc.Options{Name: "platform", Observers: observers, Logger: s.log})

@@ -113,6 +113,18 @@ func (b *schemaBuilder) fields(t reflect.Type, output bool, props Schema, requir
 		if output && !omit && (f.Type.Kind() == reflect.Pointer || f.Type.Kind() == reflect.Map) {
 			fs = Schema{"anyOf": []any{fs, Schema{"type": "null"}}}
 		}
+		if d := f.Tag.Get("doc"); d != "" {
+			// A field's doc tag is its description in the schema.
+			if _, ref := fs["$ref"]; ref {
+				fs = Schema{"allOf": []any{fs}, "description": d}
+			} else {
+				c := Schema{"description": d}
+				for k, v := range fs {
+					c[k] = v
+				}
+				fs = c
+			}
+		}
 		props[jn] = fs
 		if (output && !omit) || (!output && f.Tag.Get("required") == "true") {
 			*required = append(*required, jn)

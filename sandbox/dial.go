@@ -21,6 +21,12 @@ func (s *Service) Dial(ctx context.Context, r Row, port int) (net.Conn, error) {
 	if port < 1 || port > 65535 {
 		return nil, fmt.Errorf("port %d out of range", port)
 	}
+	if r.State == Creating {
+		var err error
+		if r, err = s.waitReady(ctx, r, s.o.ReadyWait); err != nil {
+			return nil, err
+		}
+	}
 	if r.State == Paused && r.PausedBy == "idle" {
 		if err := s.resume(ctx, &r); err != nil {
 			return nil, err

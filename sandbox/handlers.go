@@ -10,21 +10,32 @@ import (
 
 var okOut = methods.OKOutput{OK: true}
 
+// waits reads an optional wait input: absent means wait.
+func waits(w *bool) bool { return w == nil || *w }
+
 // RegisterInstance binds the sandbox methods of the instance RPC.
 func (s *Service) RegisterInstance(r *rpc.Registry) {
-	rpc.Register(r, methods.CreateSandbox, instance.Method(func(ctx context.Context, inst instance.Row, _ rpc.Caller, _ methods.InstanceCreateSandboxInput) (methods.InstanceCreateSandboxOutput, error) {
-		row, err := s.Create(ctx, inst)
+	rpc.Register(r, methods.CreateSandbox, instance.Method(func(ctx context.Context, inst instance.Row, _ rpc.Caller, in methods.InstanceCreateSandboxInput) (methods.InstanceCreateSandboxOutput, error) {
+		create := s.CreateReady
+		if !waits(in.Wait) {
+			create = s.Create
+		}
+		row, err := create(ctx, inst)
 		return methods.InstanceCreateSandboxOutput{SandboxID: row.ID}, err
 	}))
-	rpc.Register(r, methods.EnsureSandbox, instance.Method(func(ctx context.Context, inst instance.Row, _ rpc.Caller, _ methods.InstanceEnsureSandboxInput) (methods.InstanceEnsureSandboxOutput, error) {
-		row, err := s.Ensure(ctx, inst)
+	rpc.Register(r, methods.EnsureSandbox, instance.Method(func(ctx context.Context, inst instance.Row, _ rpc.Caller, in methods.InstanceEnsureSandboxInput) (methods.InstanceEnsureSandboxOutput, error) {
+		ensure := s.EnsureReady
+		if !waits(in.Wait) {
+			ensure = s.Ensure
+		}
+		row, err := ensure(ctx, inst)
 		return methods.InstanceEnsureSandboxOutput{SandboxID: row.ID, State: string(row.State)}, err
 	}))
 	rpc.Register(r, methods.PauseSandbox, instance.Method(func(ctx context.Context, inst instance.Row, _ rpc.Caller, in methods.InstancePauseSandboxInput) (methods.OKOutput, error) {
 		return okOut, s.Pause(ctx, inst, in.SandboxID, "request")
 	}))
-	rpc.Register(r, methods.ResumeSandbox, instance.Method(func(ctx context.Context, inst instance.Row, _ rpc.Caller, _ methods.InstanceResumeSandboxInput) (methods.OKOutput, error) {
-		return okOut, s.Resume(ctx, inst)
+	rpc.Register(r, methods.ResumeSandbox, instance.Method(func(ctx context.Context, inst instance.Row, _ rpc.Caller, in methods.InstanceResumeSandboxInput) (methods.OKOutput, error) {
+		return okOut, s.Resume(ctx, inst, waits(in.Wait))
 	}))
 	rpc.Register(r, methods.TerminateSandbox, instance.Method(func(ctx context.Context, inst instance.Row, _ rpc.Caller, in methods.InstanceTerminateSandboxInput) (methods.OKOutput, error) {
 		return okOut, s.Terminate(ctx, inst, in.SandboxID)

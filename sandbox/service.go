@@ -72,6 +72,12 @@ type ServiceOptions struct {
 	Logger    *slog.Logger
 	// IdleEvery is how often idle sandboxes are looked for. Default 10 s.
 	IdleEvery time.Duration
+	// ReadyWait bounds how long a call that needs a sandbox waits while it
+	// starts. Default DefaultReadyWait.
+	ReadyWait time.Duration
+	// Audit, if set, records what the platform decides of a sandbox on its
+	// own (the reconciler's findings).
+	Audit rpc.Observer
 }
 
 // Service runs the sandboxes of instances on the fleet.
@@ -85,12 +91,8 @@ type Service struct {
 	// ctx ends when the service closes; background work derives from it.
 	ctx    context.Context
 	cancel context.CancelFunc
-	// launching holds the sandboxes whose launch is not done, and whether
-	// their agent reported healthy meanwhile: the instance is ready only
-	// once both happened, so that the launch's setup (the workspace's git
-	// repository) is there before anyone uses the sandbox.
-	launchMu  sync.Mutex
-	launching map[string]bool
+	// starts follows the sandboxes that are starting, until ready.
+	starts startups
 }
 
 // NewService starts the service's idle watcher.
@@ -101,7 +103,10 @@ func NewService(o ServiceOptions) *Service {
 	if o.IdleEvery <= 0 {
 		o.IdleEvery = 10 * time.Second
 	}
-	s := &Service{o: o, store: store{o.DB}, log: o.Logger, stop: make(chan struct{}), launching: map[string]bool{}}
+	if o.ReadyWait <= 0 {
+		o.ReadyWait = DefaultReadyWait
+	}
+	s := &Service{o: o, store: store{o.DB}, log: o.Logger, stop: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	o.Fleet.SetHooks(fleet.Hooks{OnHello: s.onHello, OnEvent: s.onEvent, OpenBundle: s.openBundle})
 	s.wg.Add(1)
@@ -167,6 +172,26 @@ func (s *Service) Schedule(ctx context.Context, inst instance.Row) error {
 	return err
 }
 
+// CreateReady creates the instance's sandbox and returns once it is ready,
+// or why it failed.
+func (s *Service) CreateReady(ctx context.Context, inst instance.Row) (Row, error) {
+	r, err := s.Create(ctx, inst)
+	if err != nil {
+		return r, err
+	}
+	return s.waitReady(ctx, r, s.startBound(inst))
+}
+
+// startBound is how long a start of the instance's sandbox may take: its
+// template's start timeout, and time for the node to set it up.
+func (s *Service) startBound(inst instance.Row) time.Duration {
+	tpl, ok := s.o.Templates.Get(inst.TemplateSlug)
+	if !ok {
+		tpl = DefaultTemplate
+	}
+	return startTimeout(tpl) + 30*time.Second
+}
+
 // Create schedules a new sandbox for the instance and starts it in the
 // background; the reply does not wait for the agent.
 func (s *Service) Create(ctx context.Context, inst instance.Row) (Row, error) {
@@ -211,27 +236,25 @@ func (s *Service) Create(ctx context.Context, inst instance.Row) (Row, error) {
 		return Row{}, fmt.Errorf("create sandbox: %w", err)
 	}
 	spec.SandboxID, spec.Token = r.ID, token
+	s.starts.begin(r.ID)
 	_ = s.o.Instances.Event(ctx, inst.ID, "sandbox_creating", fmt.Sprintf("sandbox %s scheduled on node %s (%s)", r.ID, n.Name, n.ID))
 	s.setInstance(ctx, inst.ID, instance.StateInitializing, "sandbox starting")
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		s.launch(r, spec)
+		s.launch(r, spec, startTimeout(tpl))
 	}()
 	return r, nil
 }
 
-// launch asks the node to start the sandbox and records the outcome.
-func (s *Service) launch(r Row, spec nodeapi.SandboxSpec) {
-	ctx, cancel := context.WithTimeout(s.ctx, 5*time.Minute)
+// launch asks the node to start the sandbox, sets it up, and waits for its
+// agent's health within the template's start timeout.
+func (s *Service) launch(r Row, spec nodeapi.SandboxSpec, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(s.ctx, 5*time.Minute+timeout)
 	defer cancel()
-	s.launchMu.Lock()
-	s.launching[r.ID] = false
-	s.launchMu.Unlock()
-	defer s.endLaunch(r.ID)
 	info, err := s.node(r).Start(ctx, spec)
 	if err != nil {
-		s.fail(ctx, &r, "the sandbox did not start: "+reason(err))
+		s.fail(ctx, &r, "the node did not start it: "+reason(err))
 		return
 	}
 	lj, _ := json.Marshal(info.Limits)
@@ -240,6 +263,7 @@ func (s *Service) launch(r Row, spec nodeapi.SandboxSpec) {
 		info.Isolation, info.Limits.Memory, info.Limits.CPU, info.Limits.Pids, info.Limits.Freeze)
 	if err := s.transition(ctx, &r, Running, "", detail); err != nil {
 		s.log.Warn("sandbox started but not moved to running", "sandbox", r.ID, "err", err)
+		s.starts.finish(r.ID, err)
 		return
 	}
 	if spec.GitInit {
@@ -250,9 +274,33 @@ func (s *Service) launch(r Row, spec nodeapi.SandboxSpec) {
 			_ = s.o.Instances.Event(ctx, r.InstanceID, "git_init_failed", strings.TrimSpace(res.Stderr))
 		}
 	}
-	if healthy := s.endLaunch(r.ID); len(spec.Entrypoint) == 0 || info.Healthy || healthy {
-		s.setInstance(ctx, r.InstanceID, instance.StateReady, "sandbox running")
+	st := s.starts.get(r.ID)
+	if st == nil {
+		return // ended meanwhile (failed or terminated)
 	}
+	needsHealth := len(spec.Entrypoint) > 0
+	if ready, _ := s.starts.mark(r.ID, true, info.Healthy, needsHealth); ready {
+		s.ready(ctx, r, "sandbox running")
+		return
+	}
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-st.done:
+	case <-timer.C:
+		what := "its agent did not answer health"
+		if spec.Health != "" {
+			what = fmt.Sprintf("its agent did not answer health (GET %s) within %s", spec.Health, timeout)
+		}
+		s.fail(ctx, &r, what+s.lastLines(ctx, r, 20))
+	case <-ctx.Done():
+	}
+}
+
+// ready ends a start: the instance is ready and the calls waiting go on.
+func (s *Service) ready(ctx context.Context, r Row, why string) {
+	s.setInstance(ctx, r.InstanceID, instance.StateReady, why)
+	s.starts.finish(r.ID, nil)
 }
 
 // setInstance moves the sandbox's instance along with it. A refusal is
@@ -262,28 +310,6 @@ func (s *Service) setInstance(ctx context.Context, instanceID string, to instanc
 	if err := s.o.Instances.SetStatus(ctx, instanceID, to, why); err != nil && !errors.Is(err, instance.ErrArchived) {
 		s.log.Warn("instance status not moved with its sandbox", "instance", instanceID, "to", to, "err", err)
 	}
-}
-
-// endLaunch ends a sandbox's launch and tells whether its agent reported
-// healthy during it.
-func (s *Service) endLaunch(id string) bool {
-	s.launchMu.Lock()
-	defer s.launchMu.Unlock()
-	healthy := s.launching[id]
-	delete(s.launching, id)
-	return healthy
-}
-
-// healthyInLaunch records an agent's health report that comes while its
-// sandbox's launch is not done; launch makes the instance ready then.
-func (s *Service) healthyInLaunch(id string) bool {
-	s.launchMu.Lock()
-	defer s.launchMu.Unlock()
-	if _, ok := s.launching[id]; !ok {
-		return false
-	}
-	s.launching[id] = true
-	return true
 }
 
 // gitInitScript makes /workspace a repository on branch main, once.
@@ -301,8 +327,10 @@ func reason(err error) string {
 	return err.Error()
 }
 
-// fail moves a sandbox to error and the instance with it.
+// fail moves a sandbox to error and the instance with it; a call waiting
+// for its start learns why.
 func (s *Service) fail(ctx context.Context, r *Row, why string) {
+	s.starts.finish(r.ID, StartError(why))
 	if err := s.transition(ctx, r, Failed, "", why); err != nil {
 		var te *lifecycle.TransitionError
 		if errors.As(err, &te) && te.From == string(Terminated) {
@@ -320,8 +348,18 @@ func (s *Service) fail(ctx context.Context, r *Row, why string) {
 // node is the client of the node a sandbox runs on.
 func (s *Service) node(r Row) fleet.Client { return s.o.Fleet.Node(r.NodeID) }
 
-// Ensure returns the instance's live sandbox, resuming it if it was paused
-// for idleness, or creates one.
+// EnsureReady is Ensure, returning once the sandbox is ready or why it is
+// not.
+func (s *Service) EnsureReady(ctx context.Context, inst instance.Row) (Row, error) {
+	r, err := s.Ensure(ctx, inst)
+	if err != nil {
+		return r, err
+	}
+	return s.waitReady(ctx, r, s.startBound(inst))
+}
+
+// Ensure returns the instance's live sandbox, resuming it if it was
+// paused, or creates one; it does not wait for a start.
 func (s *Service) Ensure(ctx context.Context, inst instance.Row) (Row, error) {
 	r, err := s.store.live(ctx, inst.ID)
 	if errors.Is(err, ErrNoLiveSandbox) {
@@ -365,13 +403,17 @@ func (s *Service) pause(ctx context.Context, r *Row, by string) error {
 }
 
 // Resume thaws the instance's live sandbox; a running one is left as is.
-func (s *Service) Resume(ctx context.Context, inst instance.Row) error {
+// With wait, a sandbox still starting is waited for.
+func (s *Service) Resume(ctx context.Context, inst instance.Row, wait bool) error {
 	r, err := s.store.live(ctx, inst.ID)
 	if err != nil {
 		return err
 	}
 	if r.State != Paused {
-		return nil
+		if wait {
+			_, err = s.waitReady(ctx, r, s.startBound(inst))
+		}
+		return err
 	}
 	return s.resume(ctx, &r)
 }
@@ -397,12 +439,13 @@ func (s *Service) nodeFailure(ctx context.Context, r *Row, err error) error {
 			// Gone as it should be: nothing to mark.
 			return rpc.Errorf(methods.Conflict, "The sandbox is %s and no longer runs. Start a new one with ensureSandbox.", r.State)
 		}
-		s.fail(ctx, r, "the node no longer runs this sandbox")
-		return rpc.Errorf(methods.Conflict, "The sandbox is gone from its node and was marked error. Start a new one with ensureSandbox.")
+		// Only the reconciler, from the node's whole list, decides that a
+		// sandbox is gone; one call's answer may race its start or stop.
+		return rpc.Errorf(methods.Unavailable, "The node does not run this sandbox at the moment. Retry in a moment; if it persists, the platform marks it when the node reports what it runs.").Wrap(err)
 	case nodeapi.CodePaused:
 		return ErrPausedByUser
 	case nodeapi.CodeStarting:
-		return ErrNotReady
+		return rpc.Errorf(methods.Unavailable, "The sandbox is still starting on its node. Retry in a moment.").Wrap(err)
 	case nodeapi.CodeNoAgent:
 		return errNoAgent
 	case nodeapi.CodeNotListening:
@@ -432,6 +475,7 @@ func (s *Service) terminate(ctx context.Context, r *Row, why string) error {
 	if err := s.transition(ctx, r, Terminating, "", why); err != nil {
 		return err
 	}
+	s.starts.finish(r.ID, rpc.Errorf(methods.Conflict, "The sandbox was terminated while it started (%s). Start a new one with ensureSandbox.", why))
 	err := s.node(*r).Remove(ctx, r.ID)
 	detail := "sandbox removed from its node"
 	if err != nil {
@@ -479,17 +523,16 @@ func (s *Service) usable(ctx context.Context, inst instance.Row, sandboxID strin
 	if err != nil {
 		return r, err
 	}
+	if r, err = s.waitReady(ctx, r, s.o.ReadyWait); err != nil {
+		return r, err
+	}
 	switch r.State {
 	case Running:
 	case Paused:
-		if r.PausedBy != "idle" {
-			return r, ErrPausedByUser
-		}
+		// Work resumes a paused sandbox on demand.
 		if err := s.resume(ctx, &r); err != nil {
 			return r, err
 		}
-	case Creating:
-		return r, ErrNotReady
 	default:
 		return r, rpc.Errorf(methods.Conflict, "The sandbox is %s. Start a new one with ensureSandbox.", r.State)
 	}
@@ -508,6 +551,9 @@ func (s *Service) Logs(ctx context.Context, inst instance.Row, sandboxID string,
 	}
 	r, err := s.forInstance(ctx, inst, sandboxID)
 	if err != nil {
+		return methods.GetAgentLogsOutput{}, err
+	}
+	if r, err = s.waitReady(ctx, r, s.o.ReadyWait); err != nil && r.State == Creating {
 		return methods.GetAgentLogsOutput{}, err
 	}
 	out, err := s.node(r).Logs(ctx, r.ID, n)
@@ -609,6 +655,7 @@ func (s *Service) onHello(nodeID string, running []string) {
 			continue
 		}
 		s.fail(ctx, &r, "the node reconnected without this sandbox")
+		s.audit(ctx, r, "sandbox_gone")
 	}
 	for _, id := range running {
 		if !live[id] {
@@ -624,6 +671,15 @@ func (s *Service) onHello(nodeID string, running []string) {
 	}
 }
 
+// audit records a decision the platform took of a sandbox on its own.
+func (s *Service) audit(ctx context.Context, r Row, outcome string) {
+	if s.o.Audit == nil {
+		return
+	}
+	s.o.Audit.Observe(ctx, rpc.Record{Endpoint: "platform", Method: "sandbox.reconcile", InstanceID: r.InstanceID,
+		Caller: rpc.Caller{Kind: "platform", ID: "reconciler", OrgID: r.OrgID}, Outcome: outcome, Start: time.Now()})
+}
+
 // onEvent records what a node reports of a sandbox.
 func (s *Service) onEvent(nodeID string, ev nodeapi.SandboxEvent) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -635,10 +691,13 @@ func (s *Service) onEvent(nodeID string, ev nodeapi.SandboxEvent) {
 	detail := ev.Detail
 	switch ev.Type {
 	case "agent_healthy":
-		if s.healthyInLaunch(r.ID) {
-			return
-		}
-		if r.State == Running || r.State == Creating {
+		ready, followed := s.starts.mark(r.ID, false, true, true)
+		switch {
+		case ready:
+			s.ready(ctx, r, "agent is up")
+		case followed:
+			// The launch's setup is not done; it makes the sandbox ready.
+		case r.State == Running || r.State == Creating:
 			s.setInstance(ctx, r.InstanceID, instance.StateReady, "agent is up")
 		}
 		return
@@ -650,6 +709,16 @@ func (s *Service) onEvent(nodeID string, ev nodeapi.SandboxEvent) {
 	case "agent_exited":
 		if ev.Code != nil {
 			detail = fmt.Sprintf("agent exited with code %d", *ev.Code)
+		}
+		if st := s.starts.get(r.ID); st != nil && !st.healthy {
+			// An agent that exits before it ever answered health does
+			// not start; its restarts would only repeat that.
+			_ = s.o.Instances.Event(ctx, r.InstanceID, ev.Type, detail)
+			s.fail(ctx, &r, "its "+detail+" before it answered health"+s.lastLines(ctx, r, 20))
+			if err := s.node(r).Remove(ctx, r.ID); err != nil {
+				s.log.Warn("failed sandbox not removed from its node", "sandbox", r.ID, "err", err)
+			}
+			return
 		}
 	}
 	_ = s.o.Instances.Event(ctx, r.InstanceID, ev.Type, detail)

@@ -27,16 +27,17 @@ type Template = methods.Template
 
 // DefaultTemplate is built in and always present.
 var DefaultTemplate = Template{
-	Slug:               "default",
-	Name:               "Default",
-	Description:        "Isolated sandbox with 1 GiB of memory, 1 CPU, 256 processes and no network egress.",
-	Isolation:          IsolationBubblewrap,
-	MemoryMB:           1024,
-	CPUs:               1,
-	Pids:               256,
-	Network:            NetworkNone,
-	IdleTimeoutSeconds: 1800,
-	RequiredLabels:     []string{},
+	Slug:                "default",
+	Name:                "Default",
+	Description:         "Isolated sandbox with 1 GiB of memory, 1 CPU, 256 processes and no network egress.",
+	Isolation:           IsolationBubblewrap,
+	MemoryMB:            1024,
+	CPUs:                1,
+	Pids:                256,
+	Network:             NetworkNone,
+	IdleTimeoutSeconds:  1800,
+	StartTimeoutSeconds: 60,
+	RequiredLabels:      []string{},
 }
 
 var slugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
@@ -63,8 +64,11 @@ func Validate(t *Template) error {
 	default:
 		return fmt.Errorf("network %q must be %q or %q", t.Network, NetworkNone, NetworkFull)
 	}
-	if t.MemoryMB < 0 || t.CPUs < 0 || t.Pids < 0 || t.IdleTimeoutSeconds < 0 {
-		return errors.New("memoryMb, cpus, pids and idleTimeoutSeconds must not be negative")
+	if t.MemoryMB < 0 || t.CPUs < 0 || t.Pids < 0 || t.IdleTimeoutSeconds < 0 || t.StartTimeoutSeconds < 0 {
+		return errors.New("memoryMb, cpus, pids, idleTimeoutSeconds and startTimeoutSeconds must not be negative")
+	}
+	if t.StartTimeoutSeconds == 0 {
+		t.StartTimeoutSeconds = DefaultTemplate.StartTimeoutSeconds
 	}
 	if t.MemoryMB == 0 {
 		t.MemoryMB = DefaultTemplate.MemoryMB

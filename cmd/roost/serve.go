@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/roosthq/roost/platform"
 )
@@ -28,6 +29,7 @@ func cmdServe(args []string) error {
 	fs.BoolVar(&cfg.S3.Insecure, "s3-insecure", false, "talk to the S3 endpoint over plain HTTP")
 	fs.StringVar(&cfg.DemoAgent, "demo-agent", "", "on first start, publish this agent binary as the bundle \"echo\" (make run passes the test agent)")
 	fs.BoolVar(&cfg.NoLocalNode, "no-local-node", false, "do not start the embedded node")
+	fs.DurationVar(&cfg.SandboxWait, "sandbox-wait", 30*time.Second, "how long a call that needs a sandbox waits while it starts")
 	fs.StringVar(&cfg.ServiceDomain, "service-domain", "", "also serve services at https://{code}.DOMAIN/ (needs wildcard DNS to the platform)")
 	fs.StringVar(&cfg.GitRemote, "git-remote", "", "where vcsType github instances push ({instanceId} is replaced), like https://github.com/acme/{instanceId}.git")
 	fs.StringVar(&cfg.GitToken, "git-token", "", "token for pushing to --git-remote")

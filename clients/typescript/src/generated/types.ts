@@ -275,6 +275,7 @@ export interface GetServiceURLOutput {
 }
 
 export interface InstanceCreateSandboxInput {
+  wait?: boolean
 }
 
 export interface InstanceCreateSandboxOutput {
@@ -290,6 +291,7 @@ export interface InstanceCreateSessionOutput {
 }
 
 export interface InstanceEnsureSandboxInput {
+  wait?: boolean
 }
 
 export interface InstanceEnsureSandboxOutput {
@@ -371,6 +373,7 @@ export interface InstancePublishSessionInput {
 }
 
 export interface InstanceResumeSandboxInput {
+  wait?: boolean
 }
 
 export interface InstanceSandboxInput {
@@ -575,6 +578,7 @@ export interface Template {
   pids: number
   requiredLabels: string[]
   slug: string
+  startTimeoutSeconds: number
 }
 
 /** Methods of /api/v1/rpc: each method's input and output. */
