@@ -1,4 +1,5 @@
--- Organizations, API keys, instances and their lifecycle events, audit log.
+-- Organizations, API keys, instances and their lifecycle events. The audit
+-- log lives in a database of its own (0006 drops the table older releases made).
 
 CREATE TABLE orgs (
     id         TEXT PRIMARY KEY,
@@ -45,18 +46,3 @@ CREATE TABLE instance_events (
 
 CREATE INDEX instance_events_instance ON instance_events (instance_id, created_at, id);
 
-CREATE TABLE audit_log (
-    id          TEXT PRIMARY KEY,
-    at          BIGINT NOT NULL,
-    endpoint    TEXT NOT NULL,
-    org_id      TEXT NOT NULL DEFAULT '',
-    caller_kind TEXT NOT NULL DEFAULT '',
-    caller_id   TEXT NOT NULL DEFAULT '',
-    method      TEXT NOT NULL DEFAULT '',
-    instance_id TEXT NOT NULL DEFAULT '',
-    outcome     TEXT NOT NULL,
-    duration_us BIGINT NOT NULL,
-    request_id  TEXT NOT NULL DEFAULT ''
-);
-
-CREATE INDEX audit_log_org_at ON audit_log (org_id, at);
