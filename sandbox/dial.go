@@ -23,7 +23,7 @@ func (s *Service) Dial(ctx context.Context, r Row, port int) (net.Conn, error) {
 	}
 	if r.State == Creating {
 		var err error
-		if r, err = s.waitReady(ctx, r, s.o.ReadyWait); err != nil {
+		if r, err = s.waitUp(ctx, r, s.o.ReadyWait); err != nil {
 			return nil, err
 		}
 	}

@@ -22,11 +22,18 @@ const DefaultReadyWait = 30 * time.Second
 // template says nothing.
 const DefaultStartTimeout = 60 * time.Second
 
-// startup follows one sandbox from its creation to ready or failed.
+// startup follows one sandbox from its creation to ready or failed. up
+// closes when it runs and its setup is done (or it failed): what commands
+// need. done closes when it is ready (or failed): what createSandbox,
+// ensureSandbox and resumeSandbox answer after.
 type startup struct {
-	done chan struct{}
-	// err, set before done closes, is why the start failed.
+	up, done chan struct{}
+	// err, set before up and done close, is why the start failed.
 	err error
+	// health is the agent's health path, for the reason of a timeout.
+	health  string
+	timeout time.Duration
+	began   time.Time
 	// launched: the node runs it and the launch's setup is done.
 	launched bool
 	// healthy: its agent answered health.
@@ -39,13 +46,13 @@ type startups struct {
 	m  map[string]*startup
 }
 
-func (ss *startups) begin(id string) *startup {
+func (ss *startups) begin(id, health string, timeout time.Duration) *startup {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if ss.m == nil {
 		ss.m = map[string]*startup{}
 	}
-	st := &startup{done: make(chan struct{})}
+	st := &startup{up: make(chan struct{}), done: make(chan struct{}), health: health, timeout: timeout, began: time.Now()}
 	ss.m[id] = st
 	return st
 }
@@ -65,6 +72,9 @@ func (ss *startups) finish(id string, err error) {
 	ss.mu.Unlock()
 	if st != nil {
 		st.err = err
+		if !st.launched {
+			close(st.up)
+		}
 		close(st.done)
 	}
 }
@@ -77,6 +87,9 @@ func (ss *startups) mark(id string, launched, healthy, needsHealth bool) (ready,
 	st := ss.m[id]
 	if st == nil {
 		return false, false
+	}
+	if launched && !st.launched {
+		close(st.up)
 	}
 	st.launched = st.launched || launched
 	st.healthy = st.healthy || healthy
@@ -93,10 +106,39 @@ func errReadyTimeout(bound time.Duration) error {
 	return rpc.Errorf(methods.Timeout, "The sandbox is still starting after %s. Retry in a moment; if it persists, see getAgentLogs and instances.status.", bound)
 }
 
-// waitReady returns the sandbox once it is ready, waiting at most bound
-// while it starts. A sandbox whose start this process does not follow (one
-// begun before a restart) is waited for by its row.
+// waitReady returns the sandbox once it is ready: running, set up, and its
+// agent healthy. Past the template's start timeout it says why not; the
+// sandbox keeps running, so that its agent can be looked into.
 func (s *Service) waitReady(ctx context.Context, r Row, bound time.Duration) (Row, error) {
+	r, err := s.waitUp(ctx, r, bound)
+	st := s.starts.get(r.ID)
+	if err != nil || st == nil {
+		return r, err
+	}
+	timer := time.NewTimer(time.Until(st.began.Add(st.timeout)))
+	defer timer.Stop()
+	select {
+	case <-st.done:
+	case <-timer.C:
+		what := "its agent did not answer health"
+		if st.health != "" {
+			what += " (GET " + st.health + ")"
+		}
+		return r, rpc.Errorf(methods.Timeout, "The sandbox runs, but %s within %s%s. See getAgentLogs; commands run meanwhile.",
+			what, st.timeout, s.lastLines(ctx, r, 20))
+	case <-ctx.Done():
+		return r, ctx.Err()
+	}
+	if st.err != nil {
+		return r, st.err
+	}
+	return s.store.get(ctx, r.ID)
+}
+
+// waitUp returns the sandbox once it runs and its setup is done, waiting at
+// most bound while it starts. A sandbox whose start this process does not
+// follow (one begun before a restart) is waited for by its row.
+func (s *Service) waitUp(ctx context.Context, r Row, bound time.Duration) (Row, error) {
 	st := s.starts.get(r.ID)
 	if st == nil && r.State != Creating {
 		return r, nil
@@ -123,7 +165,7 @@ func (s *Service) waitReady(ctx context.Context, r Row, bound time.Duration) (Ro
 		return r, nil
 	}
 	select {
-	case <-st.done:
+	case <-st.up:
 	case <-timer.C:
 		return r, errReadyTimeout(bound)
 	case <-ctx.Done():

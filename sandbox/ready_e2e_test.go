@@ -26,7 +26,9 @@ type readyEnv struct {
 	ctx   context.Context
 }
 
-func startReady(t *testing.T) *readyEnv {
+func startReady(t *testing.T) *readyEnv { return startReadyWith(t, platform.Config{}) }
+
+func startReadyWith(t *testing.T, cfg platform.Config) *readyEnv {
 	t.Helper()
 	if _, err := exec.LookPath("bwrap"); err != nil {
 		testutil.Require(t, "bubblewrap (bwrap)", "apt-get install bubblewrap")
@@ -35,7 +37,8 @@ func startReady(t *testing.T) *readyEnv {
 	_ = os.Chmod(filepath.Dir(dir), 0o711)
 	_ = os.Chmod(dir, 0o711)
 	t.Cleanup(func() { testutil.KillSandboxes(filepath.Join(dir, "node")) })
-	srv := testutil.StartServer(t, platform.Config{DataDir: dir}, testutil.WithLocalNode(t))
+	cfg.DataDir = dir
+	srv := testutil.StartServer(t, cfg, testutil.WithLocalNode(t))
 	e := &readyEnv{srv: srv, admin: srv.Admin(), ctx: testutil.Context(t, testutil.Long)}
 	testutil.PublishTestAgent(t, e.admin, "echo", testutil.AgentManifest("1.0.0", "-tick", "50ms"))
 	return e
@@ -44,7 +47,12 @@ func startReady(t *testing.T) *readyEnv {
 // instance creates an instance of bundle and returns its instance client.
 func (e *readyEnv) instance(t *testing.T, name, bundle string) (string, *client.InstanceClient) {
 	t.Helper()
-	out, err := e.admin.CreateInstance(e.ctx, methods.CreateInstanceInput{TemplateSlug: "default", Name: name, BundleSlug: bundle})
+	return e.instanceOf(t, "default", name, bundle)
+}
+
+func (e *readyEnv) instanceOf(t *testing.T, template, name, bundle string) (string, *client.InstanceClient) {
+	t.Helper()
+	out, err := e.admin.CreateInstance(e.ctx, methods.CreateInstanceInput{TemplateSlug: template, Name: name, BundleSlug: bundle})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,5 +226,26 @@ func TestReadyAgentExitsAtStart(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no sandbox_error event with the reason in %+v", st.LifecycleEvents)
+	}
+}
+
+func TestReadyHealthTimeout(t *testing.T) {
+	tpl := t.TempDir()
+	if err := os.WriteFile(filepath.Join(tpl, "quick.json"), []byte(`{"slug": "quick", "isolation": "bubblewrap", "startTimeoutSeconds": 2}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := startReadyWith(t, platform.Config{TemplatesDir: tpl})
+	testutil.PublishTestAgent(t, e.admin, "sick", testutil.AgentManifest("1.0.0", "-unhealthy"))
+	_, ic := e.instanceOf(t, "quick", "sick", "sick")
+	var out methods.InstanceEnsureSandboxOutput
+	err := ic.Call(e.ctx, methods.EnsureSandbox, struct{}{}, &out)
+	var ce *client.Error
+	if !errors.As(err, &ce) || ce.Type != methods.Timeout || !strings.Contains(ce.Message, "GET /health") || !strings.Contains(ce.Message, "2s") {
+		t.Fatalf("ensureSandbox of an agent that never gets healthy: %v, want a timeout naming the health check and the start timeout", err)
+	}
+	// The sandbox runs on, so that its agent can be looked into.
+	ex := call[methods.InstanceExecInSandboxOutputFull](t, e.ctx, ic, methods.ExecInSandbox, map[string]any{"command": "echo looking"})
+	if strings.TrimSpace(ex.Stdout) != "looking" {
+		t.Fatalf("exec in the sandbox of a sick agent = %+v", ex)
 	}
 }

@@ -236,21 +236,21 @@ func (s *Service) Create(ctx context.Context, inst instance.Row) (Row, error) {
 		return Row{}, fmt.Errorf("create sandbox: %w", err)
 	}
 	spec.SandboxID, spec.Token = r.ID, token
-	s.starts.begin(r.ID)
+	s.starts.begin(r.ID, spec.Health, startTimeout(tpl))
 	_ = s.o.Instances.Event(ctx, inst.ID, "sandbox_creating", fmt.Sprintf("sandbox %s scheduled on node %s (%s)", r.ID, n.Name, n.ID))
 	s.setInstance(ctx, inst.ID, instance.StateInitializing, "sandbox starting")
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		s.launch(r, spec, startTimeout(tpl))
+		s.launch(r, spec)
 	}()
 	return r, nil
 }
 
-// launch asks the node to start the sandbox, sets it up, and waits for its
-// agent's health within the template's start timeout.
-func (s *Service) launch(r Row, spec nodeapi.SandboxSpec, timeout time.Duration) {
-	ctx, cancel := context.WithTimeout(s.ctx, 5*time.Minute+timeout)
+// launch asks the node to start the sandbox and sets it up; the agent's
+// health report (onEvent) makes it ready if it was not yet.
+func (s *Service) launch(r Row, spec nodeapi.SandboxSpec) {
+	ctx, cancel := context.WithTimeout(s.ctx, 5*time.Minute)
 	defer cancel()
 	info, err := s.node(r).Start(ctx, spec)
 	if err != nil {
@@ -274,26 +274,8 @@ func (s *Service) launch(r Row, spec nodeapi.SandboxSpec, timeout time.Duration)
 			_ = s.o.Instances.Event(ctx, r.InstanceID, "git_init_failed", strings.TrimSpace(res.Stderr))
 		}
 	}
-	st := s.starts.get(r.ID)
-	if st == nil {
-		return // ended meanwhile (failed or terminated)
-	}
-	needsHealth := len(spec.Entrypoint) > 0
-	if ready, _ := s.starts.mark(r.ID, true, info.Healthy, needsHealth); ready {
+	if ready, _ := s.starts.mark(r.ID, true, info.Healthy, len(spec.Entrypoint) > 0); ready {
 		s.ready(ctx, r, "sandbox running")
-		return
-	}
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	select {
-	case <-st.done:
-	case <-timer.C:
-		what := "its agent did not answer health"
-		if spec.Health != "" {
-			what = fmt.Sprintf("its agent did not answer health (GET %s) within %s", spec.Health, timeout)
-		}
-		s.fail(ctx, &r, what+s.lastLines(ctx, r, 20))
-	case <-ctx.Done():
 	}
 }
 
@@ -523,7 +505,7 @@ func (s *Service) usable(ctx context.Context, inst instance.Row, sandboxID strin
 	if err != nil {
 		return r, err
 	}
-	if r, err = s.waitReady(ctx, r, s.o.ReadyWait); err != nil {
+	if r, err = s.waitUp(ctx, r, s.o.ReadyWait); err != nil {
 		return r, err
 	}
 	switch r.State {
@@ -553,7 +535,7 @@ func (s *Service) Logs(ctx context.Context, inst instance.Row, sandboxID string,
 	if err != nil {
 		return methods.GetAgentLogsOutput{}, err
 	}
-	if r, err = s.waitReady(ctx, r, s.o.ReadyWait); err != nil && r.State == Creating {
+	if r, err = s.waitUp(ctx, r, s.o.ReadyWait); err != nil && r.State == Creating {
 		return methods.GetAgentLogsOutput{}, err
 	}
 	out, err := s.node(r).Logs(ctx, r.ID, n)
