@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -47,7 +48,12 @@ type Options struct {
 	Executable string
 	// HTTPClient is used for enrollment and the websocket dial.
 	HTTPClient *http.Client
-	Logger     *slog.Logger
+	// Connect, if set, gives the node its connection to the platform
+	// instead of a websocket dial: the embedded node's, in the platform's
+	// own process. It answers ErrCredentialRefused for a refused
+	// credential.
+	Connect func(ctx context.Context, credential string) (net.Conn, error)
+	Logger  *slog.Logger
 }
 
 // ErrCredentialRefused is returned by Run when the platform refuses the
@@ -236,23 +242,35 @@ func wsURL(platform string) string {
 
 // connectOnce holds one connection until it drops; connected tells whether
 // it got as far as a working tunnel.
-func (n *Node) connectOnce(ctx context.Context) (connected bool, err error) {
-	n.mu.Lock()
-	cred := n.state.Credential
-	n.mu.Unlock()
+// dialPlatform opens the connection the tunnel runs on: a websocket to the
+// platform, or what Options.Connect gives.
+func (n *Node) dialPlatform(ctx context.Context, cred string) (net.Conn, error) {
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if n.o.Connect != nil {
+		return n.o.Connect(dctx, cred)
+	}
 	ws, resp, err := websocket.Dial(dctx, wsURL(n.o.Platform), &websocket.DialOptions{
 		HTTPClient: n.o.HTTPClient,
 		HTTPHeader: http.Header{"Authorization": {"Bearer " + cred}},
 	})
-	cancel()
 	if err != nil {
 		if resp != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
-			return false, ErrCredentialRefused
+			return nil, ErrCredentialRefused
 		}
+		return nil, err
+	}
+	return websocket.NetConn(context.Background(), ws, websocket.MessageBinary), nil
+}
+
+func (n *Node) connectOnce(ctx context.Context) (connected bool, err error) {
+	n.mu.Lock()
+	cred := n.state.Credential
+	n.mu.Unlock()
+	conn, err := n.dialPlatform(ctx, cred)
+	if err != nil {
 		return false, err
 	}
-	conn := websocket.NetConn(context.Background(), ws, websocket.MessageBinary)
 	peer, err := tunnel.Dial(conn, n.api())
 	if err != nil {
 		conn.Close()

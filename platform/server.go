@@ -292,14 +292,15 @@ func (s *Server) Fleet() *fleet.Fleet { return s.fleet }
 // LocalNode is the embedded node, or nil with NoLocalNode.
 func (s *Server) LocalNode() *node.Node { return s.localNode }
 
-// prepareLocalNode sets up the embedded node: it joins through the same
-// enrollment, websocket and tunnel as any node, over loopback. On its first
-// start the platform makes it an enrollment token.
+// prepareLocalNode sets up the embedded node: it enrolls as any node does
+// (over loopback; on its first start the platform makes it an enrollment
+// token) and carries the same tunnel, but on an in-memory connection into
+// the fleet rather than a websocket to its own process.
 func (s *Server) prepareLocalNode(ctx context.Context) (*node.Node, error) {
 	dir := filepath.Join(s.cfg.DataDir, "node")
 	o := node.Options{Platform: "http://" + s.ln.Addr().String(), DataDir: dir, Name: "local",
 		Labels: []string{"local"}, Version: Version, Logger: s.log.With("component", "local-node"),
-		Executable: s.cfg.NodeExecutable}
+		Executable: s.cfg.NodeExecutable, Connect: s.connectLocal}
 	if _, err := os.Stat(filepath.Join(dir, "node.json")); err != nil {
 		tok, _, err := s.fleet.CreateEnrollToken(ctx, "platform", 10*time.Minute, nil)
 		if err != nil {
@@ -308,6 +309,25 @@ func (s *Server) prepareLocalNode(ctx context.Context) (*node.Node, error) {
 		o.Token = tok
 	}
 	return node.New(o)
+}
+
+// connectLocal is the embedded node's connection to the fleet: the same
+// credential check and tunnel as the websocket endpoint, on a pipe.
+func (s *Server) connectLocal(ctx context.Context, credential string) (net.Conn, error) {
+	n, err := s.fleet.Authenticate(ctx, credential)
+	if errors.Is(err, fleet.ErrCredential) {
+		return nil, node.ErrCredentialRefused
+	}
+	if err != nil {
+		return nil, err
+	}
+	nodeEnd, fleetEnd := net.Pipe()
+	go func() {
+		if err := s.fleet.Serve(context.Background(), n, fleetEnd); err != nil {
+			s.log.Warn("local node connection ended", "err", err)
+		}
+	}()
+	return nodeEnd, nil
 }
 
 // Close releases a server that was made but never served.
