@@ -40,11 +40,21 @@ func TestUpgradeFromRelease0005(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer old.Close()
-	b, err := os.ReadFile(filepath.Join("testdata", "release-0005.sql"))
+	ms, err := loadMigrations()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, stmt := range splitStatements(string(b)) {
+	old0005 := ""
+	for _, m := range ms {
+		if m.version <= 5 {
+			old0005 += m.sql + ";\n"
+		}
+	}
+	extra, err := os.ReadFile(filepath.Join("testdata", "release-0005-audit.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range splitStatements(old0005 + string(extra)) {
 		if _, err := old.ExecContext(ctx, stmt); err != nil {
 			t.Fatalf("old schema: %v", err)
 		}
