@@ -37,24 +37,6 @@ import (
 // ctx bounds one call of the Go client.
 func ctx(t testing.TB) context.Context { return testutil.Context(t, testutil.Short) }
 
-func createInstance(t testing.TB, c *client.Client, name string) string {
-	t.Helper()
-	out, err := c.CreateInstance(ctx(t), methods.CreateInstanceInput{TemplateSlug: "default", Name: name})
-	if err != nil {
-		t.Fatalf("instances.create: %v", err)
-	}
-	return out.InstanceID
-}
-
-func createToken(t testing.TB, c *client.Client, in methods.CreateInstanceTokenInput) *methods.CreateInstanceTokenOutput {
-	t.Helper()
-	out, err := c.CreateToken(ctx(t), in)
-	if err != nil {
-		t.Fatalf("tokens.create: %v", err)
-	}
-	return out
-}
-
 // ---------------------------------------------------------------------------
 // Happy paths and shapes
 // ---------------------------------------------------------------------------
@@ -102,7 +84,7 @@ func TestInstanceLifecycle(t *testing.T) {
 	})
 
 	t.Run("defaults", func(t *testing.T) {
-		id2 := createInstance(t, admin, "defaults")
+		id2 := rpctest.CreateInstance(t, admin, "defaults")
 		v := rpctest.WantOK(t, rpctest.CallPlatform(t, srv, key, methods.InstancesGet, map[string]any{"instanceId": id2}))
 		if m := string(rpctest.Field(t, v, "metadata")); m != "null" {
 			t.Errorf("metadata of an instance created without it = %s, want null", m)
@@ -157,7 +139,7 @@ func TestInstanceLifecycle(t *testing.T) {
 		}
 	})
 
-	tok := createToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id}).Token
+	tok := rpctest.CreateToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id}).Token
 
 	t.Run("instance listSessions", func(t *testing.T) {
 		v := rpctest.WantOK(t, rpctest.CallInstance(t, srv, id, rpctest.Bearer(tok), methods.ListSessions, map[string]any{}))
@@ -270,10 +252,10 @@ func TestInstancesListPaging(t *testing.T) {
 	const n = 55
 	created := map[string]bool{}
 	for i := range n {
-		created[createInstance(t, c, fmt.Sprintf("page-%02d", i))] = true
+		created[rpctest.CreateInstance(t, c, fmt.Sprintf("page-%02d", i))] = true
 	}
 	// Another org's instances count for nothing here.
-	createInstance(t, srv.Admin(), "someone else's")
+	rpctest.CreateInstance(t, srv.Admin(), "someone else's")
 
 	list := func(t *testing.T, in map[string]any) methods.ListInstancesOutput {
 		t.Helper()
@@ -357,7 +339,7 @@ func TestInstancesListPaging(t *testing.T) {
 		oc := srv.Client(k)
 		var ids []string
 		for i := range 3 {
-			id := createInstance(t, oc, fmt.Sprintf("o-%d", i))
+			id := rpctest.CreateInstance(t, oc, fmt.Sprintf("o-%d", i))
 			ids = append(ids, id)
 			got, err := oc.GetInstance(ctx(t), id)
 			if err != nil {
@@ -392,8 +374,8 @@ func TestInstancesListPaging(t *testing.T) {
 func TestRPCErrors(t *testing.T) {
 	srv := testutil.StartServer(t, platform.Config{})
 	admin := srv.Admin()
-	id := createInstance(t, admin, "errors")
-	tok := createToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id}).Token
+	id := rpctest.CreateInstance(t, admin, "errors")
+	tok := rpctest.CreateToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id}).Token
 
 	padTo := func(prefix, suffix string, size int) string {
 		return prefix + strings.Repeat("a", size-len(prefix)-len(suffix)) + suffix
@@ -607,8 +589,8 @@ func TestBodyLimit(t *testing.T) {
 		})
 	}
 	t.Run("instance RPC", func(t *testing.T) {
-		id := createInstance(t, srv.Admin(), "big")
-		tok := createToken(t, srv.Admin(), methods.CreateInstanceTokenInput{InstanceID: id}).Token
+		id := rpctest.CreateInstance(t, srv.Admin(), "big")
+		tok := rpctest.CreateToken(t, srv.Admin(), methods.CreateInstanceTokenInput{InstanceID: id}).Token
 		r := rpctest.Post(t, rpctest.InstanceURL(srv, id), rpctest.Bearer(tok), body(rpc.MaxBody+1))
 		rpctest.WantError(t, r, http.StatusRequestEntityTooLarge, methods.PayloadTooLarge)
 	})
@@ -641,7 +623,7 @@ func TestHTTPErrors(t *testing.T) {
 func TestTokens(t *testing.T) {
 	srv := testutil.StartServer(t, platform.Config{})
 	admin := srv.Admin()
-	id := createInstance(t, admin, "tokens")
+	id := rpctest.CreateInstance(t, admin, "tokens")
 	org := srv.AdminKeyRecord(t).OrgID
 
 	tests := []struct {
@@ -690,7 +672,7 @@ func TestTokens(t *testing.T) {
 	}
 
 	t.Run("origin binding", func(t *testing.T) {
-		tok := createToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id, Origin: "https://app.example.com"}).Token
+		tok := rpctest.CreateToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id, Origin: "https://app.example.com"}).Token
 		cases := []struct {
 			origin string
 			ok     bool
@@ -716,7 +698,7 @@ func TestTokens(t *testing.T) {
 	})
 
 	t.Run("tampered signature", func(t *testing.T) {
-		tok := createToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id}).Token
+		tok := rpctest.CreateToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id}).Token
 		rpctest.WantOK(t, rpctest.CallInstance(t, srv, id, rpctest.Bearer(tok), methods.ListSessions, nil))
 		r := rpctest.CallInstance(t, srv, id, rpctest.Bearer(rpctest.Tamper(t, tok)), methods.ListSessions, nil)
 		rpctest.WantError(t, r, http.StatusUnauthorized, methods.Unauthorized)
@@ -727,7 +709,7 @@ func TestTokens(t *testing.T) {
 		r := rpctest.CallInstance(t, srv, id, rpctest.Bearer(tok), methods.ListSessions, nil)
 		rpctest.WantError(t, r, http.StatusUnauthorized, methods.Unauthorized)
 		// A token of one second expires while we watch.
-		short := createToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id, ExpiresIn: rpctest.Ptr(1)}).Token
+		short := rpctest.CreateToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id, ExpiresIn: rpctest.Ptr(1)}).Token
 		testutil.Eventually(t, testutil.Short, "a 1 s token to expire", func() bool {
 			return rpctest.CallInstance(t, srv, id, rpctest.Bearer(short), methods.ListSessions, nil).Status == http.StatusUnauthorized
 		})
@@ -737,9 +719,9 @@ func TestTokens(t *testing.T) {
 func TestSessionCookie(t *testing.T) {
 	srv := testutil.StartServer(t, platform.Config{})
 	admin := srv.Admin()
-	id := createInstance(t, admin, "cookie")
-	other := createInstance(t, admin, "other")
-	tokOut := createToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id, ExpiresIn: rpctest.Ptr(3600)})
+	id := rpctest.CreateInstance(t, admin, "cookie")
+	other := rpctest.CreateInstance(t, admin, "other")
+	tokOut := rpctest.CreateToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id, ExpiresIn: rpctest.Ptr(3600)})
 	tok := tokOut.Token
 
 	jar, err := cookiejar.New(nil)
@@ -816,7 +798,7 @@ func TestSessionCookie(t *testing.T) {
 	})
 
 	t.Run("refusals", func(t *testing.T) {
-		otherTok := createToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: other}).Token
+		otherTok := rpctest.CreateToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: other}).Token
 		cases := []struct {
 			name   string
 			h      http.Header
@@ -860,8 +842,8 @@ func TestSessionCookie(t *testing.T) {
 
 func TestCORS(t *testing.T) {
 	srv := testutil.StartServer(t, platform.Config{})
-	id := createInstance(t, srv.Admin(), "cors")
-	tok := createToken(t, srv.Admin(), methods.CreateInstanceTokenInput{InstanceID: id}).Token
+	id := rpctest.CreateInstance(t, srv.Admin(), "cors")
+	tok := rpctest.CreateToken(t, srv.Admin(), methods.CreateInstanceTokenInput{InstanceID: id}).Token
 	const origin = "https://app.example.com"
 
 	for _, path := range []string{rpctest.InstanceURL(srv, id), rpctest.CookieURL(srv, id)} {
@@ -934,8 +916,8 @@ func TestAuditLog(t *testing.T) {
 	srv := testutil.StartServer(t, platform.Config{})
 	key, secret := srv.OrgKey(t, "audited", "auditor", false)
 	c := srv.Client(secret)
-	id := createInstance(t, c, "audited")
-	tok := createToken(t, c, methods.CreateInstanceTokenInput{InstanceID: id}).Token
+	id := rpctest.CreateInstance(t, c, "audited")
+	tok := rpctest.CreateToken(t, c, methods.CreateInstanceTokenInput{InstanceID: id}).Token
 	jti, _ := rpctest.JWTPart(t, tok, 1)["jti"].(string)
 
 	withID := func(h http.Header, reqID string) http.Header {
@@ -1032,9 +1014,9 @@ func TestAuditLog(t *testing.T) {
 func TestMetrics(t *testing.T) {
 	srv := testutil.StartServer(t, platform.Config{})
 	admin := srv.Admin()
-	id := createInstance(t, admin, "m1")
-	createInstance(t, admin, "m2")
-	tok := createToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id}).Token
+	id := rpctest.CreateInstance(t, admin, "m1")
+	rpctest.CreateInstance(t, admin, "m2")
+	tok := rpctest.CreateToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id}).Token
 	rpctest.CallPlatform(t, srv, srv.AdminKey, methods.InstancesCreate, map[string]any{"name": "x"})
 	rpctest.CallPlatform(t, srv, srv.AdminKey, "instances.nope", nil)
 	rpctest.CallPlatform(t, srv, "", methods.InstancesList, nil)
@@ -1183,7 +1165,7 @@ func TestCLI(t *testing.T) {
 		}
 		// It works against the running server on the same data dir, in its org.
 		c := srv.Client(secret)
-		id := createInstance(t, c, "acme's")
+		id := rpctest.CreateInstance(t, c, "acme's")
 		list, err := c.ListInstances(ctx(t), methods.ListInstancesInput{})
 		if err != nil || list.Total != 1 || list.Instances[0].InstanceID != id {
 			t.Errorf("instances.list with the new key = %+v, %v; want only acme's instance", list, err)
