@@ -1,4 +1,4 @@
-package platform_test
+package sandbox_test
 
 // End-to-end tests of sandboxes when things break: the platform restarts
 // (its sandboxes keep running and are re-learnt), the node restarts (it

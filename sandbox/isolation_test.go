@@ -1,4 +1,4 @@
-package platform_test
+package sandbox_test
 
 // End-to-end tests of what a sandbox can and cannot reach, with real
 // bubblewrap: no capabilities, an unprivileged uid inside and on the host,

@@ -1,4 +1,4 @@
-package platform_test
+package sandbox_test
 
 // End-to-end tests of execInSandbox and its companions (getExecOutput,
 // listExecs, cancelExec) through the instance RPC, with real bubblewrap:

@@ -1,4 +1,4 @@
-package platform_test
+package sandbox_test
 
 // End-to-end tests of sandboxes through the instance RPC, with real
 // bubblewrap on the embedded node: the lifecycle (create, ensure, pause,
