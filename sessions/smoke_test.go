@@ -1,4 +1,4 @@
-package platform_test
+package sessions_test
 
 import (
 	"io"

@@ -1,4 +1,4 @@
-package platform_test
+package publish_test
 
 // End-to-end tests of publishing a session's work: with vcsType gitLocal
 // the workspace is a git repository from the start, publishSession and

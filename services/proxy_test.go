@@ -1,4 +1,4 @@
-package platform_test
+package services_test
 
 // End-to-end tests of service URLs: getServiceUrl, getServiceUrls and
 // services.getUrl hand out /s/{code}/ addresses, and the platform proxies

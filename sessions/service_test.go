@@ -1,4 +1,4 @@
-package platform_test
+package sessions_test
 
 // End-to-end tests of agent sessions with real bubblewrap sandboxes on the
 // embedded node: instances.create with autoCreateSession and its inputs,
