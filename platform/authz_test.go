@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"path/filepath"
 	"reflect"
@@ -155,15 +154,15 @@ func TestAuthorizationMatrix(t *testing.T) {
 	org := srv.AdminKeyRecord(t).OrgID
 
 	// The first org's instances: the target, a second one, an archived one.
-	target := createInstance(t, admin, "target")
-	second := createInstance(t, admin, "second")
-	archived := createInstance(t, admin, "archived")
+	target := rpctest.CreateInstance(t, admin, "target")
+	second := rpctest.CreateInstance(t, admin, "second")
+	archived := rpctest.CreateInstance(t, admin, "archived")
 	firstOrgIDs := []string{target, second, archived}
 
-	targetTok := createToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: target}).Token
-	secondTok := createToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: second}).Token
-	archivedTok := createToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: archived}).Token
-	originTok := createToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: target, Origin: "https://app.example.com"}).Token
+	targetTok := rpctest.CreateToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: target}).Token
+	secondTok := rpctest.CreateToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: second}).Token
+	archivedTok := rpctest.CreateToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: archived}).Token
+	originTok := rpctest.CreateToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: target, Origin: "https://app.example.com"}).Token
 	if _, err := admin.ArchiveInstance(ctx(t), archived); err != nil {
 		t.Fatal(err)
 	}
@@ -175,8 +174,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 	_, otherAdminKey := srv.OrgKey(t, "other", "other-admin", true)
 	// A key of the first org that is not an admin.
 	_, plainKey := srv.OrgKey(t, "default", "plain", false)
-	otherInst := createInstance(t, srv.Client(otherKey), "theirs")
-	otherTok := createToken(t, srv.Client(otherKey), methods.CreateInstanceTokenInput{InstanceID: otherInst}).Token
+	otherInst := rpctest.CreateInstance(t, srv.Client(otherKey), "theirs")
+	otherTok := rpctest.CreateToken(t, srv.Client(otherKey), methods.CreateInstanceTokenInput{InstanceID: otherInst}).Token
 
 	// A key that worked, then was revoked: the server's cache must drop it.
 	revokedRec, revokedKey := srv.OrgKey(t, "default", "revoked", false)
@@ -194,7 +193,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	unsignedTok := unsigned(t, targetTok)
+	unsignedTok := rpctest.Unsigned(t, targetTok)
 
 	var raw [32]byte
 	_, _ = rand.Read(raw[:])
@@ -298,7 +297,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 						instanceID := target
 						if c.platform == expectOK {
 							// A valid caller acts for real (archive, say): on an instance of its own.
-							instanceID = createInstance(t, admin, "matrix "+m.Name)
+							instanceID = rpctest.CreateInstance(t, admin, "matrix "+m.Name)
 						}
 						in, exact := inputFor(m, platformInputs, instanceID)
 						r := rpctest.Post(t, rpctest.PlatformURL(srv), c.header.Clone(), rpctest.Envelope(t, m.Name, in))
@@ -366,17 +365,6 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}
 		rpctest.WantOK(t, rpctest.CallInstance(t, srv, target, rpctest.Bearer(targetTok), methods.ListSessions, nil))
 	})
-}
-
-// unsigned rewrites a token's header to alg "none" and drops its signature.
-func unsigned(t testing.TB, tok string) string {
-	t.Helper()
-	parts := strings.Split(tok, ".")
-	h, err := json.Marshal(map[string]string{"alg": "none", "typ": "JWT"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return base64.RawURLEncoding.EncodeToString(h) + "." + parts[1] + "."
 }
 
 // TestRevokedKeyStopsAtOnce: a key revoked through the server's own store is

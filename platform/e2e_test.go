@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -32,358 +31,14 @@ import (
 // ---------------------------------------------------------------------------
 // Helpers. The raw HTTP ones, which let the tests see the wire as a client
 // written against the contract sees it, are in package rpctest.
+//
+// The tests of instances, their tokens and templates are beside their
+// packages (instance, sandbox); the RPC envelope, the HTTP edge and the CLI
+// are tested here.
 // ---------------------------------------------------------------------------
 
 // ctx bounds one call of the Go client.
 func ctx(t testing.TB) context.Context { return testutil.Context(t, testutil.Short) }
-
-func createInstance(t testing.TB, c *client.Client, name string) string {
-	t.Helper()
-	out, err := c.CreateInstance(ctx(t), methods.CreateInstanceInput{TemplateSlug: "default", Name: name})
-	if err != nil {
-		t.Fatalf("instances.create: %v", err)
-	}
-	return out.InstanceID
-}
-
-func createToken(t testing.TB, c *client.Client, in methods.CreateInstanceTokenInput) *methods.CreateInstanceTokenOutput {
-	t.Helper()
-	out, err := c.CreateToken(ctx(t), in)
-	if err != nil {
-		t.Fatalf("tokens.create: %v", err)
-	}
-	return out
-}
-
-// ---------------------------------------------------------------------------
-// Happy paths and shapes
-// ---------------------------------------------------------------------------
-
-func TestInstanceLifecycle(t *testing.T) {
-	srv := testutil.StartServer(t, platform.Config{})
-	key := srv.AdminKey
-	admin := srv.Admin()
-
-	before := time.Now()
-	created := rpctest.CallPlatform(t, srv, key, methods.InstancesCreate, map[string]any{
-		"templateSlug": "default", "name": "lifecycle", "vcsType": "gitLocal",
-		"metadata": map[string]any{"team": "a", "n": 1, "nested": map[string]any{"k": []int{1, 2}}},
-	})
-	after := time.Now()
-	cv := rpctest.WantOK(t, created)
-	rpctest.WantKeys(t, "instances.create value", cv, "instanceId", "status")
-	out := rpctest.Decode[methods.CreateInstanceOutput](t, cv)
-	if out.Status != "created" || !strings.HasPrefix(out.InstanceID, "ins_") {
-		t.Fatalf("instances.create = %+v, want status created and an ins_ id", out)
-	}
-	id := out.InstanceID
-
-	t.Run("get", func(t *testing.T) {
-		v := rpctest.WantOK(t, rpctest.CallPlatform(t, srv, key, methods.InstancesGet, map[string]any{"instanceId": id}))
-		rpctest.WantKeys(t, "instances.get value", v, "instanceId", "name", "status", "templateSlug",
-			"bundleSlug", "bundleRevisionId", "vcsType", "metadata", "createdAt")
-		got := rpctest.Decode[methods.GetInstanceOutput](t, v)
-		rpctest.Within(t, "createdAt", rpctest.ParseTime(t, "createdAt", got.CreatedAt), before, after)
-		want := methods.GetInstanceOutput{InstanceID: id, Name: "lifecycle", Status: "created", TemplateSlug: "default",
-			VCSType: "gitLocal", CreatedAt: got.CreatedAt}
-		meta := got.Metadata
-		got.Metadata = nil
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("instances.get = %+v, want %+v", got, want)
-		}
-		if b, _ := json.Marshal(meta); string(b) != `{"n":1,"nested":{"k":[1,2]},"team":"a"}` {
-			t.Errorf("metadata came back as %s", b)
-		}
-		// The Go client reads the same.
-		typed, err := admin.GetInstance(ctx(t), id)
-		if err != nil || typed.InstanceID != id || typed.Name != "lifecycle" {
-			t.Errorf("client GetInstance = %+v, %v", typed, err)
-		}
-	})
-
-	t.Run("defaults", func(t *testing.T) {
-		id2 := createInstance(t, admin, "defaults")
-		v := rpctest.WantOK(t, rpctest.CallPlatform(t, srv, key, methods.InstancesGet, map[string]any{"instanceId": id2}))
-		if m := string(rpctest.Field(t, v, "metadata")); m != "null" {
-			t.Errorf("metadata of an instance created without it = %s, want null", m)
-		}
-		if vcs := string(rpctest.Field(t, v, "vcsType")); vcs != `"none"` {
-			t.Errorf("default vcsType = %s, want \"none\"", vcs)
-		}
-		for _, k := range []string{"bundleSlug", "bundleRevisionId"} {
-			if b := string(rpctest.Field(t, v, k)); b != `""` {
-				t.Errorf("%s without a bundle = %s, want \"\"", k, b)
-			}
-		}
-	})
-
-	t.Run("status", func(t *testing.T) {
-		v := rpctest.WantOK(t, rpctest.CallPlatform(t, srv, key, methods.InstancesStatus, map[string]any{"instanceId": id}))
-		rpctest.WantKeys(t, "instances.status value", v, "instanceId", "status", "sandbox", "sessions", "lifecycleEvents", "serviceUrls")
-		for k, want := range map[string]string{"sandbox": "null", "sessions": "[]", "serviceUrls": "[]",
-			"status": `"created"`, "instanceId": strconv.Quote(id)} {
-			if got := string(rpctest.Field(t, v, k)); got != want {
-				t.Errorf("instances.status %s = %s, want %s", k, got, want)
-			}
-		}
-		evs := rpctest.Decode[[]json.RawMessage](t, rpctest.Field(t, v, "lifecycleEvents"))
-		// The test platform has no node: the second event says why no
-		// sandbox was scheduled.
-		if len(evs) != 2 {
-			t.Fatalf("lifecycleEvents = %s, want created and sandbox_not_scheduled", rpctest.Field(t, v, "lifecycleEvents"))
-		}
-		ev := rpctest.Decode[methods.LifecycleEvent](t, evs[0])
-		if ev.Event != "created" {
-			t.Errorf("first lifecycle event = %q, want created", ev.Event)
-		}
-		if ev := rpctest.Decode[methods.LifecycleEvent](t, evs[1]); ev.Event != "sandbox_not_scheduled" || !strings.Contains(ev.Detail, "No node") {
-			t.Errorf("second lifecycle event = %+v, want sandbox_not_scheduled saying no node is connected", ev)
-		}
-		rpctest.Within(t, "created event createdAt", rpctest.ParseTime(t, "event createdAt", ev.CreatedAt), before, after)
-		typed, err := admin.InstanceStatus(ctx(t), id)
-		if err != nil || typed.Sandbox != nil || typed.Sessions == nil || typed.ServiceURLs == nil {
-			t.Errorf("client InstanceStatus = %+v, %v", typed, err)
-		}
-	})
-
-	t.Run("sessions.list", func(t *testing.T) {
-		v := rpctest.WantOK(t, rpctest.CallPlatform(t, srv, key, methods.SessionsList, map[string]any{"instanceId": id}))
-		if string(v) != `{"sessions":[]}` {
-			t.Errorf("sessions.list = %s, want {\"sessions\":[]}", v)
-		}
-		typed, err := admin.ListSessions(ctx(t), id)
-		if err != nil || typed.Sessions == nil || len(typed.Sessions) != 0 {
-			t.Errorf("client ListSessions = %+v, %v", typed, err)
-		}
-	})
-
-	tok := createToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id}).Token
-
-	t.Run("instance listSessions", func(t *testing.T) {
-		v := rpctest.WantOK(t, rpctest.CallInstance(t, srv, id, rpctest.Bearer(tok), methods.ListSessions, map[string]any{}))
-		if string(v) != `{"sessions":[]}` {
-			t.Errorf("listSessions = %s, want {\"sessions\":[]}", v)
-		}
-		// No input at all is an empty input.
-		rpctest.WantOK(t, rpctest.CallInstance(t, srv, id, rpctest.Bearer(tok), methods.ListSessions, nil))
-		typed, err := client.NewInstance(srv.URL, id, tok, nil).ListSessions(ctx(t))
-		if err != nil || typed.Sessions == nil {
-			t.Errorf("client instance ListSessions = %+v, %v", typed, err)
-		}
-	})
-
-	t.Run("archive", func(t *testing.T) {
-		for i := range 2 { // archiving is idempotent
-			v := rpctest.WantOK(t, rpctest.CallPlatform(t, srv, key, methods.InstancesArchive, map[string]any{"instanceId": id}))
-			if string(v) != `{"ok":true}` {
-				t.Errorf("archive #%d = %s, want {\"ok\":true}", i+1, v)
-			}
-		}
-		got, err := admin.GetInstance(ctx(t), id)
-		if err != nil || got.Status != "archived" {
-			t.Fatalf("instances.get after archive = %+v, %v; want status archived", got, err)
-		}
-		st, err := admin.InstanceStatus(ctx(t), id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var names []string
-		for _, ev := range st.LifecycleEvents {
-			names = append(names, ev.Event)
-			rpctest.ParseTime(t, ev.Event+" createdAt", ev.CreatedAt)
-		}
-		if strings.Join(names, ",") != "created,sandbox_not_scheduled,archived" || st.Status != "archived" {
-			t.Errorf("after two archives: status %q, events %v; want archived with events created,sandbox_not_scheduled,archived", st.Status, names)
-		}
-		if len(st.LifecycleEvents) == 3 && rpctest.ParseTime(t, "", st.LifecycleEvents[2].CreatedAt).Before(rpctest.ParseTime(t, "", st.LifecycleEvents[0].CreatedAt)) {
-			t.Errorf("archived event is older than created event: %+v", st.LifecycleEvents)
-		}
-	})
-
-	t.Run("archived instance refuses tokens", func(t *testing.T) {
-		r := rpctest.CallPlatform(t, srv, key, methods.TokensCreate, map[string]any{"instanceId": id})
-		rpctest.WantError(t, r, http.StatusConflict, methods.Conflict)
-	})
-
-	t.Run("tokens of an archived instance stop working", func(t *testing.T) {
-		r := rpctest.CallInstance(t, srv, id, rpctest.Bearer(tok), methods.ListSessions, map[string]any{})
-		rpctest.WantError(t, r, http.StatusUnauthorized, methods.Unauthorized)
-		r = rpctest.Post(t, rpctest.CookieURL(srv, id), rpctest.Bearer(tok), nil)
-		rpctest.WantError(t, r, http.StatusUnauthorized, methods.Unauthorized)
-	})
-}
-
-func TestTemplatesList(t *testing.T) {
-	dir := t.TempDir()
-	small := `{"slug": "small", "name": "Small", "isolation": "none", "memoryMb": 256}`
-	if err := os.WriteFile(filepath.Join(dir, "small.json"), []byte(small), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	srv := testutil.StartServer(t, platform.Config{TemplatesDir: dir})
-
-	v := rpctest.WantOK(t, rpctest.CallPlatform(t, srv, srv.AdminKey, methods.TemplatesList, map[string]any{}))
-	rpctest.WantKeys(t, "templates.list value", v, "templates")
-	items := rpctest.Decode[[]json.RawMessage](t, rpctest.Field(t, v, "templates"))
-	if len(items) != 2 {
-		t.Fatalf("templates.list = %s, want default and small", v)
-	}
-	rpctest.WantKeys(t, "default template", items[0], "slug", "name", "description", "isolation", "memoryMb", "cpus",
-		"pids", "network", "idleTimeoutSeconds", "requiredLabels")
-	if got := string(rpctest.Field(t, items[0], "requiredLabels")); got != "[]" {
-		t.Errorf("requiredLabels = %s, want []", got)
-	}
-	tpls := rpctest.Decode[[]methods.Template](t, rpctest.Field(t, v, "templates"))
-	if tpls[0].Slug != "default" || tpls[1].Slug != "small" {
-		t.Errorf("templates are %q, %q; want default, small sorted by slug", tpls[0].Slug, tpls[1].Slug)
-	}
-	if s := tpls[1]; s.Isolation != "none" || s.MemoryMB != 256 || s.Name != "Small" || s.Pids == 0 || s.Network != "none" {
-		t.Errorf("small template = %+v; want its own values with defaults filled", s)
-	}
-
-	typed, err := srv.Admin().ListTemplates(ctx(t))
-	if err != nil || len(typed.Templates) != 2 {
-		t.Fatalf("client ListTemplates = %+v, %v", typed, err)
-	}
-	// A template from the directory can be used at once.
-	out, err := srv.Admin().CreateInstance(ctx(t), methods.CreateInstanceInput{TemplateSlug: "small", Name: "small one"})
-	if err != nil {
-		t.Fatalf("instances.create with template small: %v", err)
-	}
-	got, err := srv.Admin().GetInstance(ctx(t), out.InstanceID)
-	if err != nil || got.TemplateSlug != "small" {
-		t.Errorf("instances.get = %+v, %v; want templateSlug small", got, err)
-	}
-}
-
-func TestInstancesListPaging(t *testing.T) {
-	srv := testutil.StartServer(t, platform.Config{})
-	_, key := srv.OrgKey(t, "paging", "pager", false)
-	c := srv.Client(key)
-
-	t.Run("empty", func(t *testing.T) {
-		v := rpctest.WantOK(t, rpctest.CallPlatform(t, srv, key, methods.InstancesList, map[string]any{}))
-		if string(v) != `{"instances":[],"total":0}` {
-			t.Errorf("instances.list of an empty org = %s, want {\"instances\":[],\"total\":0}", v)
-		}
-	})
-
-	const n = 55
-	created := map[string]bool{}
-	for i := range n {
-		created[createInstance(t, c, fmt.Sprintf("page-%02d", i))] = true
-	}
-	// Another org's instances count for nothing here.
-	createInstance(t, srv.Admin(), "someone else's")
-
-	list := func(t *testing.T, in map[string]any) methods.ListInstancesOutput {
-		t.Helper()
-		v := rpctest.WantOK(t, rpctest.CallPlatform(t, srv, key, methods.InstancesList, in))
-		rpctest.WantKeys(t, "instances.list value", v, "instances", "total")
-		if string(rpctest.Field(t, v, "instances")) == "null" {
-			t.Fatalf("instances is null, want an array: %s", v)
-		}
-		return rpctest.Decode[methods.ListInstancesOutput](t, v)
-	}
-	all := list(t, map[string]any{"limit": 200})
-
-	tests := []struct {
-		name      string
-		in        map[string]any
-		from, len int // the page is all.Instances[from:from+len]
-	}{
-		{"default limit is 50", map[string]any{}, 0, 50},
-		{"null limit is the default", map[string]any{"limit": nil, "offset": nil}, 0, 50},
-		{"limit 200 is the max", map[string]any{"limit": 200}, 0, n},
-		{"limit 1", map[string]any{"limit": 1}, 0, 1},
-		{"offset with default limit", map[string]any{"offset": 50}, 50, 5},
-		{"limit and offset", map[string]any{"limit": 10, "offset": 20}, 20, 10},
-		{"offset at the end", map[string]any{"offset": n}, n, 0},
-		{"offset past the end", map[string]any{"offset": 1000}, n, 0},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			page := list(t, tc.in)
-			if page.Total != n {
-				t.Errorf("total = %d, want %d", page.Total, n)
-			}
-			if len(page.Instances) != tc.len {
-				t.Fatalf("got %d instances, want %d", len(page.Instances), tc.len)
-			}
-			for i, inst := range page.Instances {
-				if want := all.Instances[tc.from+i].InstanceID; inst.InstanceID != want {
-					t.Errorf("item %d = %s, want %s", i, inst.InstanceID, want)
-				}
-			}
-		})
-	}
-
-	t.Run("every instance once, newest first", func(t *testing.T) {
-		if all.Total != n || len(all.Instances) != n {
-			t.Fatalf("limit 200: total %d, %d items; want %d", all.Total, len(all.Instances), n)
-		}
-		seen := map[string]bool{}
-		var prev time.Time
-		for i, inst := range all.Instances {
-			if !created[inst.InstanceID] || seen[inst.InstanceID] {
-				t.Errorf("item %d: %s is not one of the org's instances, or is listed twice", i, inst.InstanceID)
-			}
-			seen[inst.InstanceID] = true
-			at := rpctest.ParseTime(t, "createdAt", inst.CreatedAt)
-			if i > 0 && at.After(prev) {
-				t.Errorf("item %d (%s) is newer than item %d", i, inst.CreatedAt, i-1)
-			}
-			prev = at
-		}
-	})
-
-	t.Run("pages stitch together", func(t *testing.T) {
-		var ids []string
-		for off := 0; off < n; off += 20 {
-			for _, inst := range list(t, map[string]any{"limit": 20, "offset": off}).Instances {
-				ids = append(ids, inst.InstanceID)
-			}
-		}
-		var want []string
-		for _, inst := range all.Instances {
-			want = append(want, inst.InstanceID)
-		}
-		if strings.Join(ids, ",") != strings.Join(want, ",") {
-			t.Errorf("pages of 20 list %v, want %v", ids, want)
-		}
-	})
-
-	t.Run("strict order when creation times differ", func(t *testing.T) {
-		_, k := srv.OrgKey(t, "ordered", "o", false)
-		oc := srv.Client(k)
-		var ids []string
-		for i := range 3 {
-			id := createInstance(t, oc, fmt.Sprintf("o-%d", i))
-			ids = append(ids, id)
-			got, err := oc.GetInstance(ctx(t), id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			at := rpctest.ParseTime(t, "createdAt", got.CreatedAt)
-			// Times are stored in milliseconds: let the clock pass this
-			// instance's before creating the next one.
-			testutil.Eventually(t, testutil.Short, "the clock to pass a millisecond", func() bool {
-				return time.Now().UnixMilli() > at.UnixMilli()
-			})
-		}
-		out, err := oc.ListInstances(ctx(t), methods.ListInstancesInput{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for _, inst := range out.Instances {
-			got = append(got, inst.InstanceID)
-		}
-		want := []string{ids[2], ids[1], ids[0]}
-		if strings.Join(got, ",") != strings.Join(want, ",") || out.Total != 3 {
-			t.Errorf("instances.list = %v (total %d), want newest first %v", got, out.Total, want)
-		}
-	})
-}
 
 // ---------------------------------------------------------------------------
 // Errors
@@ -392,8 +47,8 @@ func TestInstancesListPaging(t *testing.T) {
 func TestRPCErrors(t *testing.T) {
 	srv := testutil.StartServer(t, platform.Config{})
 	admin := srv.Admin()
-	id := createInstance(t, admin, "errors")
-	tok := createToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id}).Token
+	id := rpctest.CreateInstance(t, admin, "errors")
+	tok := rpctest.CreateToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id}).Token
 
 	padTo := func(prefix, suffix string, size int) string {
 		return prefix + strings.Repeat("a", size-len(prefix)-len(suffix)) + suffix
@@ -607,8 +262,8 @@ func TestBodyLimit(t *testing.T) {
 		})
 	}
 	t.Run("instance RPC", func(t *testing.T) {
-		id := createInstance(t, srv.Admin(), "big")
-		tok := createToken(t, srv.Admin(), methods.CreateInstanceTokenInput{InstanceID: id}).Token
+		id := rpctest.CreateInstance(t, srv.Admin(), "big")
+		tok := rpctest.CreateToken(t, srv.Admin(), methods.CreateInstanceTokenInput{InstanceID: id}).Token
 		r := rpctest.Post(t, rpctest.InstanceURL(srv, id), rpctest.Bearer(tok), body(rpc.MaxBody+1))
 		rpctest.WantError(t, r, http.StatusRequestEntityTooLarge, methods.PayloadTooLarge)
 	})
@@ -635,111 +290,15 @@ func TestHTTPErrors(t *testing.T) {
 }
 
 // ---------------------------------------------------------------------------
-// Tokens, the session cookie and CORS
+// The session cookie and CORS
 // ---------------------------------------------------------------------------
-
-func TestTokens(t *testing.T) {
-	srv := testutil.StartServer(t, platform.Config{})
-	admin := srv.Admin()
-	id := createInstance(t, admin, "tokens")
-	org := srv.AdminKeyRecord(t).OrgID
-
-	tests := []struct {
-		name   string
-		in     map[string]any
-		ttl    time.Duration
-		origin string
-	}{
-		{"default lifetime is 24 h", map[string]any{}, 24 * time.Hour, ""},
-		{"expiresIn 60 s", map[string]any{"expiresIn": 60}, time.Minute, ""},
-		{"expiresIn 7 days", map[string]any{"expiresIn": 604800}, 7 * 24 * time.Hour, ""},
-		{"bound to an origin", map[string]any{"origin": "https://app.example.com"}, 24 * time.Hour, "https://app.example.com"},
-		{"with meta", map[string]any{"meta": map[string]any{"user": "u1"}}, 24 * time.Hour, ""},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			tc.in["instanceId"] = id
-			before := time.Now()
-			v := rpctest.WantOK(t, rpctest.CallPlatform(t, srv, srv.AdminKey, methods.TokensCreate, tc.in))
-			after := time.Now()
-			rpctest.WantKeys(t, "tokens.create value", v, "token", "expiresAt")
-			out := rpctest.Decode[methods.CreateInstanceTokenOutput](t, v)
-			exp := rpctest.ParseTime(t, "expiresAt", out.ExpiresAt)
-			rpctest.Within(t, "expiresAt", exp, before.Add(tc.ttl), after.Add(tc.ttl))
-
-			h := rpctest.JWTPart(t, out.Token, 0)
-			if h["alg"] != "HS256" {
-				t.Errorf("token header = %v, want alg HS256", h)
-			}
-			c := rpctest.JWTPart(t, out.Token, 1)
-			if c["sub"] != id || c["org"] != org || c["iss"] != "roost" || c["jti"] == nil || c["iat"] == nil {
-				t.Errorf("token claims = %v; want sub %s, org %s, iss roost, jti and iat", c, id, org)
-			}
-			if e, ok := c["exp"].(float64); !ok || int64(e) != exp.Unix() {
-				t.Errorf("token exp = %v, want expiresAt %d", c["exp"], exp.Unix())
-			}
-			if o, _ := c["origin"].(string); o != tc.origin {
-				t.Errorf("token origin claim = %q, want %q", o, tc.origin)
-			}
-			if meta, ok := tc.in["meta"]; ok && fmt.Sprint(c["meta"]) != fmt.Sprint(meta) {
-				t.Errorf("token meta claim = %v, want %v", c["meta"], meta)
-			}
-			// The token opens its instance, and no other.
-			rpctest.WantOK(t, rpctest.CallInstance(t, srv, id, rpctest.Bearer(out.Token), methods.ListSessions, nil))
-		})
-	}
-
-	t.Run("origin binding", func(t *testing.T) {
-		tok := createToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id, Origin: "https://app.example.com"}).Token
-		cases := []struct {
-			origin string
-			ok     bool
-		}{
-			{"https://app.example.com", true},
-			{"", true}, // not a browser: nothing to compare
-			{"https://evil.example.com", false},
-			{"http://app.example.com", false},
-			{"https://app.example.com:8443", false},
-		}
-		for _, c := range cases {
-			h := rpctest.Bearer(tok)
-			if c.origin != "" {
-				h.Set("Origin", c.origin)
-			}
-			r := rpctest.CallInstance(t, srv, id, h, methods.ListSessions, nil)
-			if c.ok {
-				rpctest.WantOK(t, r)
-			} else {
-				rpctest.WantError(t, r, http.StatusUnauthorized, methods.Unauthorized)
-			}
-		}
-	})
-
-	t.Run("tampered signature", func(t *testing.T) {
-		tok := createToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id}).Token
-		rpctest.WantOK(t, rpctest.CallInstance(t, srv, id, rpctest.Bearer(tok), methods.ListSessions, nil))
-		r := rpctest.CallInstance(t, srv, id, rpctest.Bearer(rpctest.Tamper(t, tok)), methods.ListSessions, nil)
-		rpctest.WantError(t, r, http.StatusUnauthorized, methods.Unauthorized)
-	})
-
-	t.Run("expired", func(t *testing.T) {
-		tok := srv.SignToken(t, org, id, "", -time.Minute)
-		r := rpctest.CallInstance(t, srv, id, rpctest.Bearer(tok), methods.ListSessions, nil)
-		rpctest.WantError(t, r, http.StatusUnauthorized, methods.Unauthorized)
-		// A token of one second expires while we watch.
-		short := createToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id, ExpiresIn: rpctest.Ptr(1)}).Token
-		testutil.Eventually(t, testutil.Short, "a 1 s token to expire", func() bool {
-			return rpctest.CallInstance(t, srv, id, rpctest.Bearer(short), methods.ListSessions, nil).Status == http.StatusUnauthorized
-		})
-	})
-}
 
 func TestSessionCookie(t *testing.T) {
 	srv := testutil.StartServer(t, platform.Config{})
 	admin := srv.Admin()
-	id := createInstance(t, admin, "cookie")
-	other := createInstance(t, admin, "other")
-	tokOut := createToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id, ExpiresIn: rpctest.Ptr(3600)})
+	id := rpctest.CreateInstance(t, admin, "cookie")
+	other := rpctest.CreateInstance(t, admin, "other")
+	tokOut := rpctest.CreateToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id, ExpiresIn: rpctest.Ptr(3600)})
 	tok := tokOut.Token
 
 	jar, err := cookiejar.New(nil)
@@ -816,7 +375,7 @@ func TestSessionCookie(t *testing.T) {
 	})
 
 	t.Run("refusals", func(t *testing.T) {
-		otherTok := createToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: other}).Token
+		otherTok := rpctest.CreateToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: other}).Token
 		cases := []struct {
 			name   string
 			h      http.Header
@@ -860,8 +419,8 @@ func TestSessionCookie(t *testing.T) {
 
 func TestCORS(t *testing.T) {
 	srv := testutil.StartServer(t, platform.Config{})
-	id := createInstance(t, srv.Admin(), "cors")
-	tok := createToken(t, srv.Admin(), methods.CreateInstanceTokenInput{InstanceID: id}).Token
+	id := rpctest.CreateInstance(t, srv.Admin(), "cors")
+	tok := rpctest.CreateToken(t, srv.Admin(), methods.CreateInstanceTokenInput{InstanceID: id}).Token
 	const origin = "https://app.example.com"
 
 	for _, path := range []string{rpctest.InstanceURL(srv, id), rpctest.CookieURL(srv, id)} {
@@ -934,8 +493,8 @@ func TestAuditLog(t *testing.T) {
 	srv := testutil.StartServer(t, platform.Config{})
 	key, secret := srv.OrgKey(t, "audited", "auditor", false)
 	c := srv.Client(secret)
-	id := createInstance(t, c, "audited")
-	tok := createToken(t, c, methods.CreateInstanceTokenInput{InstanceID: id}).Token
+	id := rpctest.CreateInstance(t, c, "audited")
+	tok := rpctest.CreateToken(t, c, methods.CreateInstanceTokenInput{InstanceID: id}).Token
 	jti, _ := rpctest.JWTPart(t, tok, 1)["jti"].(string)
 
 	withID := func(h http.Header, reqID string) http.Header {
@@ -1032,9 +591,9 @@ func TestAuditLog(t *testing.T) {
 func TestMetrics(t *testing.T) {
 	srv := testutil.StartServer(t, platform.Config{})
 	admin := srv.Admin()
-	id := createInstance(t, admin, "m1")
-	createInstance(t, admin, "m2")
-	tok := createToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id}).Token
+	id := rpctest.CreateInstance(t, admin, "m1")
+	rpctest.CreateInstance(t, admin, "m2")
+	tok := rpctest.CreateToken(t, admin, methods.CreateInstanceTokenInput{InstanceID: id}).Token
 	rpctest.CallPlatform(t, srv, srv.AdminKey, methods.InstancesCreate, map[string]any{"name": "x"})
 	rpctest.CallPlatform(t, srv, srv.AdminKey, "instances.nope", nil)
 	rpctest.CallPlatform(t, srv, "", methods.InstancesList, nil)
@@ -1183,7 +742,7 @@ func TestCLI(t *testing.T) {
 		}
 		// It works against the running server on the same data dir, in its org.
 		c := srv.Client(secret)
-		id := createInstance(t, c, "acme's")
+		id := rpctest.CreateInstance(t, c, "acme's")
 		list, err := c.ListInstances(ctx(t), methods.ListInstancesInput{})
 		if err != nil || list.Total != 1 || list.Instances[0].InstanceID != id {
 			t.Errorf("instances.list with the new key = %+v, %v; want only acme's instance", list, err)

@@ -18,6 +18,8 @@ import (
 
 	"github.com/roosthq/roost/internal/testutil"
 	"github.com/roosthq/roost/internal/testutil/rpctest"
+	"github.com/roosthq/roost/internal/testutil/sandboxtest"
+	"github.com/roosthq/roost/internal/testutil/sessiontest"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/platform"
 )
@@ -55,26 +57,26 @@ func BenchmarkSessionProxy(b *testing.B) {
 	if err := os.WriteFile(filepath.Join(templates, "full.json"), []byte(`{"slug":"full","network":"full"}`), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	sb := sbStart(b, platform.Config{TemplatesDir: templates})
-	e := &seEnv{sbEnv: sb, orgID: sb.srv.AdminKeyRecord(b).OrgID}
+	sb := sandboxtest.Start(b, platform.Config{TemplatesDir: templates})
+	e := &sessiontest.Env{Env: sb, OrgID: sb.Srv.AdminKeyRecord(b).OrgID}
 	m := testutil.AgentManifest("1.0.0", "-page", strconv.Itoa(pagePort))
 	m.Services[0].Port = pagePort
-	e.publishManifest(b, "bench", m)
-	i := e.create(b, methods.CreateInstanceInput{TemplateSlug: "full", BundleSlug: "bench", Name: "bench",
+	e.PublishManifest(b, "bench", m)
+	i := e.Create(b, methods.CreateInstanceInput{TemplateSlug: "full", BundleSlug: "bench", Name: "bench",
 		AutoCreateSession: &methods.AutoCreateSession{PresetID: "chat", Blocking: true}})
-	if i.created.Status != methods.InstanceReady {
-		b.Fatalf("instances.create = %+v, want ready", i.created)
+	if i.Created.Status != methods.InstanceReady {
+		b.Fatalf("instances.create = %+v, want ready", i.Created)
 	}
-	ctx := e.ctx
+	ctx := e.Ctx
 
 	b.Run("websocket", func(b *testing.B) {
 		urls := map[string]string{
-			"direct": "ws://" + agent + "/sessions/" + i.created.SessionID + "/ws",
-			"proxy":  e.sessionWS(i.id, i.created.SessionID, i.created.WSToken),
+			"direct": "ws://" + agent + "/sessions/" + i.Created.SessionID + "/ws",
+			"proxy":  e.SessionWS(i.ID, i.Created.SessionID, i.Created.WSToken),
 		}
 		conns := map[string]*websocket.Conn{}
 		for name, u := range urls {
-			c := seDial(b, ctx, u, nil)
+			c := sessiontest.Dial(b, ctx, u, nil)
 			conns[name] = c
 			if _, err := wsRoundTrips(ctx, c, proxyBenchWSWarmup); err != nil {
 				b.Fatalf("warm-up of %s: %v", name, err)
@@ -110,10 +112,10 @@ func BenchmarkSessionProxy(b *testing.B) {
 	})
 
 	b.Run("service_http", func(b *testing.B) {
-		proxied := i.serviceURL(b, i.created.SessionID, "web")
+		proxied := i.ServiceURL(b, i.Created.SessionID, "web")
 		targets := map[string]httpTarget{
 			"direct": {url: fmt.Sprintf("http://127.0.0.1:%d/", pagePort), want: "hello from"},
-			"proxy":  {url: proxied, header: rpctest.Bearer(i.token), want: "hello from"},
+			"proxy":  {url: proxied, header: rpctest.Bearer(i.Token), want: "hello from"},
 		}
 		hc := &http.Client{Transport: &http.Transport{MaxIdleConns: proxyBenchClients * 2,
 			MaxIdleConnsPerHost: proxyBenchClients, IdleConnTimeout: time.Minute}}

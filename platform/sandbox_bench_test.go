@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/roosthq/roost/internal/testutil"
+	"github.com/roosthq/roost/internal/testutil/sandboxtest"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/platform"
 )
@@ -78,7 +79,7 @@ func sbBareBwrap() []string {
 		"--unshare-uts", "--unshare-net", "--unshare-cgroup-try", "--new-session", "--cap-drop", "ALL",
 		"--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
 		"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"}
-	if sbExists("/usr/lib64") {
+	if sandboxtest.Exists("/usr/lib64") {
 		a = append(a, "--symlink", "usr/lib64", "/lib64")
 	}
 	return append(a, "true")
@@ -86,9 +87,9 @@ func sbBareBwrap() []string {
 
 // eventAfter is the time of the first lifecycle event named name at or
 // after t0 (the server records milliseconds).
-func (i *sbInst) eventAfter(name string, t0 time.Time) (time.Time, bool) {
+func eventAfter(i *sandboxtest.Inst, name string, t0 time.Time) (time.Time, bool) {
 	from := t0.Truncate(time.Millisecond)
-	for _, ev := range i.statusNow().LifecycleEvents {
+	for _, ev := range i.StatusNow().LifecycleEvents {
 		if ev.Event != name {
 			continue
 		}
@@ -103,17 +104,17 @@ func (i *sbInst) eventAfter(name string, t0 time.Time) (time.Time, bool) {
 // coldStart terminates the instance's sandbox, then times ensureSandbox
 // until the event that says it is up (sandbox_running, or ready for an
 // instance with an agent), by the event's own time.
-func (i *sbInst) coldStart(b testing.TB, upEvent string) time.Duration {
+func coldStart(b testing.TB, i *sandboxtest.Inst, upEvent string) time.Duration {
 	b.Helper()
-	if st := i.statusNow(); st.Sandbox != nil && st.Sandbox.State != methods.SandboxTerminated {
-		sbMust[methods.OKOutput](b, i, methods.TerminateSandbox, map[string]any{"sandboxId": st.Sandbox.E2BID})
+	if st := i.StatusNow(); st.Sandbox != nil && st.Sandbox.State != methods.SandboxTerminated {
+		sandboxtest.Must[methods.OKOutput](b, i, methods.TerminateSandbox, map[string]any{"sandboxId": st.Sandbox.E2BID})
 	}
 	t0 := time.Now()
-	sbMust[methods.InstanceEnsureSandboxOutput](b, i, methods.EnsureSandbox, struct{}{})
+	sandboxtest.Must[methods.InstanceEnsureSandboxOutput](b, i, methods.EnsureSandbox, struct{}{})
 	var at time.Time
-	testutil.Eventually(b, testutil.Medium, upEvent+" of "+i.id, func() bool {
+	testutil.Eventually(b, testutil.Medium, upEvent+" of "+i.ID, func() bool {
 		var ok bool
-		at, ok = i.eventAfter(upEvent, t0)
+		at, ok = eventAfter(i, upEvent, t0)
 		return ok
 	})
 	return at.Sub(t0)
@@ -124,19 +125,19 @@ func (i *sbInst) coldStart(b testing.TB, upEvent string) time.Duration {
 // beside bare bubblewrap and a plain fork/exec of `true`.
 func BenchmarkSandboxColdStart(b *testing.B) {
 	const seq, conc, agentSeq = 100, 20, 20
-	e := sbStart(b, platform.Config{})
-	e.publish("bench", "-tick", "1h")
-	one := e.instance("cold", "default", "")
-	one.waitSandbox(b, methods.SandboxRunning)
-	agent := e.instance("cold-agent", "default", "bench")
-	agent.waitStatus(b, methods.InstanceReady)
-	many := make([]*sbInst, conc)
+	e := sandboxtest.Start(b, platform.Config{})
+	e.Publish("bench", "-tick", "1h")
+	one := e.Instance("cold", "default", "")
+	one.WaitSandbox(b, methods.SandboxRunning)
+	agent := e.Instance("cold-agent", "default", "bench")
+	agent.WaitStatus(b, methods.InstanceReady)
+	many := make([]*sandboxtest.Inst, conc)
 	for k := range many {
-		many[k] = e.instance(fmt.Sprintf("cold-%d", k), "default", "")
+		many[k] = e.Instance(fmt.Sprintf("cold-%d", k), "default", "")
 	}
 	for _, i := range many {
-		i.waitSandbox(b, methods.SandboxRunning)
-		sbMust[methods.OKOutput](b, i, methods.TerminateSandbox, map[string]any{"sandboxId": i.statusNow().Sandbox.E2BID})
+		i.WaitSandbox(b, methods.SandboxRunning)
+		sandboxtest.Must[methods.OKOutput](b, i, methods.TerminateSandbox, map[string]any{"sandboxId": i.StatusNow().Sandbox.E2BID})
 	}
 	b.ResetTimer()
 	for range b.N {
@@ -145,7 +146,7 @@ func BenchmarkSandboxColdStart(b *testing.B) {
 
 		var sequential sbLatencies
 		for k := 0; k < seq; k++ {
-			sequential = append(sequential, one.coldStart(b, "sandbox_running"))
+			sequential = append(sequential, coldStart(b, one, "sandbox_running"))
 		}
 
 		concurrent := make(sbLatencies, conc)
@@ -157,7 +158,7 @@ func BenchmarkSandboxColdStart(b *testing.B) {
 				defer wg.Done()
 				<-start
 				t0 := time.Now()
-				if err := i.call(methods.EnsureSandbox, struct{}{}, nil); err != nil {
+				if err := i.Call(methods.EnsureSandbox, struct{}{}, nil); err != nil {
 					b.Errorf("ensureSandbox: %v", err)
 					return
 				}
@@ -166,7 +167,7 @@ func BenchmarkSandboxColdStart(b *testing.B) {
 				var at time.Time
 				if !testutil.Until(testutil.Medium, func() bool {
 					var ok bool
-					at, ok = i.eventAfter("sandbox_running", t0)
+					at, ok = eventAfter(i, "sandbox_running", t0)
 					return ok
 				}) {
 					b.Errorf("no sandbox_running event within %s of ensureSandbox", testutil.Medium)
@@ -180,7 +181,7 @@ func BenchmarkSandboxColdStart(b *testing.B) {
 
 		var withAgent sbLatencies
 		for k := 0; k < agentSeq; k++ {
-			withAgent = append(withAgent, agent.coldStart(b, "ready"))
+			withAgent = append(withAgent, coldStart(b, agent, "ready"))
 		}
 
 		var t sbTable
@@ -205,12 +206,12 @@ func BenchmarkSandboxColdStart(b *testing.B) {
 // true`, what the supervisor runs) in this process.
 func BenchmarkSandboxExec(b *testing.B) {
 	const n, warm = 300, 20
-	e := sbStart(b, platform.Config{})
-	i := e.instance("exec-bench", "default", "")
-	i.ensure(b)
+	e := sandboxtest.Start(b, platform.Config{})
+	i := e.Instance("exec-bench", "default", "")
+	i.Ensure(b)
 	run := func() time.Duration {
 		t0 := time.Now()
-		o := sbMust[methods.InstanceExecInSandboxOutputFull](b, i, methods.ExecInSandbox, map[string]any{"command": "true"})
+		o := sandboxtest.Must[methods.InstanceExecInSandboxOutputFull](b, i, methods.ExecInSandbox, map[string]any{"command": "true"})
 		d := time.Since(t0)
 		if !o.Success {
 			b.Fatalf("exec true: %+v", o)
@@ -247,30 +248,30 @@ func BenchmarkSandboxExec(b *testing.B) {
 // and waited for, as the node does).
 func BenchmarkSandboxResume(b *testing.B) {
 	const n = 100
-	e := sbStart(b, platform.Config{})
-	e.publish("bench", "-tick", "1h")
-	i := e.instance("resume-bench", "default", "bench")
-	id := i.ensure(b)
-	i.waitStatus(b, methods.InstanceReady)
-	other := e.instance("thaw-bench", "default", "bench")
-	otherID := other.ensure(b)
+	e := sandboxtest.Start(b, platform.Config{})
+	e.Publish("bench", "-tick", "1h")
+	i := e.Instance("resume-bench", "default", "bench")
+	id := i.Ensure(b)
+	i.WaitStatus(b, methods.InstanceReady)
+	other := e.Instance("thaw-bench", "default", "bench")
+	otherID := other.Ensure(b)
 	b.ResetTimer()
 	for range b.N {
 		var pause, resume sbLatencies
 		for k := 0; k < n; k++ {
 			t0 := time.Now()
-			sbMust[methods.OKOutput](b, i, methods.PauseSandbox, map[string]any{"sandboxId": id})
+			sandboxtest.Must[methods.OKOutput](b, i, methods.PauseSandbox, map[string]any{"sandboxId": id})
 			pause = append(pause, time.Since(t0))
 			t0 = time.Now()
-			sbMust[methods.OKOutput](b, i, methods.ResumeSandbox, struct{}{})
+			sandboxtest.Must[methods.OKOutput](b, i, methods.ResumeSandbox, struct{}{})
 			resume = append(resume, time.Since(t0))
 		}
 		var t sbTable
 		t.add("pauseSandbox (instance RPC)", pause, "")
 		t.add("resumeSandbox (instance RPC)", resume, "")
 		freezer := ""
-		for _, d := range sbCgroupDirs(otherID) {
-			if sbExists(filepath.Join(d, "freezer.state")) {
+		for _, d := range sandboxtest.CgroupDirs(otherID) {
+			if sandboxtest.Exists(filepath.Join(d, "freezer.state")) {
 				freezer = d
 			}
 		}
@@ -301,7 +302,7 @@ func BenchmarkSandboxResume(b *testing.B) {
 		b.ReportMetric(ms(resume.pct(99)), "resume-p99-ms")
 		b.ReportMetric(ms(pause.pct(50)), "pause-p50-ms")
 	}
-	if got := other.sh(b, "echo ok"); got != "ok" {
+	if got := other.Sh(b, "echo ok"); got != "ok" {
 		b.Errorf("the sandbox frozen and thawed by hand: %q", got)
 	}
 }
@@ -337,18 +338,18 @@ func BenchmarkSandboxIdleMemory(b *testing.B) {
 	// before their memory is read.
 	const idleSettle = 2 * time.Second
 	const n = 200
-	e := sbStart(b, platform.Config{})
-	e.publish("bench", "-tick", "1h")
+	e := sandboxtest.Start(b, platform.Config{})
+	e.Publish("bench", "-tick", "1h")
 	b.ResetTimer()
 	for range b.N {
-		insts := make([]*sbInst, n)
+		insts := make([]*sandboxtest.Inst, n)
 		for k := range insts {
-			insts[k] = e.instance(fmt.Sprintf("idle-%d", k), "default", "bench")
+			insts[k] = e.Instance(fmt.Sprintf("idle-%d", k), "default", "bench")
 		}
 		ids := make([]string, n)
 		for k, i := range insts {
-			i.waitStatus(b, methods.InstanceReady)
-			ids[k] = i.statusNow().Sandbox.E2BID
+			i.WaitStatus(b, methods.InstanceReady)
+			ids[k] = i.StatusNow().Sandbox.E2BID
 		}
 		// Not a wait for a condition: the measurement is of sandboxes that
 		// have idled a while, and no event marks the end of their start-up
@@ -358,11 +359,11 @@ func BenchmarkSandboxIdleMemory(b *testing.B) {
 		parts := map[string]*part{"bwrap": {}, "supervisor": {}, "agent": {}, "other": {}}
 		var rss, pss, cg, procs int64
 		for _, id := range ids {
-			for _, p := range sbHostPids(e.nodeDir(), id) {
+			for _, p := range sandboxtest.HostPids(e.NodeDir(), id) {
 				r, s := sbMemOf(p)
 				rss, pss, procs = rss+r, pss+s, procs+1
 				name := "other"
-				args := strings.Fields(sbCmdline(p))
+				args := strings.Fields(sandboxtest.Cmdline(p))
 				switch {
 				case len(args) == 0:
 				case filepath.Base(args[0]) == "bwrap":
@@ -375,7 +376,7 @@ func BenchmarkSandboxIdleMemory(b *testing.B) {
 				parts[name].rss += r
 				parts[name].pss += s
 			}
-			for _, d := range sbCgroupDirs(id) {
+			for _, d := range sandboxtest.CgroupDirs(id) {
 				if v, err := os.ReadFile(filepath.Join(d, "memory.usage_in_bytes")); err == nil {
 					x, _ := strconv.ParseInt(strings.TrimSpace(string(v)), 10, 64)
 					cg += x >> 10

@@ -3,7 +3,8 @@
 // wait), a real platform server on a loopback port with a fresh data dir,
 // on either blob store, a real MinIO, the roost binary built once and run
 // as `roost serve`, and free loopback ports. The helpers of raw HTTP and
-// RPC calls are in package rpctest.
+// RPC calls are in package rpctest, those of real sandboxes in package
+// sandboxtest, and those of sessions on them in package sessiontest.
 package testutil
 
 import (

@@ -5,7 +5,8 @@
 // Tests go through raw HTTP where they must see the wire as a client
 // written against the contract sees it, not as the Go client decodes it;
 // the upload, download and token helpers serve the tests of files, bundles
-// and credentials.
+// and credentials, and CreateInstance and CreateToken make the instances
+// and tokens that tests of other things need.
 package rpctest
 
 import (

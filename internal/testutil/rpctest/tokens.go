@@ -36,3 +36,14 @@ func Tamper(t testing.TB, tok string) string {
 	sig[len(sig)/2] ^= 0x01
 	return tok[:i+1] + base64.RawURLEncoding.EncodeToString(sig)
 }
+
+// Unsigned rewrites a token's header to alg "none" and drops its signature.
+func Unsigned(t testing.TB, tok string) string {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	h, err := json.Marshal(map[string]string{"alg": "none", "typ": "JWT"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(h) + "." + parts[1] + "."
+}

@@ -1,4 +1,4 @@
-package platform_test
+package sandbox_test
 
 import (
 	"strings"
@@ -6,13 +6,14 @@ import (
 
 	"github.com/roosthq/roost/clients/go"
 	"github.com/roosthq/roost/internal/testutil"
+	"github.com/roosthq/roost/internal/testutil/sandboxtest"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/platform"
 )
 
 func TestSandboxSmoke(t *testing.T) {
-	e := sbStart(t, platform.Config{})
-	srv, admin, ctx := e.srv, e.admin, e.ctx
+	e := sandboxtest.Start(t, platform.Config{})
+	srv, admin, ctx := e.Srv, e.Admin, e.Ctx
 	testutil.PublishTestAgent(t, admin, "echo", testutil.AgentManifest("1.0.0", "-tick", "100ms"))
 	inst, err := admin.CreateInstance(ctx, methods.CreateInstanceInput{TemplateSlug: "default", Name: "smoke", BundleSlug: "echo"})
 	if err != nil {

@@ -1,4 +1,4 @@
-package platform_test
+package sessions_test
 
 import (
 	"io"
@@ -13,13 +13,14 @@ import (
 
 	"github.com/roosthq/roost/clients/go"
 	"github.com/roosthq/roost/internal/testutil"
+	"github.com/roosthq/roost/internal/testutil/sandboxtest"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/platform"
 )
 
 func TestSessionSmoke(t *testing.T) {
-	e := sbStart(t, platform.Config{})
-	srv, admin, ctx := e.srv, e.admin, e.ctx
+	e := sandboxtest.Start(t, platform.Config{})
+	srv, admin, ctx := e.Srv, e.Admin, e.Ctx
 	testutil.PublishTestAgent(t, admin, "echo", testutil.AgentManifest("1.0.0", "-page", "3000"))
 	inst, err := admin.CreateInstance(ctx, methods.CreateInstanceInput{TemplateSlug: "default", Name: "s", BundleSlug: "echo",
 		VCSType: "gitLocal", AutoCreateSession: &methods.AutoCreateSession{PresetID: "chat", Blocking: true, InitialPrompt: "hello"}})

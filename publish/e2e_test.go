@@ -1,4 +1,4 @@
-package platform_test
+package publish_test
 
 // End-to-end tests of publishing a session's work: with vcsType gitLocal
 // the workspace is a git repository from the start, publishSession and
@@ -21,6 +21,7 @@ import (
 
 	"github.com/roosthq/roost/internal/testutil"
 	"github.com/roosthq/roost/internal/testutil/rpctest"
+	"github.com/roosthq/roost/internal/testutil/sessiontest"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/platform"
 )
@@ -50,8 +51,8 @@ func seMustGit(t testing.TB, dir string, args ...string) string {
 
 // repoURL is the instance's repository on the platform, with a password
 // for Basic auth ("" for none).
-func (e *seEnv) repoURL(instanceID, password string) string {
-	u := e.srv.URL
+func repoURL(e *sessiontest.Env, instanceID, password string) string {
+	u := e.Srv.URL
 	if password != "" {
 		u = strings.Replace(u, "http://", "http://x:"+password+"@", 1)
 	}
@@ -71,15 +72,15 @@ func sePubOf(t testing.TB, r rpctest.Reply) sePub {
 }
 
 // publish calls publishSession.
-func (i *seInst) publish(t testing.TB, sessionID string) sePub {
+func publish(t testing.TB, i *sessiontest.Inst, sessionID string) sePub {
 	t.Helper()
-	return sePubOf(t, rpctest.CallInstance(t, i.e.srv, i.id, rpctest.Bearer(i.token), methods.PublishSession, map[string]any{"sessionId": sessionID}))
+	return sePubOf(t, rpctest.CallInstance(t, i.Env.Srv, i.ID, rpctest.Bearer(i.Token), methods.PublishSession, map[string]any{"sessionId": sessionID}))
 }
 
 // platformPublish calls sessions.publish.
-func (e *seEnv) platformPublish(t testing.TB, instanceID, sessionID string) sePub {
+func platformPublish(t testing.TB, e *sessiontest.Env, instanceID, sessionID string) sePub {
 	t.Helper()
-	return sePubOf(t, rpctest.CallPlatform(t, e.srv, e.key, methods.SessionsPublish, map[string]any{"instanceId": instanceID, "sessionId": sessionID}))
+	return sePubOf(t, rpctest.CallPlatform(t, e.Srv, e.Key, methods.SessionsPublish, map[string]any{"instanceId": instanceID, "sessionId": sessionID}))
 }
 
 // seWantPushed checks a publish that pushed a new commit and returns it.
@@ -122,49 +123,49 @@ func seWantNotPublished(t testing.TB, p sePub, mentions string) {
 // /git/{instanceId}.git by the org's keys and the instance's tokens, and
 // by no one else; pushing there is refused.
 func TestPublishGitLocal(t *testing.T) {
-	e := seStart(t, platform.Config{})
-	brief, err := e.admin.UploadFile(e.ctx, "brief.txt", "text/plain", strings.NewReader("an input, not work"))
+	e := sessiontest.Start(t, platform.Config{})
+	brief, err := e.Admin.UploadFile(e.Ctx, "brief.txt", "text/plain", strings.NewReader("an input, not work"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := e.create(t, methods.CreateInstanceInput{BundleSlug: "echo", VCSType: methods.VCSGitLocal,
+	a := e.Create(t, methods.CreateInstanceInput{BundleSlug: "echo", VCSType: methods.VCSGitLocal,
 		AutoCreateSession: &methods.AutoCreateSession{PresetID: "chat", Blocking: true, FileIDs: []string{brief.FileID}}})
-	sid := a.created.SessionID
+	sid := a.Created.SessionID
 	branch := "session/" + sid
 	var sha1, sha2 string
 
 	t.Run("the workspace is a repository from the start", func(t *testing.T) {
-		if got := a.sh(t, "git -C /workspace rev-parse --git-dir"); got != ".git" {
+		if got := a.Sh(t, "git -C /workspace rev-parse --git-dir"); got != ".git" {
 			t.Errorf("git rev-parse --git-dir = %q", got)
 		}
-		if got := a.sh(t, "git -C /workspace symbolic-ref --short HEAD"); got != "main" {
+		if got := a.Sh(t, "git -C /workspace symbolic-ref --short HEAD"); got != "main" {
 			t.Errorf("the workspace is on branch %q, want main", got)
 		}
-		if got := a.sh(t, "cd /workspace && git status --porcelain --ignored"); got != "!! .roost/" {
+		if got := a.Sh(t, "cd /workspace && git status --porcelain --ignored"); got != "!! .roost/" {
 			t.Errorf("git status = %q, want only .roost/ ignored", got)
 		}
 	})
 	t.Run("publish", func(t *testing.T) {
-		a.sh(t, "cd /workspace && echo 'hello' > README.md && mkdir -p src && printf 'package main\\n' > src/main.go")
-		sha1 = seWantPushed(t, a.publish(t, sid))
-		if got := a.sh(t, "git -C /workspace rev-parse HEAD"); got != sha1 {
+		a.Sh(t, "cd /workspace && echo 'hello' > README.md && mkdir -p src && printf 'package main\\n' > src/main.go")
+		sha1 = seWantPushed(t, publish(t, a, sid))
+		if got := a.Sh(t, "git -C /workspace rev-parse HEAD"); got != sha1 {
 			t.Errorf("the workspace's HEAD is %s, want %s", got, sha1)
 		}
 	})
 	t.Run("nothing changed", func(t *testing.T) {
-		seWantUnchanged(t, a.publish(t, sid), sha1)
+		seWantUnchanged(t, publish(t, a, sid), sha1)
 	})
 	t.Run("a change", func(t *testing.T) {
-		a.sh(t, "cd /workspace && echo 'hello again' > README.md && rm src/main.go && echo notes > NOTES")
-		sha2 = seWantPushed(t, a.publish(t, sid))
+		a.Sh(t, "cd /workspace && echo 'hello again' > README.md && rm src/main.go && echo notes > NOTES")
+		sha2 = seWantPushed(t, publish(t, a, sid))
 		if sha2 == sha1 {
 			t.Fatal("a change published the same commit")
 		}
-		seWantUnchanged(t, a.publish(t, sid), sha2)
+		seWantUnchanged(t, publish(t, a, sid), sha2)
 	})
 	t.Run("clone with the instance token", func(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "clone")
-		seMustGit(t, "", "clone", "-q", "-b", branch, e.repoURL(a.id, a.token), dir)
+		seMustGit(t, "", "clone", "-q", "-b", branch, repoURL(e, a.ID, a.Token), dir)
 		if got := seMustGit(t, dir, "log", "--format=%H"); got != sha2+"\n"+sha1 {
 			t.Errorf("the branch's history is %q, want %s then %s", got, sha2, sha1)
 		}
@@ -182,8 +183,8 @@ func TestPublishGitLocal(t *testing.T) {
 		}
 	})
 
-	other := e.create(t, methods.CreateInstanceInput{BundleSlug: "echo", VCSType: methods.VCSGitLocal, Name: "other"})
-	expired := e.srv.SignToken(t, e.orgID, a.id, "", -time.Minute)
+	other := e.Create(t, methods.CreateInstanceInput{BundleSlug: "echo", VCSType: methods.VCSGitLocal, Name: "other"})
+	expired := e.Srv.SignToken(t, e.OrgID, a.ID, "", -time.Minute)
 	t.Run("who may read", func(t *testing.T) {
 		infoRefs := "/info/refs?service=git-upload-pack"
 		cases := []struct {
@@ -192,23 +193,23 @@ func TestPublishGitLocal(t *testing.T) {
 			h      http.Header
 			status int
 		}{
-			{"the instance token as password", a.id, rpctest.Header("Authorization", "Basic "+basic("x", a.token)), 200},
-			{"the instance token as Bearer", a.id, rpctest.Bearer(a.token), 200},
-			{"the org's admin key as password", a.id, rpctest.Header("Authorization", "Basic "+basic("x", e.key)), 200},
-			{"the org's admin key as Bearer", a.id, rpctest.Bearer(e.key), 200},
-			{"no credential", a.id, nil, 401},
-			{"a wrong password", a.id, rpctest.Header("Authorization", "Basic "+basic("x", "nope")), 401},
-			{"an expired token", a.id, rpctest.Bearer(expired), 401},
-			{"the wsToken", a.id, rpctest.Bearer(a.created.WSToken), 401},
-			{"another org's key", a.id, rpctest.Bearer(e.otherKey), 404},
-			{"another org's key as password", a.id, rpctest.Header("Authorization", "Basic "+basic("x", e.otherKey)), 404},
-			{"another instance's token", a.id, rpctest.Bearer(other.token), 404},
-			{"a repository with nothing published", other.id, rpctest.Bearer(other.token), 404},
-			{"an unknown repository", "ins_nothing", rpctest.Bearer(e.key), 404},
+			{"the instance token as password", a.ID, rpctest.Header("Authorization", "Basic "+basic("x", a.Token)), 200},
+			{"the instance token as Bearer", a.ID, rpctest.Bearer(a.Token), 200},
+			{"the org's admin key as password", a.ID, rpctest.Header("Authorization", "Basic "+basic("x", e.Key)), 200},
+			{"the org's admin key as Bearer", a.ID, rpctest.Bearer(e.Key), 200},
+			{"no credential", a.ID, nil, 401},
+			{"a wrong password", a.ID, rpctest.Header("Authorization", "Basic "+basic("x", "nope")), 401},
+			{"an expired token", a.ID, rpctest.Bearer(expired), 401},
+			{"the wsToken", a.ID, rpctest.Bearer(a.Created.WSToken), 401},
+			{"another org's key", a.ID, rpctest.Bearer(e.OtherKey), 404},
+			{"another org's key as password", a.ID, rpctest.Header("Authorization", "Basic "+basic("x", e.OtherKey)), 404},
+			{"another instance's token", a.ID, rpctest.Bearer(other.Token), 404},
+			{"a repository with nothing published", other.ID, rpctest.Bearer(other.Token), 404},
+			{"an unknown repository", "ins_nothing", rpctest.Bearer(e.Key), 404},
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
-				r := rpctest.Do(t, rpctest.NewRequest(t, http.MethodGet, e.repoURL(c.repo, "")+infoRefs, nil, c.h))
+				r := rpctest.Do(t, rpctest.NewRequest(t, http.MethodGet, repoURL(e, c.repo, "")+infoRefs, nil, c.h))
 				if r.Status != c.status {
 					t.Fatalf("HTTP %d %.300s, want %d", r.Status, r.Body, c.status)
 				}
@@ -233,10 +234,10 @@ func TestPublishGitLocal(t *testing.T) {
 		for name, c := range map[string]struct {
 			password string
 			ok       bool
-		}{"admin key": {e.key, true}, "another org's key": {e.otherKey, false}, "no credential": {"", false}, "another instance's token": {other.token, false}} {
+		}{"admin key": {e.Key, true}, "another org's key": {e.OtherKey, false}, "no credential": {"", false}, "another instance's token": {other.Token, false}} {
 			t.Run("git clone with "+name, func(t *testing.T) {
 				dir := filepath.Join(t.TempDir(), "c")
-				out, err := seGit(t, "", "clone", "-q", "-b", branch, e.repoURL(a.id, c.password), dir)
+				out, err := seGit(t, "", "clone", "-q", "-b", branch, repoURL(e, a.ID, c.password), dir)
 				if (err == nil) != c.ok {
 					t.Fatalf("git clone: %v %s; want success %v", err, out, c.ok)
 				}
@@ -250,7 +251,7 @@ func TestPublishGitLocal(t *testing.T) {
 	})
 	t.Run("read-only", func(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "clone")
-		seMustGit(t, "", "clone", "-q", "-b", branch, e.repoURL(a.id, a.token), dir)
+		seMustGit(t, "", "clone", "-q", "-b", branch, repoURL(e, a.ID, a.Token), dir)
 		if err := os.WriteFile(filepath.Join(dir, "evil.txt"), []byte("no"), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -262,44 +263,44 @@ func TestPublishGitLocal(t *testing.T) {
 			}
 		}
 		// The admin key may not push either.
-		seMustGit(t, dir, "remote", "set-url", "origin", e.repoURL(a.id, e.key))
+		seMustGit(t, dir, "remote", "set-url", "origin", repoURL(e, a.ID, e.Key))
 		if out, err := seGit(t, dir, "push", "origin", "HEAD:refs/heads/evil"); err == nil {
 			t.Fatalf("git push with the admin key succeeded: %s", out)
 		}
-		r := rpctest.Do(t, rpctest.NewRequest(t, http.MethodGet, e.repoURL(a.id, "")+"/info/refs?service=git-receive-pack", nil, rpctest.Bearer(e.key)))
+		r := rpctest.Do(t, rpctest.NewRequest(t, http.MethodGet, repoURL(e, a.ID, "")+"/info/refs?service=git-receive-pack", nil, rpctest.Bearer(e.Key)))
 		rpctest.WantError(t, r, http.StatusForbidden, methods.Forbidden)
-		r = rpctest.Do(t, rpctest.NewRequest(t, http.MethodPost, e.repoURL(a.id, "")+"/git-receive-pack", strings.NewReader("0000"),
-			rpctest.Header("Authorization", "Bearer "+e.key, "Content-Type", "application/x-git-receive-pack-request")))
+		r = rpctest.Do(t, rpctest.NewRequest(t, http.MethodPost, repoURL(e, a.ID, "")+"/git-receive-pack", strings.NewReader("0000"),
+			rpctest.Header("Authorization", "Bearer "+e.Key, "Content-Type", "application/x-git-receive-pack-request")))
 		rpctest.WantError(t, r, http.StatusForbidden, methods.Forbidden)
-		refs := seMustGit(t, "", "ls-remote", e.repoURL(a.id, a.token))
+		refs := seMustGit(t, "", "ls-remote", repoURL(e, a.ID, a.Token))
 		if strings.Contains(refs, "evil") || !strings.Contains(refs, sha2+"\trefs/heads/"+branch) {
 			t.Errorf("the repository's refs changed: %s", refs)
 		}
 	})
 	t.Run("sessions.publish", func(t *testing.T) {
-		a.sh(t, "cd /workspace && echo third > README.md")
-		sha3 := seWantPushed(t, e.platformPublish(t, a.id, sid))
+		a.Sh(t, "cd /workspace && echo third > README.md")
+		sha3 := seWantPushed(t, platformPublish(t, e, a.ID, sid))
 		if sha3 == sha2 {
 			t.Fatal("sessions.publish after a change published the same commit")
 		}
-		seWantUnchanged(t, e.platformPublish(t, a.id, sid), sha3)
-		if refs := seMustGit(t, "", "ls-remote", e.repoURL(a.id, e.key), "refs/heads/"+branch); !strings.HasPrefix(refs, sha3) {
+		seWantUnchanged(t, platformPublish(t, e, a.ID, sid), sha3)
+		if refs := seMustGit(t, "", "ls-remote", repoURL(e, a.ID, e.Key), "refs/heads/"+branch); !strings.HasPrefix(refs, sha3) {
 			t.Errorf("the branch is at %q, want %s", refs, sha3)
 		}
-		rpctest.WantError(t, rpctest.CallPlatform(t, e.srv, e.key, methods.SessionsPublish, map[string]any{"instanceId": a.id, "sessionId": "ses_nothing"}),
+		rpctest.WantError(t, rpctest.CallPlatform(t, e.Srv, e.Key, methods.SessionsPublish, map[string]any{"instanceId": a.ID, "sessionId": "ses_nothing"}),
 			http.StatusNotFound, methods.NotFound)
-		rpctest.WantError(t, rpctest.CallPlatform(t, e.srv, e.otherKey, methods.SessionsPublish, map[string]any{"instanceId": a.id, "sessionId": sid}),
+		rpctest.WantError(t, rpctest.CallPlatform(t, e.Srv, e.OtherKey, methods.SessionsPublish, map[string]any{"instanceId": a.ID, "sessionId": sid}),
 			http.StatusNotFound, methods.NotFound)
-		rpctest.WantError(t, rpctest.CallInstance(t, e.srv, a.id, rpctest.Bearer(a.token), methods.PublishSession, map[string]any{"sessionId": "ses_nothing"}),
+		rpctest.WantError(t, rpctest.CallInstance(t, e.Srv, a.ID, rpctest.Bearer(a.Token), methods.PublishSession, map[string]any{"sessionId": "ses_nothing"}),
 			http.StatusNotFound, methods.NotFound)
 	})
 	t.Run("each session has its branch", func(t *testing.T) {
-		v := rpctest.WantOK(t, rpctest.CallInstance(t, e.srv, a.id, rpctest.Bearer(a.token), methods.CreateSession, map[string]any{"presetId": "page"}))
+		v := rpctest.WantOK(t, rpctest.CallInstance(t, e.Srv, a.ID, rpctest.Bearer(a.Token), methods.CreateSession, map[string]any{"presetId": "page"}))
 		sid2 := rpctest.Decode[methods.InstanceCreateSessionOutput](t, v).SessionID
-		e.waitSession(t, a.id, sid2, "active")
-		a.sh(t, "cd /workspace && echo second session > SECOND")
-		sha := seWantPushed(t, a.publish(t, sid2))
-		refs := seMustGit(t, "", "ls-remote", "--heads", e.repoURL(a.id, a.token))
+		e.WaitSession(t, a.ID, sid2, "active")
+		a.Sh(t, "cd /workspace && echo second session > SECOND")
+		sha := seWantPushed(t, publish(t, a, sid2))
+		refs := seMustGit(t, "", "ls-remote", "--heads", repoURL(e, a.ID, a.Token))
 		if !strings.Contains(refs, sha+"\trefs/heads/session/"+sid2) || !strings.Contains(refs, "\trefs/heads/"+branch) {
 			t.Errorf("ls-remote = %s, want both sessions' branches", refs)
 		}
@@ -314,7 +315,7 @@ func basic(user, password string) string {
 // TestPublishVCSTypes: vcsType none publishes nowhere, and github without a
 // configured remote cannot publish; both say so in a sentence.
 func TestPublishVCSTypes(t *testing.T) {
-	e := seStart(t, platform.Config{})
+	e := sessiontest.Start(t, platform.Config{})
 	cases := []struct {
 		name     string
 		vcs      string
@@ -327,17 +328,17 @@ func TestPublishVCSTypes(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			i := e.withSession(t, "echo", c.vcs)
-			out := i.exec(t, "git -C /workspace rev-parse --git-dir")
+			i := e.WithSession(t, "echo", c.vcs)
+			out := i.Exec(t, "git -C /workspace rev-parse --git-dir")
 			if out.Success != c.repo {
 				t.Errorf("/workspace is a repository: %v, want %v (%s%s)", out.Success, c.repo, out.Stdout, out.Stderr)
 			}
-			i.sh(t, "echo work > /workspace/work.txt")
-			p := i.publish(t, i.created.SessionID)
+			i.Sh(t, "echo work > /workspace/work.txt")
+			p := publish(t, i, i.Created.SessionID)
 			rpctest.WantKeys(t, "publish value", p.raw, "ok", "pushed", "error")
 			seWantNotPublished(t, p, c.mentions)
-			seWantNotPublished(t, e.platformPublish(t, i.id, i.created.SessionID), c.mentions)
-			r := rpctest.Do(t, rpctest.NewRequest(t, http.MethodGet, e.repoURL(i.id, "")+"/info/refs?service=git-upload-pack", nil, rpctest.Bearer(e.key)))
+			seWantNotPublished(t, platformPublish(t, e, i.ID, i.Created.SessionID), c.mentions)
+			r := rpctest.Do(t, rpctest.NewRequest(t, http.MethodGet, repoURL(e, i.ID, "")+"/info/refs?service=git-upload-pack", nil, rpctest.Bearer(e.Key)))
 			rpctest.WantError(t, r, http.StatusNotFound, methods.NotFound)
 		})
 	}
@@ -359,16 +360,16 @@ func TestPublishGitHub(t *testing.T) {
 
 func sePublishGitHub(t *testing.T, token string) {
 	remotes := t.TempDir()
-	e := seStart(t, platform.Config{GitRemote: filepath.Join(remotes, "{instanceId}.git"), GitToken: token})
+	e := sessiontest.Start(t, platform.Config{GitRemote: filepath.Join(remotes, "{instanceId}.git"), GitToken: token})
 
-	a := e.withSession(t, "echo", methods.VCSGitHub)
-	sid := a.created.SessionID
-	remote := filepath.Join(remotes, a.id+".git")
+	a := e.WithSession(t, "echo", methods.VCSGitHub)
+	sid := a.Created.SessionID
+	remote := filepath.Join(remotes, a.ID+".git")
 	seMustGit(t, "", "init", "-q", "--bare", remote)
 	ref := "refs/heads/session/" + sid
 
-	a.sh(t, "git -C /workspace rev-parse --git-dir && echo 'to github' > /workspace/README.md")
-	sha1 := seWantPushed(t, a.publish(t, sid))
+	a.Sh(t, "git -C /workspace rev-parse --git-dir && echo 'to github' > /workspace/README.md")
+	sha1 := seWantPushed(t, publish(t, a, sid))
 	if got := seMustGit(t, remote, "rev-parse", ref); got != sha1 {
 		t.Fatalf("the remote's %s is %q, want %s", ref, got, sha1)
 	}
@@ -376,21 +377,21 @@ func sePublishGitHub(t *testing.T, token string) {
 		t.Errorf("the remote's README.md = %q", got)
 	}
 	// The platform's own repository has it too.
-	if refs := seMustGit(t, "", "ls-remote", e.repoURL(a.id, a.token), ref); !strings.HasPrefix(refs, sha1) {
+	if refs := seMustGit(t, "", "ls-remote", repoURL(e, a.ID, a.Token), ref); !strings.HasPrefix(refs, sha1) {
 		t.Errorf("the platform's repository has %q", refs)
 	}
-	seWantUnchanged(t, a.publish(t, sid), sha1)
+	seWantUnchanged(t, publish(t, a, sid), sha1)
 
-	a.sh(t, "echo 'again' > /workspace/README.md")
-	sha2 := seWantPushed(t, e.platformPublish(t, a.id, sid))
+	a.Sh(t, "echo 'again' > /workspace/README.md")
+	sha2 := seWantPushed(t, platformPublish(t, e, a.ID, sid))
 	if got := seMustGit(t, remote, "rev-parse", ref); got != sha2 || sha2 == sha1 {
 		t.Fatalf("the remote's %s is %q, want the new commit %s", ref, got, sha2)
 	}
 
 	t.Run("the remote refuses", func(t *testing.T) {
-		b := e.withSession(t, "echo", methods.VCSGitHub)
-		b.sh(t, "echo work > /workspace/work.txt")
-		p := b.publish(t, b.created.SessionID)
+		b := e.WithSession(t, "echo", methods.VCSGitHub)
+		b.Sh(t, "echo work > /workspace/work.txt")
+		p := publish(t, b, b.Created.SessionID)
 		seWantNotPublished(t, p, "git remote")
 		t.Logf("the refusal reads: %s", p.out.Error)
 		if token != "" && strings.Contains(p.out.Error, token) {
@@ -400,10 +401,10 @@ func sePublishGitHub(t *testing.T, token string) {
 			t.Errorf("the error %q does not carry git's reason", p.out.Error)
 		}
 		// Once the remote exists, publishing again pushes the commit.
-		bRemote := filepath.Join(remotes, b.id+".git")
+		bRemote := filepath.Join(remotes, b.ID+".git")
 		seMustGit(t, "", "init", "-q", "--bare", bRemote)
-		sha := seWantPushed(t, b.publish(t, b.created.SessionID))
-		if got := seMustGit(t, bRemote, "rev-parse", "refs/heads/session/"+b.created.SessionID); got != sha {
+		sha := seWantPushed(t, publish(t, b, b.Created.SessionID))
+		if got := seMustGit(t, bRemote, "rev-parse", "refs/heads/session/"+b.Created.SessionID); got != sha {
 			t.Errorf("the remote has %q, want %s", got, sha)
 		}
 	})

@@ -1,4 +1,4 @@
-package platform_test
+package services_test
 
 // End-to-end tests of service URLs: getServiceUrl, getServiceUrls and
 // services.getUrl hand out /s/{code}/ addresses, and the platform proxies
@@ -24,6 +24,8 @@ import (
 
 	"github.com/roosthq/roost/internal/testutil"
 	"github.com/roosthq/roost/internal/testutil/rpctest"
+	"github.com/roosthq/roost/internal/testutil/sandboxtest"
+	"github.com/roosthq/roost/internal/testutil/sessiontest"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/platform"
 )
@@ -35,23 +37,13 @@ var seCode = regexp.MustCompile(`^[a-z2-7]{26}$`)
 var seNoRedirect = &http.Client{Timeout: testutil.Medium,
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
-// serviceURL calls getServiceUrl and returns the URL, which must be set.
-func (i *seInst) serviceURL(t testing.TB, sessionID, serviceType string) string {
+// codeOf returns the code of a /s/{code}/ URL of the server.
+func codeOf(t testing.TB, e *sessiontest.Env, u string) string {
 	t.Helper()
-	out := sbMust[methods.GetServiceURLOutput](t, i.sbInst, methods.GetServiceURL, map[string]any{"sessionId": sessionID, "serviceType": serviceType})
-	if out.URL == nil {
-		t.Fatalf("getServiceUrl %s gave no URL", serviceType)
-	}
-	return *out.URL
-}
-
-// seCodeOf returns the code of a /s/{code}/ URL of the server.
-func (e *seEnv) codeOf(t testing.TB, u string) string {
-	t.Helper()
-	rest, ok := strings.CutPrefix(u, e.srv.URL+"/s/")
+	rest, ok := strings.CutPrefix(u, e.Srv.URL+"/s/")
 	code, slash := strings.CutSuffix(rest, "/")
 	if !ok || !slash || !seCode.MatchString(code) {
-		t.Fatalf("service URL %q is not %s/s/{26-char code}/", u, e.srv.URL)
+		t.Fatalf("service URL %q is not %s/s/{26-char code}/", u, e.Srv.URL)
 	}
 	return code
 }
@@ -98,9 +90,9 @@ func seWantStatus(t testing.TB, resp *http.Response, body string, status int, ty
 // background starts a server in the sandbox in a session of its own, so
 // that it outlives the exec (whose process group goes when it ends), and
 // waits until it answers on the port.
-func (i *seInst) background(t testing.TB, command string, port int) {
+func background(t testing.TB, i *sessiontest.Inst, command string, port int) {
 	t.Helper()
-	i.sh(t, fmt.Sprintf(`setsid %s > /workspace/server-%d.log 2>&1 < /dev/null &
+	i.Sh(t, fmt.Sprintf(`setsid %s > /workspace/server-%d.log 2>&1 < /dev/null &
 for n in $(seq 600); do curl -s -o /dev/null http://127.0.0.1:%d/ && exit 0; sleep 0.05; done
 cat /workspace/server-%d.log >&2; exit 1`, command, port, port, port))
 }
@@ -108,27 +100,27 @@ cat /workspace/server-%d.log >&2; exit 1`, command, port, port, port))
 // TestServiceURLs: the codes and URLs the three methods hand out, and what
 // instances.status lists.
 func TestServiceURLs(t *testing.T) {
-	e := seStart(t, platform.Config{})
-	a := e.withSession(t, "echo", "")
-	sid := a.created.SessionID
-	other := e.session(t, methods.CreateSessionInput{InstanceID: a.id, PresetID: "page", Blocking: true})
+	e := sessiontest.Start(t, platform.Config{})
+	a := e.WithSession(t, "echo", "")
+	sid := a.Created.SessionID
+	other := e.Session(t, methods.CreateSessionInput{InstanceID: a.ID, PresetID: "page", Blocking: true})
 
-	web := a.serviceURL(t, sid, "web")
-	code := e.codeOf(t, web)
+	web := a.ServiceURL(t, sid, "web")
+	code := codeOf(t, e, web)
 	t.Run("stable per session and service", func(t *testing.T) {
-		if again := a.serviceURL(t, sid, "web"); again != web {
+		if again := a.ServiceURL(t, sid, "web"); again != web {
 			t.Errorf("a second getServiceUrl gave %s, want %s", again, web)
 		}
 		var out methods.GetServiceURLOutput
-		v := rpctest.WantOK(t, rpctest.CallPlatform(t, e.srv, e.key, methods.ServicesGetURL, map[string]any{"instanceId": a.id, "sessionId": sid, "serviceType": "web"}))
+		v := rpctest.WantOK(t, rpctest.CallPlatform(t, e.Srv, e.Key, methods.ServicesGetURL, map[string]any{"instanceId": a.ID, "sessionId": sid, "serviceType": "web"}))
 		rpctest.WantKeys(t, "services.getUrl value", v, "url")
 		out = rpctest.Decode[methods.GetServiceURLOutput](t, v)
 		if out.URL == nil || *out.URL != web {
 			t.Errorf("services.getUrl = %v, want %s", out.URL, web)
 		}
 		codes := map[string]bool{code: true}
-		for _, u := range []string{a.serviceURL(t, other.SessionID, "web"), a.serviceURL(t, sid, "port:3000"), a.serviceURL(t, sid, "port:8081")} {
-			c := e.codeOf(t, u)
+		for _, u := range []string{a.ServiceURL(t, other.SessionID, "web"), a.ServiceURL(t, sid, "port:3000"), a.ServiceURL(t, sid, "port:8081")} {
+			c := codeOf(t, e, u)
 			if codes[c] {
 				t.Errorf("code %s handed out twice", c)
 			}
@@ -136,7 +128,7 @@ func TestServiceURLs(t *testing.T) {
 		}
 	})
 	t.Run("getServiceUrls", func(t *testing.T) {
-		v := rpctest.WantOK(t, rpctest.CallInstance(t, e.srv, a.id, rpctest.Bearer(a.token), methods.GetServiceURLs, map[string]any{"sessionId": sid}))
+		v := rpctest.WantOK(t, rpctest.CallInstance(t, e.Srv, a.ID, rpctest.Bearer(a.Token), methods.GetServiceURLs, map[string]any{"sessionId": sid}))
 		rpctest.WantKeys(t, "getServiceUrls value", v, "services")
 		var out struct {
 			Services []map[string]any `json:"services"`
@@ -154,24 +146,24 @@ func TestServiceURLs(t *testing.T) {
 	})
 	t.Run("port:N", func(t *testing.T) {
 		for _, st := range []string{"port:1", "port:8080", "port:65535"} {
-			e.codeOf(t, a.serviceURL(t, sid, st))
+			codeOf(t, e, a.ServiceURL(t, sid, st))
 		}
 	})
 	t.Run("refused service types", func(t *testing.T) {
 		for _, st := range []string{"db", "WEB", "", "port:", "port:0", "port:65536", "port:abc", "port:-1", "port:80x", "port: 80"} {
 			t.Run(st, func(t *testing.T) {
-				r := rpctest.CallInstance(t, e.srv, a.id, rpctest.Bearer(a.token), methods.GetServiceURL, map[string]any{"sessionId": sid, "serviceType": st})
+				r := rpctest.CallInstance(t, e.Srv, a.ID, rpctest.Bearer(a.Token), methods.GetServiceURL, map[string]any{"sessionId": sid, "serviceType": st})
 				rpctest.WantFieldError(t, r, "serviceType", "")
 				if !strings.HasPrefix(st, "port:") && (!strings.Contains(r.Error.Message, "web") || !strings.Contains(r.Error.Message, "port:N")) {
 					t.Errorf("the message %q does not list the services", r.Error.Message)
 				}
-				rpctest.WantFieldError(t, rpctest.CallPlatform(t, e.srv, e.key, methods.ServicesGetURL,
-					map[string]any{"instanceId": a.id, "sessionId": sid, "serviceType": st}), "serviceType", "")
+				rpctest.WantFieldError(t, rpctest.CallPlatform(t, e.Srv, e.Key, methods.ServicesGetURL,
+					map[string]any{"instanceId": a.ID, "sessionId": sid, "serviceType": st}), "serviceType", "")
 			})
 		}
 	})
 	t.Run("instances.status lists them", func(t *testing.T) {
-		v := rpctest.WantOK(t, rpctest.CallPlatform(t, e.srv, e.key, methods.InstancesStatus, map[string]any{"instanceId": a.id}))
+		v := rpctest.WantOK(t, rpctest.CallPlatform(t, e.Srv, e.Key, methods.InstancesStatus, map[string]any{"instanceId": a.ID}))
 		var st struct {
 			ServiceURLs []map[string]any `json:"serviceUrls"`
 		}
@@ -193,14 +185,14 @@ func TestServiceURLs(t *testing.T) {
 		}
 	})
 	t.Run("no live sandbox", func(t *testing.T) {
-		sb := e.sandboxID(t, a.id)
-		sbMust[methods.OKOutput](t, a.sbInst, methods.TerminateSandbox, map[string]any{"sandboxId": sb})
-		a.waitSandbox(t, methods.SandboxTerminated)
-		out := sbMust[methods.GetServiceURLOutput](t, a.sbInst, methods.GetServiceURL, map[string]any{"sessionId": sid, "serviceType": "web"})
+		sb := e.SandboxID(t, a.ID)
+		sandboxtest.Must[methods.OKOutput](t, a.Inst, methods.TerminateSandbox, map[string]any{"sandboxId": sb})
+		a.WaitSandbox(t, methods.SandboxTerminated)
+		out := sandboxtest.Must[methods.GetServiceURLOutput](t, a.Inst, methods.GetServiceURL, map[string]any{"sessionId": sid, "serviceType": "web"})
 		if out.URL != nil {
 			t.Errorf("getServiceUrl without a sandbox = %s, want null", *out.URL)
 		}
-		resp, body := seGet(t, web, rpctest.Bearer(a.token))
+		resp, body := seGet(t, web, rpctest.Bearer(a.Token))
 		seWantStatus(t, resp, body, http.StatusConflict, methods.Conflict)
 	})
 }
@@ -209,15 +201,15 @@ func TestServiceURLs(t *testing.T) {
 // inside sandboxes, through /s/{code}/, to the holders of the instance's
 // token or cookie; two sandboxes serve the same port each their own.
 func TestServiceProxy(t *testing.T) {
-	e := seStart(t, platform.Config{})
-	ctx := e.ctx
-	a, b := e.withSession(t, "echo", ""), e.withSession(t, "echo", "")
-	sbA, sbB := e.sandboxID(t, a.id), e.sandboxID(t, b.id)
-	webA, webB := a.serviceURL(t, a.created.SessionID, "web"), b.serviceURL(t, b.created.SessionID, "web")
-	codeA := e.codeOf(t, webA)
+	e := sessiontest.Start(t, platform.Config{})
+	ctx := e.Ctx
+	a, b := e.WithSession(t, "echo", ""), e.WithSession(t, "echo", "")
+	sbA, sbB := e.SandboxID(t, a.ID), e.SandboxID(t, b.ID)
+	webA, webB := a.ServiceURL(t, a.Created.SessionID, "web"), b.ServiceURL(t, b.Created.SessionID, "web")
+	codeA := codeOf(t, e, webA)
 
 	t.Run("access", func(t *testing.T) {
-		expired := e.srv.SignToken(t, e.orgID, a.id, "", -time.Minute)
+		expired := e.Srv.SignToken(t, e.OrgID, a.ID, "", -time.Minute)
 		cases := []struct {
 			name   string
 			h      http.Header
@@ -225,16 +217,16 @@ func TestServiceProxy(t *testing.T) {
 			status int // 200: the page
 		}{
 			{"no token", nil, "", 401},
-			{"the instance token as Bearer", rpctest.Bearer(a.token), "", 200},
-			{"the instance token as cookie", rpctest.Header("Cookie", "roost_service="+a.token), "", 200},
-			{"another instance's token", rpctest.Bearer(b.token), "", 401},
-			{"another instance's token in the query", nil, "?token=" + b.token, 401},
-			{"another instance's token as cookie", rpctest.Header("Cookie", "roost_service="+b.token), "", 401},
+			{"the instance token as Bearer", rpctest.Bearer(a.Token), "", 200},
+			{"the instance token as cookie", rpctest.Header("Cookie", "roost_service="+a.Token), "", 200},
+			{"another instance's token", rpctest.Bearer(b.Token), "", 401},
+			{"another instance's token in the query", nil, "?token=" + b.Token, 401},
+			{"another instance's token as cookie", rpctest.Header("Cookie", "roost_service="+b.Token), "", 401},
 			{"an expired token", rpctest.Bearer(expired), "", 401},
-			{"a tampered token", rpctest.Bearer(rpctest.Tamper(t, a.token)), "", 401},
-			{"the wsToken", rpctest.Bearer(a.created.WSToken), "", 401},
-			{"an API key", rpctest.Bearer(e.key), "", 401},
-			{"the instance cookie of the RPC", rpctest.Header("Cookie", "roost_instance="+a.token), "", 401},
+			{"a tampered token", rpctest.Bearer(rpctest.Tamper(t, a.Token)), "", 401},
+			{"the wsToken", rpctest.Bearer(a.Created.WSToken), "", 401},
+			{"an API key", rpctest.Bearer(e.Key), "", 401},
+			{"the instance cookie of the RPC", rpctest.Header("Cookie", "roost_instance="+a.Token), "", 401},
 			{"a Basic credential", rpctest.Header("Authorization", "Basic eDp5"), "", 401},
 		}
 		for _, c := range cases {
@@ -249,7 +241,7 @@ func TestServiceProxy(t *testing.T) {
 		}
 	})
 	t.Run("the token traded for a cookie", func(t *testing.T) {
-		resp, body := seGet(t, webA+"deep/page?token="+a.token+"&q=1", nil)
+		resp, body := seGet(t, webA+"deep/page?token="+a.Token+"&q=1", nil)
 		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/s/"+codeA+"/deep/page?q=1" {
 			t.Fatalf("?token= answered HTTP %d Location %q: %s; want 303 to the same page without the token",
 				resp.StatusCode, resp.Header.Get("Location"), body)
@@ -260,14 +252,14 @@ func TestServiceProxy(t *testing.T) {
 				ck = c
 			}
 		}
-		if ck == nil || ck.Value != a.token || ck.Path != "/s/"+codeA+"/" || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.MaxAge <= 0 {
+		if ck == nil || ck.Value != a.Token || ck.Path != "/s/"+codeA+"/" || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.MaxAge <= 0 {
 			t.Fatalf("cookie %+v, want roost_service with the token, path /s/%s/, HttpOnly, SameSite=Lax", ck, codeA)
 		}
 		// A browser follows the redirect with the cookie, and keeps it for
 		// the service's other pages only.
 		jar, _ := cookiejar.New(nil)
 		hc := &http.Client{Jar: jar, Timeout: testutil.Medium}
-		r, err := hc.Get(webA + "?token=" + a.token)
+		r, err := hc.Get(webA + "?token=" + a.Token)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -293,39 +285,39 @@ func TestServiceProxy(t *testing.T) {
 		if sbA == sbB {
 			t.Fatalf("both instances have sandbox %s", sbA)
 		}
-		resp, body := seGet(t, webA, rpctest.Bearer(a.token))
+		resp, body := seGet(t, webA, rpctest.Bearer(a.Token))
 		seWantPage(t, resp, body, sbA, "/")
-		resp, body = seGet(t, webB, rpctest.Bearer(b.token))
+		resp, body = seGet(t, webB, rpctest.Bearer(b.Token))
 		seWantPage(t, resp, body, sbB, "/")
-		resp, body = seGet(t, b.serviceURL(t, b.created.SessionID, "port:3000")+"x", rpctest.Bearer(b.token))
+		resp, body = seGet(t, b.ServiceURL(t, b.Created.SessionID, "port:3000")+"x", rpctest.Bearer(b.Token))
 		seWantPage(t, resp, body, sbB, "/x")
 	})
 	t.Run("unknown codes", func(t *testing.T) {
 		for _, code := range []string{"aaaaaaaaaaaaaaaaaaaaaaaaaa", "short", codeA + "a", strings.ToUpper(codeA)} {
-			resp, body := seGet(t, e.srv.URL+"/s/"+code+"/", rpctest.Bearer(a.token))
+			resp, body := seGet(t, e.Srv.URL+"/s/"+code+"/", rpctest.Bearer(a.Token))
 			seWantStatus(t, resp, body, 404, methods.NotFound)
 		}
 	})
 	t.Run("websocket", func(t *testing.T) {
-		wsURL := seWSBase(webA) + "ws"
-		for name, h := range map[string]http.Header{"Bearer": rpctest.Bearer(a.token), "cookie": rpctest.Header("Cookie", "roost_service="+a.token)} {
+		wsURL := sessiontest.WSBase(webA) + "ws"
+		for name, h := range map[string]http.Header{"Bearer": rpctest.Bearer(a.Token), "cookie": rpctest.Header("Cookie", "roost_service="+a.Token)} {
 			t.Run(name, func(t *testing.T) {
-				ws := seDial(t, ctx, wsURL, h)
-				seEcho(t, ctx, ws, websocket.MessageText, []byte("through the service"), "")
-				seEcho(t, ctx, ws, websocket.MessageBinary, rpctest.Random(t, 256<<10), "")
+				ws := sessiontest.Dial(t, ctx, wsURL, h)
+				sessiontest.Echo(t, ctx, ws, websocket.MessageText, []byte("through the service"), "")
+				sessiontest.Echo(t, ctx, ws, websocket.MessageBinary, rpctest.Random(t, 256<<10), "")
 				if err := ws.Close(websocket.StatusNormalClosure, ""); err != nil {
 					t.Errorf("close: %v", err)
 				}
 			})
 		}
-		seRefused(t, ctx, wsURL, nil, 401, methods.Unauthorized)
-		seRefused(t, ctx, wsURL, rpctest.Bearer(b.token), 401, methods.Unauthorized)
+		sessiontest.Refused(t, ctx, wsURL, nil, 401, methods.Unauthorized)
+		sessiontest.Refused(t, ctx, wsURL, rpctest.Bearer(b.Token), 401, methods.Unauthorized)
 	})
 	t.Run("a chunked response streams", func(t *testing.T) {
 		// The server sends a first chunk, then waits for a file before the
 		// second: the first can only arrive if the proxy passes it on at
 		// once.
-		a.sh(t, `cat > /workspace/stream.py <<'EOF'
+		a.Sh(t, `cat > /workspace/stream.py <<'EOF'
 import http.server, os, time
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -349,13 +341,13 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.ThreadingHTTPServer(("127.0.0.1", 8081), H).serve_forever()
 EOF
 `)
-		a.background(t, "python3 /workspace/stream.py", 8081)
-		u := a.serviceURL(t, a.created.SessionID, "port:8081")
+		background(t, a, "python3 /workspace/stream.py", 8081)
+		u := a.ServiceURL(t, a.Created.SessionID, "port:8081")
 		testutil.Eventually(t, testutil.Medium, "the streaming server up", func() bool {
-			resp, body := seGet(t, u+"ready", rpctest.Bearer(a.token))
+			resp, body := seGet(t, u+"ready", rpctest.Bearer(a.Token))
 			return resp.StatusCode == 200 && body == "first /ready\n"
 		})
-		resp, err := seNoRedirect.Do(rpctest.NewRequest(t, http.MethodGet, u+"stream?n=1", nil, rpctest.Bearer(a.token)))
+		resp, err := seNoRedirect.Do(rpctest.NewRequest(t, http.MethodGet, u+"stream?n=1", nil, rpctest.Bearer(a.Token)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -368,19 +360,19 @@ EOF
 		if err != nil || line != "first /stream?n=1\n" {
 			t.Fatalf("first chunk %q, %v", line, err)
 		}
-		a.sh(t, "touch /workspace/release")
+		a.Sh(t, "touch /workspace/release")
 		rest, err := io.ReadAll(br)
 		if err != nil || string(rest) != "second\n" {
 			t.Fatalf("rest %q, %v", rest, err)
 		}
 	})
 	t.Run("a large file", func(t *testing.T) {
-		sum := a.sh(t, `mkdir -p /workspace/files && head -c 16777216 /dev/urandom > /workspace/files/big.bin && sha256sum /workspace/files/big.bin | cut -d' ' -f1`)
-		a.background(t, "python3 -m http.server 8082 --bind 127.0.0.1 --directory /workspace/files", 8082)
-		u := a.serviceURL(t, a.created.SessionID, "port:8082") + "big.bin"
+		sum := a.Sh(t, `mkdir -p /workspace/files && head -c 16777216 /dev/urandom > /workspace/files/big.bin && sha256sum /workspace/files/big.bin | cut -d' ' -f1`)
+		background(t, a, "python3 -m http.server 8082 --bind 127.0.0.1 --directory /workspace/files", 8082)
+		u := a.ServiceURL(t, a.Created.SessionID, "port:8082") + "big.bin"
 		var resp *http.Response
 		testutil.Eventually(t, testutil.Medium, "the file server up", func() bool {
-			r, err := seNoRedirect.Do(rpctest.NewRequest(t, http.MethodGet, u, nil, rpctest.Bearer(a.token)))
+			r, err := seNoRedirect.Do(rpctest.NewRequest(t, http.MethodGet, u, nil, rpctest.Bearer(a.Token)))
 			if err != nil {
 				return false
 			}
@@ -399,7 +391,7 @@ EOF
 		}
 	})
 	t.Run("nothing listens", func(t *testing.T) {
-		resp, body := seGet(t, a.serviceURL(t, a.created.SessionID, "port:9")+"", rpctest.Bearer(a.token))
+		resp, body := seGet(t, a.ServiceURL(t, a.Created.SessionID, "port:9")+"", rpctest.Bearer(a.Token))
 		if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, `"ok":false`) {
 			t.Fatalf("a port nothing listens on answered HTTP %d %s, want 502", resp.StatusCode, body)
 		}
@@ -409,24 +401,24 @@ EOF
 // TestServicePublic: a service the manifest declares public needs no
 // token; the same port asked as port:N is not public.
 func TestServicePublic(t *testing.T) {
-	e := seStart(t, platform.Config{})
+	e := sessiontest.Start(t, platform.Config{})
 	m := testutil.AgentManifest("1.0.0", "-page", "3000")
 	m.Services[0].Public = true
-	e.publishManifest(t, "public", m)
-	i := e.withSession(t, "public", "")
-	sb := e.sandboxID(t, i.id)
-	web := i.serviceURL(t, i.created.SessionID, "web")
+	e.PublishManifest(t, "public", m)
+	i := e.WithSession(t, "public", "")
+	sb := e.SandboxID(t, i.ID)
+	web := i.ServiceURL(t, i.Created.SessionID, "web")
 
 	resp, body := seGet(t, web+"open", nil)
 	seWantPage(t, resp, body, sb, "/open")
-	ws := seDial(t, e.ctx, seWSBase(web)+"ws", nil)
-	seEcho(t, e.ctx, ws, websocket.MessageText, []byte("public"), "")
+	ws := sessiontest.Dial(t, e.Ctx, sessiontest.WSBase(web)+"ws", nil)
+	sessiontest.Echo(t, e.Ctx, ws, websocket.MessageText, []byte("public"), "")
 	ws.Close(websocket.StatusNormalClosure, "")
 
-	port := i.serviceURL(t, i.created.SessionID, "port:3000")
+	port := i.ServiceURL(t, i.Created.SessionID, "port:3000")
 	resp, body = seGet(t, port, nil)
 	seWantStatus(t, resp, body, 401, methods.Unauthorized)
-	resp, body = seGet(t, port, rpctest.Bearer(i.token))
+	resp, body = seGet(t, port, rpctest.Bearer(i.Token))
 	seWantPage(t, resp, body, sb, "/")
 }
 
@@ -434,22 +426,22 @@ func TestServicePublic(t *testing.T) {
 // {code}.DOMAIN, routed by the Host header, with the cookie scoped to the
 // whole host.
 func TestServiceDomain(t *testing.T) {
-	e := seStart(t, platform.Config{ServiceDomain: "svc.test"})
-	ctx := e.ctx
-	a := e.withSession(t, "echo", "")
-	sb := e.sandboxID(t, a.id)
-	u := a.serviceURL(t, a.created.SessionID, "web")
+	e := sessiontest.Start(t, platform.Config{ServiceDomain: "svc.test"})
+	ctx := e.Ctx
+	a := e.WithSession(t, "echo", "")
+	sb := e.SandboxID(t, a.ID)
+	u := a.ServiceURL(t, a.Created.SessionID, "web")
 	code, ok := strings.CutSuffix(strings.TrimPrefix(u, "https://"), ".svc.test/")
 	if !ok || !strings.HasPrefix(u, "https://") || !seCode.MatchString(code) {
 		t.Fatalf("service URL %q, want https://{code}.svc.test/", u)
 	}
-	if pu := rpctest.Decode[methods.GetServiceURLOutput](t, rpctest.WantOK(t, rpctest.CallPlatform(t, e.srv, e.key, methods.ServicesGetURL,
-		map[string]any{"instanceId": a.id, "sessionId": a.created.SessionID, "serviceType": "web"}))); pu.URL == nil || *pu.URL != u {
+	if pu := rpctest.Decode[methods.GetServiceURLOutput](t, rpctest.WantOK(t, rpctest.CallPlatform(t, e.Srv, e.Key, methods.ServicesGetURL,
+		map[string]any{"instanceId": a.ID, "sessionId": a.Created.SessionID, "serviceType": "web"}))); pu.URL == nil || *pu.URL != u {
 		t.Errorf("services.getUrl = %v, want %s", pu.URL, u)
 	}
 	host := code + ".svc.test"
 	get := func(t *testing.T, path, hostHeader string, h http.Header) (*http.Response, string) {
-		req := rpctest.NewRequest(t, http.MethodGet, e.srv.URL+path, nil, h)
+		req := rpctest.NewRequest(t, http.MethodGet, e.Srv.URL+path, nil, h)
 		req.Host = hostHeader
 		resp, err := seNoRedirect.Do(req)
 		if err != nil {
@@ -461,9 +453,9 @@ func TestServiceDomain(t *testing.T) {
 	}
 
 	t.Run("Bearer", func(t *testing.T) {
-		resp, body := get(t, "/", host, rpctest.Bearer(a.token))
+		resp, body := get(t, "/", host, rpctest.Bearer(a.Token))
 		seWantPage(t, resp, body, sb, "/")
-		resp, body = get(t, "/deep/x?y=1", host+":443", rpctest.Bearer(a.token))
+		resp, body = get(t, "/deep/x?y=1", host+":443", rpctest.Bearer(a.Token))
 		seWantPage(t, resp, body, sb, "/deep/x")
 	})
 	t.Run("no token", func(t *testing.T) {
@@ -471,7 +463,7 @@ func TestServiceDomain(t *testing.T) {
 		seWantStatus(t, resp, body, 401, methods.Unauthorized)
 	})
 	t.Run("cookie", func(t *testing.T) {
-		resp, body := get(t, "/p?token="+a.token, host, nil)
+		resp, body := get(t, "/p?token="+a.Token, host, nil)
 		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/p" {
 			t.Fatalf("HTTP %d Location %q %s, want 303 to /p", resp.StatusCode, resp.Header.Get("Location"), body)
 		}
@@ -481,36 +473,36 @@ func TestServiceDomain(t *testing.T) {
 				ck = c
 			}
 		}
-		if ck == nil || ck.Path != "/" || ck.Value != a.token {
+		if ck == nil || ck.Path != "/" || ck.Value != a.Token {
 			t.Fatalf("cookie %+v, want roost_service for path /", ck)
 		}
 		resp, body = get(t, "/p", host, rpctest.Header("Cookie", "roost_service="+ck.Value))
 		seWantPage(t, resp, body, sb, "/p")
 	})
 	t.Run("websocket", func(t *testing.T) {
-		ws, resp, err := websocket.Dial(ctx, seWSBase(e.srv.URL)+"/ws", &websocket.DialOptions{Host: host, HTTPHeader: rpctest.Bearer(a.token)})
+		ws, resp, err := websocket.Dial(ctx, sessiontest.WSBase(e.Srv.URL)+"/ws", &websocket.DialOptions{Host: host, HTTPHeader: rpctest.Bearer(a.Token)})
 		if err != nil {
 			t.Fatalf("websocket by host: %v %v", err, resp)
 		}
 		defer ws.CloseNow()
-		seEcho(t, ctx, ws, websocket.MessageText, []byte("by host"), "")
+		sessiontest.Echo(t, ctx, ws, websocket.MessageText, []byte("by host"), "")
 		ws.Close(websocket.StatusNormalClosure, "")
 	})
 	t.Run("unknown code", func(t *testing.T) {
-		resp, body := get(t, "/", "aaaaaaaaaaaaaaaaaaaaaaaaaa.svc.test", rpctest.Bearer(a.token))
+		resp, body := get(t, "/", "aaaaaaaaaaaaaaaaaaaaaaaaaa.svc.test", rpctest.Bearer(a.Token))
 		seWantStatus(t, resp, body, 404, methods.NotFound)
 	})
 	t.Run("the base host is the platform", func(t *testing.T) {
 		// The path form still works, and the API is not shadowed.
-		resp, body := get(t, "/s/"+code+"/", strings.TrimPrefix(e.srv.URL, "http://"), rpctest.Bearer(a.token))
+		resp, body := get(t, "/s/"+code+"/", strings.TrimPrefix(e.Srv.URL, "http://"), rpctest.Bearer(a.Token))
 		seWantPage(t, resp, body, sb, "/")
-		resp, body = get(t, "/healthz", strings.TrimPrefix(e.srv.URL, "http://"), nil)
+		resp, body = get(t, "/healthz", strings.TrimPrefix(e.Srv.URL, "http://"), nil)
 		if resp.StatusCode != 200 || strings.Contains(body, "hello from") {
 			t.Errorf("/healthz on the base host answered HTTP %d %s", resp.StatusCode, body)
 		}
 		// A deeper name under the domain is not a service: the platform
 		// answers it as itself.
-		resp, body = get(t, "/healthz", "x."+host, rpctest.Bearer(a.token))
+		resp, body = get(t, "/healthz", "x."+host, rpctest.Bearer(a.Token))
 		if resp.StatusCode != 200 || strings.Contains(body, "hello from") {
 			t.Errorf("x.%s answered HTTP %d %s", host, resp.StatusCode, body)
 		}

@@ -1,4 +1,4 @@
-package platform_test
+package sandbox_test
 
 // End-to-end tests of sandboxes when things break: the platform restarts
 // (its sandboxes keep running and are re-learnt), the node restarts (it
@@ -19,6 +19,7 @@ import (
 
 	"github.com/roosthq/roost/clients/go"
 	"github.com/roosthq/roost/internal/testutil"
+	"github.com/roosthq/roost/internal/testutil/sandboxtest"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/platform"
 )
@@ -30,42 +31,42 @@ func TestSandboxPlatformRestart(t *testing.T) {
 	cases := []struct {
 		name string
 		// whileDown runs while the platform is stopped.
-		whileDown   func(t *testing.T, e *sbEnv, id string)
+		whileDown   func(t *testing.T, e *sandboxtest.Env, id string)
 		reattached  bool // the same supervisor runs after the restart
 		wantStarted bool // a new agent_started event after the restart
 	}{
-		{"sandbox kept running: re-attached", func(t *testing.T, e *sbEnv, id string) {}, true, false},
-		{"sandbox died with the node: started again from its workspace", func(t *testing.T, e *sbEnv, id string) {
-			sbKillOne(e.nodeDir(), id)
+		{"sandbox kept running: re-attached", func(t *testing.T, e *sandboxtest.Env, id string) {}, true, false},
+		{"sandbox died with the node: started again from its workspace", func(t *testing.T, e *sandboxtest.Env, id string) {
+			sandboxtest.KillOne(e.NodeDir(), id)
 		}, false, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e := sbStart(t, platform.Config{})
-			e.publish("restart", "-tick", "1s")
-			i := e.instance("restart", "default", "restart")
-			id := i.ensure(t)
-			i.waitStatus(t, methods.InstanceReady)
-			i.sh(t, "echo before > /workspace/before.txt")
-			sup := sbFindProc(e.nodeDir(), id, "sandbox-init")
-			startedBefore := len(i.events("agent_started"))
+			e := sandboxtest.Start(t, platform.Config{})
+			e.Publish("restart", "-tick", "1s")
+			i := e.Instance("restart", "default", "restart")
+			id := i.Ensure(t)
+			i.WaitStatus(t, methods.InstanceReady)
+			i.Sh(t, "echo before > /workspace/before.txt")
+			sup := sandboxtest.FindProc(e.NodeDir(), id, "sandbox-init")
+			startedBefore := len(i.Events("agent_started"))
 
-			e.srv.Stop()
+			e.Srv.Stop()
 			c.whileDown(t, e, id)
-			e.restart(platform.Config{})
-			i.reconnect()
+			e.Restart(platform.Config{})
+			i.Reconnect()
 
-			i.waitSandbox(t, methods.SandboxRunning)
-			st := i.statusNow()
+			i.WaitSandbox(t, methods.SandboxRunning)
+			st := i.StatusNow()
 			if st.Sandbox == nil || st.Sandbox.E2BID != id {
 				t.Fatalf("after the restart instances.status shows sandbox %+v, want %s live", st.Sandbox, id)
 			}
 			testutil.Eventually(t, testutil.Medium, "exec in the sandbox again", func() bool {
 				var o methods.InstanceExecInSandboxOutputFull
-				err := i.call(methods.ExecInSandbox, map[string]any{"command": "cat /workspace/before.txt"}, &o)
+				err := i.Call(methods.ExecInSandbox, map[string]any{"command": "cat /workspace/before.txt"}, &o)
 				return err == nil && o.Stdout == "before\n"
 			})
-			now := sbFindProc(e.nodeDir(), id, "sandbox-init")
+			now := sandboxtest.FindProc(e.NodeDir(), id, "sandbox-init")
 			if now == 0 {
 				t.Fatal("no supervisor runs the sandbox after the restart")
 			}
@@ -77,21 +78,21 @@ func TestSandboxPlatformRestart(t *testing.T) {
 			}
 			if c.wantStarted {
 				testutil.Eventually(t, testutil.Medium, "agent_started from the restarted sandbox", func() bool {
-					return len(i.events("agent_started")) > startedBefore
+					return len(i.Events("agent_started")) > startedBefore
 				})
 			}
-			if errs := i.events("sandbox_error"); len(errs) > 0 {
+			if errs := i.Events("sandbox_error"); len(errs) > 0 {
 				t.Errorf("the restart made the sandbox error: %+v", errs)
 			}
 			// Events still flow, and pause and resume still work.
-			before := len(i.events("agent_started"))
-			sbMust[methods.OKOutput](t, i, methods.RestartAgent, map[string]any{"sandboxId": id})
+			before := len(i.Events("agent_started"))
+			sandboxtest.Must[methods.OKOutput](t, i, methods.RestartAgent, map[string]any{"sandboxId": id})
 			testutil.Eventually(t, testutil.Medium, "agent_started after restartAgent", func() bool {
-				return len(i.events("agent_started")) > before
+				return len(i.Events("agent_started")) > before
 			})
-			sbMust[methods.OKOutput](t, i, methods.PauseSandbox, map[string]any{"sandboxId": id})
-			sbMust[methods.OKOutput](t, i, methods.ResumeSandbox, struct{}{})
-			if got := i.sh(t, "echo ok"); got != "ok" {
+			sandboxtest.Must[methods.OKOutput](t, i, methods.PauseSandbox, map[string]any{"sandboxId": id})
+			sandboxtest.Must[methods.OKOutput](t, i, methods.ResumeSandbox, struct{}{})
+			if got := i.Sh(t, "echo ok"); got != "ok" {
 				t.Errorf("exec after pause and resume = %q", got)
 			}
 		})
@@ -104,11 +105,11 @@ func TestSandboxPlatformRestart(t *testing.T) {
 func TestSandboxLostByNode(t *testing.T) {
 	cases := []struct {
 		name   string
-		lose   func(t *testing.T, e *sbEnv, id string)
+		lose   func(t *testing.T, e *sandboxtest.Env, id string)
 		reason string
 	}{
-		{"its supervisor is killed", func(t *testing.T, e *sbEnv, id string) {
-			pid := sbFindProc(e.nodeDir(), id, "sandbox-init")
+		{"its supervisor is killed", func(t *testing.T, e *sandboxtest.Env, id string) {
+			pid := sandboxtest.FindProc(e.NodeDir(), id, "sandbox-init")
 			if pid == 0 {
 				t.Fatal("no supervisor on the host")
 			}
@@ -116,41 +117,41 @@ func TestSandboxLostByNode(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, "supervisor exited"},
-		{"the node comes back without it", func(t *testing.T, e *sbEnv, id string) {
-			e.srv.Stop()
-			sbKillOne(e.nodeDir(), id)
-			if err := os.RemoveAll(filepath.Join(e.nodeDir(), "sandboxes", id)); err != nil {
+		{"the node comes back without it", func(t *testing.T, e *sandboxtest.Env, id string) {
+			e.Srv.Stop()
+			sandboxtest.KillOne(e.NodeDir(), id)
+			if err := os.RemoveAll(filepath.Join(e.NodeDir(), "sandboxes", id)); err != nil {
 				t.Fatal(err)
 			}
-			e.restart(platform.Config{})
+			e.Restart(platform.Config{})
 		}, "without this sandbox"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e := sbStart(t, platform.Config{})
-			e.publish("lost", "-tick", "1s")
-			i := e.instance("lost", "default", "lost")
-			id := i.ensure(t)
-			i.waitStatus(t, methods.InstanceReady)
+			e := sandboxtest.Start(t, platform.Config{})
+			e.Publish("lost", "-tick", "1s")
+			i := e.Instance("lost", "default", "lost")
+			id := i.Ensure(t)
+			i.WaitStatus(t, methods.InstanceReady)
 
 			c.lose(t, e, id)
-			i.reconnect()
-			i.waitSandbox(t, methods.SandboxError)
-			i.waitStatus(t, methods.SandboxError)
-			evs := i.events("sandbox_error")
+			i.Reconnect()
+			i.WaitSandbox(t, methods.SandboxError)
+			i.WaitStatus(t, methods.SandboxError)
+			evs := i.Events("sandbox_error")
 			if len(evs) != 1 || !strings.Contains(evs[0].Detail, c.reason) {
 				t.Errorf("sandbox_error events %+v, want one saying %q", evs, c.reason)
 			}
-			err := i.call(methods.ExecInSandbox, map[string]any{"command": "true"}, nil)
+			err := i.Call(methods.ExecInSandbox, map[string]any{"command": "true"}, nil)
 			if client.TypeOf(err) != methods.Conflict {
 				t.Errorf("exec on the lost sandbox: %v, want conflict", err)
 			}
-			next := i.ensure(t)
+			next := i.Ensure(t)
 			if next == id {
 				t.Fatalf("ensureSandbox gave the lost sandbox %s again", id)
 			}
-			i.waitStatus(t, methods.InstanceReady)
-			if got := i.sh(t, "echo new"); got != "new" {
+			i.WaitStatus(t, methods.InstanceReady)
+			if got := i.Sh(t, "echo new"); got != "new" {
 				t.Errorf("exec in the new sandbox = %q", got)
 			}
 		})
@@ -209,8 +210,8 @@ func (n *sbNode) kill() {
 // the commands that were running when it went are failed; its sandbox
 // outlives it and works again once it is back.
 func TestSandboxNodeOffline(t *testing.T) {
-	sbRequireBwrap(t)
-	dir := sbDataDir(t) // its cleanup kills the sandboxes under dir/node
+	sandboxtest.RequireBwrap(t)
+	dir := sandboxtest.DataDir(t) // its cleanup kills the sandboxes under dir/node
 	srv := testutil.StartServer(t, platform.Config{DataDir: filepath.Join(dir, "platform")})
 	admin := srv.Admin()
 	ctx := testutil.Context(t, testutil.Long)
@@ -245,10 +246,10 @@ func TestSandboxNodeOffline(t *testing.T) {
 	}
 	waitNode(t, methods.NodeOnline)
 
-	e := &sbEnv{t: t, srv: srv, admin: admin, key: srv.AdminKey, ctx: ctx}
-	i := e.instance("remote", "default", "")
-	id := i.ensure(t)
-	i.sh(t, "echo kept > /workspace/kept.txt")
+	e := &sandboxtest.Env{T: t, Srv: srv, Admin: admin, Key: srv.AdminKey, Ctx: ctx}
+	i := e.Instance("remote", "default", "")
+	id := i.Ensure(t)
+	i.Sh(t, "echo kept > /workspace/kept.txt")
 
 	steps := []struct {
 		name string
@@ -256,10 +257,10 @@ func TestSandboxNodeOffline(t *testing.T) {
 	}{
 		{"a node restart marks the commands that were running as failed", func(t *testing.T) {
 			done := make(chan error, 1)
-			go func() { done <- i.call(methods.ExecInSandbox, map[string]any{"command": "sleep 30"}, nil) }()
+			go func() { done <- i.Call(methods.ExecInSandbox, map[string]any{"command": "sleep 30"}, nil) }()
 			var running string
 			testutil.Eventually(t, testutil.Medium, "sleep 30 running", func() bool {
-				l := sbMust[methods.ListExecsOutput](t, i, methods.ListExecs, struct{}{})
+				l := sandboxtest.Must[methods.ListExecsOutput](t, i, methods.ListExecs, struct{}{})
 				for _, x := range l.Execs {
 					if x.Command == "sleep 30" && x.Status == "running" {
 						running = x.ExecID
@@ -274,13 +275,13 @@ func TestSandboxNodeOffline(t *testing.T) {
 			}
 			n.start()
 			waitNode(t, methods.NodeOnline)
-			l := sbMust[methods.ListExecsOutput](t, i, methods.ListExecs, struct{}{})
+			l := sandboxtest.Must[methods.ListExecsOutput](t, i, methods.ListExecs, struct{}{})
 			for _, x := range l.Execs {
 				if x.ExecID == running && (x.Status != "failed" || x.Detail == "" || x.FinishedAt == nil) {
 					t.Errorf("the exec running when the node died is %+v, want failed with a detail", x)
 				}
 			}
-			if got := i.sh(t, "cat /workspace/kept.txt"); got != "kept" {
+			if got := i.Sh(t, "cat /workspace/kept.txt"); got != "kept" {
 				t.Errorf("after the node restart: %q", got)
 			}
 		}},
@@ -296,22 +297,22 @@ func TestSandboxNodeOffline(t *testing.T) {
 				{methods.PauseSandbox, map[string]any{"sandboxId": id}},
 			}
 			for _, c := range calls {
-				ce := sbWantErr(t, c.method, i.call(c.method, c.in, nil), methods.Unavailable)
+				ce := sandboxtest.WantErr(t, c.method, i.Call(c.method, c.in, nil), methods.Unavailable)
 				if !strings.Contains(ce.Message, "not connected") {
 					t.Errorf("%s: message %q does not say the node is away", c.method, ce.Message)
 				}
 			}
-			if s := i.sandboxState(); s != methods.SandboxRunning {
+			if s := i.SandboxState(); s != methods.SandboxRunning {
 				t.Errorf("sandbox state %q while its node is away, want running", s)
 			}
 		}},
 		{"the node is back: its sandbox works again", func(t *testing.T) {
 			n.start()
 			waitNode(t, methods.NodeOnline)
-			if got := i.sh(t, "cat /workspace/kept.txt"); got != "kept" {
+			if got := i.Sh(t, "cat /workspace/kept.txt"); got != "kept" {
 				t.Errorf("after the node came back: %q", got)
 			}
-			if s := i.sandboxState(); s != methods.SandboxRunning {
+			if s := i.SandboxState(); s != methods.SandboxRunning {
 				t.Errorf("sandbox state %q, want running", s)
 			}
 		}},
@@ -321,31 +322,31 @@ func TestSandboxNodeOffline(t *testing.T) {
 			t.FailNow()
 		}
 	}
-	sbMust[methods.OKOutput](t, i, methods.TerminateSandbox, map[string]any{"sandboxId": id})
+	sandboxtest.Must[methods.OKOutput](t, i, methods.TerminateSandbox, map[string]any{"sandboxId": id})
 }
 
 // TestSandboxDeepDataDir: a data dir deep in the file tree makes socket
 // paths longer than a unix socket address holds; sandboxes work anyway,
 // with and without bubblewrap.
 func TestSandboxDeepDataDir(t *testing.T) {
-	deep := filepath.Join(sbDataDir(t), strings.Repeat("d", 40), strings.Repeat("e", 40))
+	deep := filepath.Join(sandboxtest.DataDir(t), strings.Repeat("d", 40), strings.Repeat("e", 40))
 	if err := os.MkdirAll(deep, 0o711); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { sbKillAll(filepath.Join(deep, "node")) })
+	t.Cleanup(func() { sandboxtest.KillAll(filepath.Join(deep, "node")) })
 	tpl := sbTemplates(t, map[string]map[string]any{"plain": {"name": "Plain", "isolation": "none"}})
-	e := sbStart(t, platform.Config{DataDir: deep, TemplatesDir: tpl})
+	e := sandboxtest.Start(t, platform.Config{DataDir: deep, TemplatesDir: tpl})
 	for _, template := range []string{"default", "plain"} {
 		t.Run(template, func(t *testing.T) {
-			i := e.instance("deep-"+template, template, "")
-			id := i.ensure(t)
-			if sock := filepath.Join(e.nodeDir(), "sandboxes", id, "run", "sup.sock"); len(sock) <= 107 {
+			i := e.Instance("deep-"+template, template, "")
+			id := i.Ensure(t)
+			if sock := filepath.Join(e.NodeDir(), "sandboxes", id, "run", "sup.sock"); len(sock) <= 107 {
 				t.Fatalf("the socket path %s is short enough: the test proves nothing", sock)
 			}
-			if got := i.sh(t, "echo deep"); got != "deep" {
+			if got := i.Sh(t, "echo deep"); got != "deep" {
 				t.Errorf("exec = %q", got)
 			}
-			sbMust[methods.OKOutput](t, i, methods.TerminateSandbox, map[string]any{"sandboxId": id})
+			sandboxtest.Must[methods.OKOutput](t, i, methods.TerminateSandbox, map[string]any{"sandboxId": id})
 		})
 	}
 }

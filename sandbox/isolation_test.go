@@ -1,4 +1,4 @@
-package platform_test
+package sandbox_test
 
 // End-to-end tests of what a sandbox can and cannot reach, with real
 // bubblewrap: no capabilities, an unprivileged uid inside and on the host,
@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/roosthq/roost/internal/testutil"
+	"github.com/roosthq/roost/internal/testutil/sandboxtest"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/platform"
 )
@@ -46,23 +47,23 @@ func TestSandboxIsolation(t *testing.T) {
 		"open":  {"name": "Open", "network": "full"},
 		"plain": {"name": "Plain", "isolation": "none"},
 	})
-	e := sbStart(t, platform.Config{TemplatesDir: tpl})
-	e.publish("iso", "-tick", "1s")
-	a := e.instance("iso-a", "default", "iso")
-	b := e.instance("iso-b", "default", "iso")
+	e := sandboxtest.Start(t, platform.Config{TemplatesDir: tpl})
+	e.Publish("iso", "-tick", "1s")
+	a := e.Instance("iso-a", "default", "iso")
+	b := e.Instance("iso-b", "default", "iso")
 	// No agent in the open sandbox: with the host's network its agent
 	// would take the host's port 7700.
-	open := e.instance("iso-open", "open", "")
-	idA, idB := a.ensure(t), b.ensure(t)
-	open.ensure(t)
-	a.waitStatus(t, methods.InstanceReady)
-	b.waitStatus(t, methods.InstanceReady)
-	u, err := url.Parse(e.srv.URL)
+	open := e.Instance("iso-open", "open", "")
+	idA, idB := a.Ensure(t), b.Ensure(t)
+	open.Ensure(t)
+	a.WaitStatus(t, methods.InstanceReady)
+	b.WaitStatus(t, methods.InstanceReady)
+	u, err := url.Parse(e.Srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	port := u.Port()
-	sandboxDirA := filepath.Join(e.nodeDir(), "sandboxes", idA)
+	sandboxDirA := filepath.Join(e.NodeDir(), "sandboxes", idA)
 
 	// Things each sandbox must not see: a command that must fail in it.
 	hidden := []struct {
@@ -73,11 +74,11 @@ func TestSandboxIsolation(t *testing.T) {
 		{"the host's /etc/sudoers", "ls -l /etc/sudoers"},
 		{"the host's /root", "ls /root"},
 		{"the host's /home", "ls /home"},
-		{"the platform's data dir", "ls " + e.srv.DataDir},
-		{"the platform's database", "ls -l " + platform.DBPath(e.srv.DataDir)},
-		{"the platform's signing key", "ls -l " + platform.TokenKeyPath(e.srv.DataDir)},
-		{"the node's data dir", "ls " + e.nodeDir()},
-		{"the node's credential", "cat " + filepath.Join(e.nodeDir(), "node.json")},
+		{"the platform's data dir", "ls " + e.Srv.DataDir},
+		{"the platform's database", "ls -l " + platform.DBPath(e.Srv.DataDir)},
+		{"the platform's signing key", "ls -l " + platform.TokenKeyPath(e.Srv.DataDir)},
+		{"the node's data dir", "ls " + e.NodeDir()},
+		{"the node's credential", "cat " + filepath.Join(e.NodeDir(), "node.json")},
 		{"another sandbox's directory on the host", "ls " + sandboxDirA},
 		{"another sandbox's workspace on the host", "ls " + filepath.Join(sandboxDirA, "workspace")},
 		{"the platform's port (network none)", "echo > /dev/tcp/127.0.0.1/" + port},
@@ -87,9 +88,9 @@ func TestSandboxIsolation(t *testing.T) {
 	}
 	for _, h := range hidden {
 		t.Run("cannot reach "+h.name, func(t *testing.T) {
-			for _, i := range []*sbInst{a, b} {
-				if o := i.exec(t, h.command); o.Success {
-					t.Errorf("%s: %q succeeded: %q", i.id, h.command, o.Stdout)
+			for _, i := range []*sandboxtest.Inst{a, b} {
+				if o := i.Exec(t, h.command); o.Success {
+					t.Errorf("%s: %q succeeded: %q", i.ID, h.command, o.Stdout)
 				}
 			}
 		})
@@ -100,7 +101,7 @@ func TestSandboxIsolation(t *testing.T) {
 		run  func(t *testing.T)
 	}{
 		{"no capabilities, no new privileges", func(t *testing.T) {
-			out := a.sh(t, "grep -E '^(CapInh|CapPrm|CapEff|CapAmb|NoNewPrivs):' /proc/self/status")
+			out := a.Sh(t, "grep -E '^(CapInh|CapPrm|CapEff|CapAmb|NoNewPrivs):' /proc/self/status")
 			for _, want := range []string{"CapPrm:\t0000000000000000", "CapEff:\t0000000000000000", "CapAmb:\t0000000000000000", "NoNewPrivs:\t1"} {
 				if !strings.Contains(out, want) {
 					t.Errorf("/proc/self/status has no %q:\n%s", want, out)
@@ -108,18 +109,18 @@ func TestSandboxIsolation(t *testing.T) {
 			}
 		}},
 		{"uid 1000 inside, its own hostname", func(t *testing.T) {
-			if got := a.sh(t, "id -u; id -g; id -un; hostname"); got != "1000\n1000\nroost\nsandbox" {
+			if got := a.Sh(t, "id -u; id -g; id -un; hostname"); got != "1000\n1000\nroost\nsandbox" {
 				t.Errorf("id and hostname inside = %q", got)
 			}
 		}},
 		{"no process of the sandbox is root on the host", func(t *testing.T) {
-			pids := sbHostPids(e.nodeDir(), idA)
+			pids := sandboxtest.HostPids(e.NodeDir(), idA)
 			var sawInit, sawAgent bool
 			for _, p := range pids {
-				args := sbCmdline(p)
+				args := sandboxtest.Cmdline(p)
 				sawInit = sawInit || strings.Contains(args, "sandbox-init")
 				sawAgent = sawAgent || strings.HasPrefix(args, "./agent")
-				for k, uid := range sbUids(p) {
+				for k, uid := range sandboxtest.Uids(p) {
 					if uid == 0 {
 						t.Errorf("host pid %d (%s) has uid field %d = 0", p, args, k)
 					}
@@ -128,31 +129,31 @@ func TestSandboxIsolation(t *testing.T) {
 			if !sawInit || !sawAgent {
 				t.Errorf("the host pids %v of the sandbox show no sandbox-init or no agent", pids)
 			}
-			uidA, uidB := sbUids(sbFindProc(e.nodeDir(), idA, "sandbox-init")), sbUids(sbFindProc(e.nodeDir(), idB, "sandbox-init"))
+			uidA, uidB := sandboxtest.Uids(sandboxtest.FindProc(e.NodeDir(), idA, "sandbox-init")), sandboxtest.Uids(sandboxtest.FindProc(e.NodeDir(), idB, "sandbox-init"))
 			if len(uidA) == 0 || len(uidB) == 0 || uidA[0] == uidB[0] {
 				t.Errorf("two sandboxes run as host uids %v and %v, want two different ones", uidA, uidB)
 			}
 		}},
 		{"a sandbox cannot see another's files", func(t *testing.T) {
-			a.sh(t, "echo secret-a > /workspace/secret.txt")
-			if got := a.sh(t, "cat /workspace/secret.txt"); got != "secret-a" {
+			a.Sh(t, "echo secret-a > /workspace/secret.txt")
+			if got := a.Sh(t, "cat /workspace/secret.txt"); got != "secret-a" {
 				t.Fatalf("own file = %q", got)
 			}
-			if o := b.exec(t, "cat /workspace/secret.txt"); o.Success {
+			if o := b.Exec(t, "cat /workspace/secret.txt"); o.Success {
 				t.Errorf("sandbox b read a's file: %q", o.Stdout)
 			}
 			find := `find / \( -path /proc -o -path /sys -o -path /dev \) -prune -o -name secret.txt -print 2>/dev/null`
-			o := sbMust[methods.InstanceExecInSandboxOutputFull](t, b, methods.ExecInSandbox, map[string]any{"command": find, "timeoutMs": 60000})
+			o := sandboxtest.Must[methods.InstanceExecInSandboxOutputFull](t, b, methods.ExecInSandbox, map[string]any{"command": find, "timeoutMs": 60000})
 			if o.TimedOut || strings.TrimSpace(o.Stdout) != "" {
 				t.Errorf("sandbox b looking for a's file: timedOut %v, found %q", o.TimedOut, o.Stdout)
 			}
 		}},
 		{"a sandbox cannot see another's processes", func(t *testing.T) {
-			b.detach(t, "sleep 987654")
-			if got := b.sh(t, sbPs); !strings.Contains(got, "sleep 987654") {
+			b.Detach(t, "sleep 987654")
+			if got := b.Sh(t, sandboxtest.Ps); !strings.Contains(got, "sleep 987654") {
 				t.Fatalf("sandbox b does not see its own sleep:\n%s", got)
 			}
-			got := a.sh(t, sbPs)
+			got := a.Sh(t, sandboxtest.Ps)
 			if strings.Contains(got, "987654") {
 				t.Errorf("sandbox a sees b's process:\n%s", got)
 			}
@@ -171,62 +172,62 @@ func TestSandboxIsolation(t *testing.T) {
 			}
 		}},
 		{"/tmp is private", func(t *testing.T) {
-			a.sh(t, "echo mine > /tmp/private.txt")
-			if got := a.sh(t, "cat /tmp/private.txt"); got != "mine" {
+			a.Sh(t, "echo mine > /tmp/private.txt")
+			if got := a.Sh(t, "cat /tmp/private.txt"); got != "mine" {
 				t.Fatalf("own /tmp file = %q", got)
 			}
-			if o := b.exec(t, "ls /tmp/private.txt"); o.Success {
+			if o := b.Exec(t, "ls /tmp/private.txt"); o.Success {
 				t.Error("sandbox b sees a's /tmp file")
 			}
-			if sbExists("/tmp/private.txt") {
+			if sandboxtest.Exists("/tmp/private.txt") {
 				t.Error("the sandbox's /tmp file is in the host's /tmp")
 			}
 		}},
 		{"/workspace survives restartAgent; /tmp is the sandbox's, not the agent's", func(t *testing.T) {
-			a.sh(t, "echo kept > /workspace/kept.txt")
-			before := len(a.events("agent_started"))
-			sbMust[methods.OKOutput](t, a, methods.RestartAgent, map[string]any{"sandboxId": idA})
+			a.Sh(t, "echo kept > /workspace/kept.txt")
+			before := len(a.Events("agent_started"))
+			sandboxtest.Must[methods.OKOutput](t, a, methods.RestartAgent, map[string]any{"sandboxId": idA})
 			testutil.Eventually(t, testutil.Medium, "the agent started again", func() bool {
-				return len(a.events("agent_started")) > before
+				return len(a.Events("agent_started")) > before
 			})
-			if got := a.sh(t, "cat /workspace/kept.txt /tmp/private.txt"); got != "kept\nmine" {
+			if got := a.Sh(t, "cat /workspace/kept.txt /tmp/private.txt"); got != "kept\nmine" {
 				t.Errorf("after restartAgent: %q", got)
 			}
 		}},
 		{"network full reaches the platform's port", func(t *testing.T) {
-			if o := open.exec(t, "echo > /dev/tcp/127.0.0.1/"+port); !o.Success {
+			if o := open.Exec(t, "echo > /dev/tcp/127.0.0.1/"+port); !o.Success {
 				t.Errorf("a network-full sandbox cannot reach 127.0.0.1:%s: %q", port, o.Stderr)
 			}
 			// Still no capabilities, still not the host's files.
-			if got := open.sh(t, "grep CapEff /proc/self/status; ls /etc/shadow 2>&1 || echo hidden"); !strings.Contains(got, "0000000000000000") || !strings.HasSuffix(got, "hidden") {
+			if got := open.Sh(t, "grep CapEff /proc/self/status; ls /etc/shadow 2>&1 || echo hidden"); !strings.Contains(got, "0000000000000000") || !strings.HasSuffix(got, "hidden") {
 				t.Errorf("network-full sandbox: %q", got)
 			}
 		}},
 		{"writes outside /workspace stay in the sandbox", func(t *testing.T) {
 			// The root is the sandbox's own tmpfs: a file made in its /etc
 			// is not in the host's.
-			a.exec(t, "touch /etc/roost-was-here /roost-was-here")
+			a.Exec(t, "touch /etc/roost-was-here /roost-was-here")
 			for _, p := range []string{"/etc/roost-was-here", "/roost-was-here"} {
-				if sbExists(p) {
+				if sandboxtest.Exists(p) {
 					t.Errorf("a write inside the sandbox made %s on the host", p)
 					_ = os.Remove(p)
 				}
 			}
 		}},
 		{"network none has loopback only", func(t *testing.T) {
-			got := a.sh(t, "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '")
+			got := a.Sh(t, "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '")
 			if got != "lo" {
 				t.Errorf("interfaces in a network-none sandbox: %q, want lo only", got)
 			}
 		}},
 		{"isolation none is reported as such", func(t *testing.T) {
-			p := e.instance("iso-plain", "plain", "")
-			p.ensure(t)
-			run := p.events("sandbox_running")
+			p := e.Instance("iso-plain", "plain", "")
+			p.Ensure(t)
+			run := p.Events("sandbox_running")
 			if len(run) == 0 || !strings.Contains(run[0].Detail, "isolation none") {
 				t.Errorf("sandbox_running events %+v do not say isolation none", run)
 			}
-			if got := p.sh(t, "pwd"); !strings.HasSuffix(got, "/workspace") {
+			if got := p.Sh(t, "pwd"); !strings.HasSuffix(got, "/workspace") {
 				t.Errorf("pwd = %q", got)
 			}
 		}},
@@ -239,13 +240,13 @@ func TestSandboxIsolation(t *testing.T) {
 // TestSandboxUidPerSandbox: sandboxes started at the same time still each
 // run as a host uid of their own.
 func TestSandboxUidPerSandbox(t *testing.T) {
-	e := sbStart(t, platform.Config{})
+	e := sandboxtest.Start(t, platform.Config{})
 	const n = 12
-	insts := make([]*sbInst, n)
+	insts := make([]*sandboxtest.Inst, n)
 	for k := range insts {
-		insts[k] = e.instance(fmt.Sprintf("uid-%d", k), "default", "")
-		insts[k].waitSandbox(t, methods.SandboxRunning)
-		sbMust[methods.OKOutput](t, insts[k], methods.TerminateSandbox, map[string]any{"sandboxId": insts[k].statusNow().Sandbox.E2BID})
+		insts[k] = e.Instance(fmt.Sprintf("uid-%d", k), "default", "")
+		insts[k].WaitSandbox(t, methods.SandboxRunning)
+		sandboxtest.Must[methods.OKOutput](t, insts[k], methods.TerminateSandbox, map[string]any{"sandboxId": insts[k].StatusNow().Sandbox.E2BID})
 	}
 	// All at once.
 	var wg sync.WaitGroup
@@ -253,7 +254,7 @@ func TestSandboxUidPerSandbox(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := i.call(methods.EnsureSandbox, struct{}{}, nil); err != nil {
+			if err := i.Call(methods.EnsureSandbox, struct{}{}, nil); err != nil {
 				t.Errorf("ensureSandbox: %v", err)
 			}
 		}()
@@ -261,9 +262,9 @@ func TestSandboxUidPerSandbox(t *testing.T) {
 	wg.Wait()
 	owner := map[int]string{}
 	for _, i := range insts {
-		i.waitSandbox(t, methods.SandboxRunning)
-		id := i.statusNow().Sandbox.E2BID
-		uids := sbUids(sbFindProc(e.nodeDir(), id, "sandbox-init"))
+		i.WaitSandbox(t, methods.SandboxRunning)
+		id := i.StatusNow().Sandbox.E2BID
+		uids := sandboxtest.Uids(sandboxtest.FindProc(e.NodeDir(), id, "sandbox-init"))
 		if len(uids) == 0 || uids[0] == 0 {
 			t.Fatalf("sandbox %s: supervisor uids %v", id, uids)
 		}
@@ -277,31 +278,31 @@ func TestSandboxUidPerSandbox(t *testing.T) {
 // TestSandboxPausedUsesNoCPU: a busy loop in a paused sandbox gets no CPU
 // time until the sandbox is resumed.
 func TestSandboxPausedUsesNoCPU(t *testing.T) {
-	e := sbStart(t, platform.Config{})
-	i := e.instance("busy", "default", "")
-	id := i.ensure(t)
-	i.detach(t, "sh -c 'while :; do :; done'")
+	e := sandboxtest.Start(t, platform.Config{})
+	i := e.Instance("busy", "default", "")
+	id := i.Ensure(t)
+	i.Detach(t, "sh -c 'while :; do :; done'")
 	var pid int
 	testutil.Eventually(t, testutil.Short, "the busy loop on the host", func() bool {
-		pid = sbFindProc(e.nodeDir(), id, "while :; do :; done")
+		pid = sandboxtest.FindProc(e.NodeDir(), id, "while :; do :; done")
 		return pid > 0
 	})
-	start := sbCPUTicks(pid)
-	testutil.Eventually(t, testutil.Short, "the busy loop using CPU", func() bool { return sbCPUTicks(pid) > start+5 })
+	start := sandboxtest.CPUTicks(pid)
+	testutil.Eventually(t, testutil.Short, "the busy loop using CPU", func() bool { return sandboxtest.CPUTicks(pid) > start+5 })
 
-	sbMust[methods.OKOutput](t, i, methods.PauseSandbox, map[string]any{"sandboxId": id})
+	sandboxtest.Must[methods.OKOutput](t, i, methods.PauseSandbox, map[string]any{"sandboxId": id})
 	// The measurement itself, not a wait: CPU time over a window in which
 	// nothing may happen, so no condition can end it early.
 	const window = time.Second
-	t1 := sbCPUTicks(pid)
+	t1 := sandboxtest.CPUTicks(pid)
 	time.Sleep(window)
-	t2 := sbCPUTicks(pid)
+	t2 := sandboxtest.CPUTicks(pid)
 	if t1 < 0 || t2 != t1 {
 		t.Errorf("CPU time of the paused busy loop went from %d to %d ticks in %s, want unchanged", t1, t2, window)
 	}
-	sbMust[methods.OKOutput](t, i, methods.ResumeSandbox, struct{}{})
-	testutil.Eventually(t, testutil.Short, "the resumed busy loop using CPU", func() bool { return sbCPUTicks(pid) > t2+5 })
-	sbMust[methods.OKOutput](t, i, methods.TerminateSandbox, map[string]any{"sandboxId": id})
+	sandboxtest.Must[methods.OKOutput](t, i, methods.ResumeSandbox, struct{}{})
+	testutil.Eventually(t, testutil.Short, "the resumed busy loop using CPU", func() bool { return sandboxtest.CPUTicks(pid) > t2+5 })
+	sandboxtest.Must[methods.OKOutput](t, i, methods.TerminateSandbox, map[string]any{"sandboxId": id})
 }
 
 // TestSandboxLimits: the template's limits hold where the machine enforces
@@ -310,10 +311,10 @@ func TestSandboxLimits(t *testing.T) {
 	tpl := sbTemplates(t, map[string]map[string]any{
 		"tight": {"name": "Tight", "memoryMb": 64, "pids": 50, "cpus": 0.5},
 	})
-	e := sbStart(t, platform.Config{TemplatesDir: tpl})
-	i := e.instance("tight", "tight", "")
-	id := i.ensure(t)
-	run := i.events("sandbox_running")
+	e := sandboxtest.Start(t, platform.Config{TemplatesDir: tpl})
+	i := e.Instance("tight", "tight", "")
+	id := i.Ensure(t)
+	run := i.Events("sandbox_running")
 	if len(run) == 0 {
 		t.Fatal("no sandbox_running event")
 	}
@@ -363,7 +364,7 @@ func TestSandboxLimits(t *testing.T) {
 				t.Logf("this machine does not enforce the %s limit (the sandbox says so: %q); nothing to check", c.limit, detail)
 				return
 			}
-			for _, d := range sbCgroupDirs(id) {
+			for _, d := range sandboxtest.CgroupDirs(id) {
 				for file, want := range c.cgroup {
 					ctl, name, ok := strings.Cut(file, "/")
 					if ok && filepath.Base(filepath.Dir(filepath.Dir(d))) != ctl {
@@ -377,13 +378,13 @@ func TestSandboxLimits(t *testing.T) {
 					}
 				}
 			}
-			o := sbMust[methods.InstanceExecInSandboxOutputFull](t, i, methods.ExecInSandbox, map[string]any{"command": c.command, "timeoutMs": c.timeout})
+			o := sandboxtest.Must[methods.InstanceExecInSandboxOutputFull](t, i, methods.ExecInSandbox, map[string]any{"command": c.command, "timeoutMs": c.timeout})
 			c.check(t, o)
 			// The supervisor lived through it: the sandbox still works.
-			if got := i.sh(t, "echo still here"); got != "still here" {
+			if got := i.Sh(t, "echo still here"); got != "still here" {
 				t.Errorf("after the limit: %q", got)
 			}
-			if s := i.sandboxState(); s != methods.SandboxRunning {
+			if s := i.SandboxState(); s != methods.SandboxRunning {
 				t.Errorf("sandbox state %q after the limit, want running", s)
 			}
 		})

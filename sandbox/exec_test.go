@@ -1,4 +1,4 @@
-package platform_test
+package sandbox_test
 
 // End-to-end tests of execInSandbox and its companions (getExecOutput,
 // listExecs, cancelExec) through the instance RPC, with real bubblewrap:
@@ -12,14 +12,15 @@ import (
 	"testing"
 
 	"github.com/roosthq/roost/internal/testutil"
+	"github.com/roosthq/roost/internal/testutil/sandboxtest"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/platform"
 )
 
 func TestSandboxExec(t *testing.T) {
-	e := sbStart(t, platform.Config{})
-	i := e.instance("exec", "default", "")
-	i.ensure(t)
+	e := sandboxtest.Start(t, platform.Config{})
+	i := e.Instance("exec", "default", "")
+	i.Ensure(t)
 
 	type out = methods.InstanceExecInSandboxOutputFull
 	cases := []struct {
@@ -64,8 +65,8 @@ func TestSandboxExec(t *testing.T) {
 			}
 		}},
 		{"the sandbox's own env is there", map[string]any{"command": `printf '%s %s' "$ROOST_INSTANCE_ID" "$HOME"`}, func(t *testing.T, o out) {
-			if o.Stdout != i.id+" /workspace" {
-				t.Errorf("stdout %q, want %q", o.Stdout, i.id+" /workspace")
+			if o.Stdout != i.ID+" /workspace" {
+				t.Errorf("stdout %q, want %q", o.Stdout, i.ID+" /workspace")
 			}
 		}},
 		{"timeoutMs kills the command", map[string]any{"command": "echo started; sleep 10", "timeoutMs": 300}, func(t *testing.T, o out) {
@@ -86,7 +87,7 @@ func TestSandboxExec(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			o := sbMust[out](t, i, methods.ExecInSandbox, c.in)
+			o := sandboxtest.Must[out](t, i, methods.ExecInSandbox, c.in)
 			if o.ExecID == "" || o.DurationMs < 0 {
 				t.Errorf("execId %q durationMs %d", o.ExecID, o.DurationMs)
 			}
@@ -94,7 +95,7 @@ func TestSandboxExec(t *testing.T) {
 		})
 	}
 	t.Run("no command outlives the exec that ran it", func(t *testing.T) {
-		if got := i.sh(t, sbPs+" | grep -c '^[0-9]* sleep ' || true"); got != "0" {
+		if got := i.Sh(t, sandboxtest.Ps+" | grep -c '^[0-9]* sleep ' || true"); got != "0" {
 			t.Errorf("%s sleeps left running in the sandbox", got)
 		}
 	})
@@ -102,9 +103,9 @@ func TestSandboxExec(t *testing.T) {
 
 // TestSandboxExecBadInput: inputs the exec refuses before running anything.
 func TestSandboxExecBadInput(t *testing.T) {
-	e := sbStart(t, platform.Config{})
-	i := e.instance("bad-exec", "default", "")
-	i.ensure(t)
+	e := sandboxtest.Start(t, platform.Config{})
+	i := e.Instance("bad-exec", "default", "")
+	i.Ensure(t)
 	cases := []struct {
 		name string
 		in   map[string]any
@@ -126,11 +127,11 @@ func TestSandboxExecBadInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			err := i.call(methods.ExecInSandbox, c.in, nil)
-			sbWantErr(t, "execInSandbox", err, methods.InvalidInput)
+			err := i.Call(methods.ExecInSandbox, c.in, nil)
+			sandboxtest.WantErr(t, "execInSandbox", err, methods.InvalidInput)
 		})
 	}
-	list := sbMust[methods.ListExecsOutput](t, i, methods.ListExecs, struct{}{})
+	list := sandboxtest.Must[methods.ListExecsOutput](t, i, methods.ListExecs, struct{}{})
 	if list.Total != 0 {
 		t.Errorf("refused commands were recorded: %+v", list.Execs)
 	}
@@ -139,9 +140,9 @@ func TestSandboxExecBadInput(t *testing.T) {
 // TestSandboxExecOutput: a reply carries at most 128 KiB of each stream;
 // getExecOutput returns all of it, in pieces.
 func TestSandboxExecOutput(t *testing.T) {
-	e := sbStart(t, platform.Config{})
-	i := e.instance("big-output", "default", "")
-	i.ensure(t)
+	e := sandboxtest.Start(t, platform.Config{})
+	i := e.Instance("big-output", "default", "")
+	i.Ensure(t)
 	const size = 300 << 10
 	// 300 KiB of numbered lines on stdout, 200 KiB on stderr.
 	gen := func(n int, prefix string) string {
@@ -153,7 +154,7 @@ func TestSandboxExecOutput(t *testing.T) {
 	}
 	wantOut, wantErr := gen(size, "line "), gen(200<<10, "err ")
 	cmd := fmt.Sprintf(`i=0; while :; do printf 'line %%07d\n' $i; i=$((i+1)); done | head -c %d; i=0; while :; do printf 'err %%07d\n' $i; i=$((i+1)); done | head -c %d >&2`, size, 200<<10)
-	o := sbMust[methods.InstanceExecInSandboxOutputFull](t, i, methods.ExecInSandbox, map[string]any{"command": cmd})
+	o := sandboxtest.Must[methods.InstanceExecInSandboxOutputFull](t, i, methods.ExecInSandbox, map[string]any{"command": cmd})
 	if !o.Success {
 		t.Fatalf("exit %d: %.300s", o.ExitCode, o.Stderr)
 	}
@@ -182,7 +183,7 @@ func TestSandboxExecOutput(t *testing.T) {
 				if c.stream != "" {
 					in["stream"] = c.stream
 				}
-				p := sbMust[methods.GetExecOutputOutput](t, i, methods.GetExecOutput, in)
+				p := sandboxtest.Must[methods.GetExecOutputOutput](t, i, methods.GetExecOutput, in)
 				if p.Offset != off || p.TotalSize != int64(len(c.want)) || int64(len(p.Data)) > c.limit {
 					t.Fatalf("piece at %d: offset %d totalSize %d, %d bytes", off, p.Offset, p.TotalSize, len(p.Data))
 				}
@@ -204,7 +205,7 @@ func TestSandboxExecOutput(t *testing.T) {
 		})
 	}
 	t.Run("past the end", func(t *testing.T) {
-		p := sbMust[methods.GetExecOutputOutput](t, i, methods.GetExecOutput, map[string]any{"execId": o.ExecID, "offset": size + 10})
+		p := sandboxtest.Must[methods.GetExecOutputOutput](t, i, methods.GetExecOutput, map[string]any{"execId": o.ExecID, "offset": size + 10})
 		if p.Data != "" || !p.EOF {
 			t.Errorf("got %d bytes, eof %v", len(p.Data), p.EOF)
 		}
@@ -222,13 +223,13 @@ func TestSandboxExecOutput(t *testing.T) {
 	}
 	for _, c := range bad {
 		t.Run(c.name, func(t *testing.T) {
-			sbWantErr(t, "getExecOutput", i.call(methods.GetExecOutput, c.in, nil), c.want)
+			sandboxtest.WantErr(t, "getExecOutput", i.Call(methods.GetExecOutput, c.in, nil), c.want)
 		})
 	}
 	t.Run("another instance's exec is not found", func(t *testing.T) {
-		j := e.instance("big-output-other", "default", "")
+		j := e.Instance("big-output-other", "default", "")
 		for _, m := range []string{methods.GetExecOutput, methods.CancelExec} {
-			sbWantErr(t, m, j.call(m, map[string]any{"execId": o.ExecID}, nil), methods.NotFound)
+			sandboxtest.WantErr(t, m, j.Call(m, map[string]any{"execId": o.ExecID}, nil), methods.NotFound)
 		}
 	})
 }
@@ -236,9 +237,9 @@ func TestSandboxExecOutput(t *testing.T) {
 // TestSandboxExecCancelAndHistory: a running command is cancelled by its
 // execId; listExecs is the history, newest first, with statuses.
 func TestSandboxExecCancelAndHistory(t *testing.T) {
-	e := sbStart(t, platform.Config{})
-	i := e.instance("history", "default", "")
-	i.ensure(t)
+	e := sandboxtest.Start(t, platform.Config{})
+	i := e.Instance("history", "default", "")
+	i.Ensure(t)
 
 	ran := []struct {
 		command   string
@@ -255,7 +256,7 @@ func TestSandboxExecCancelAndHistory(t *testing.T) {
 		if r.timeoutMs > 0 {
 			in["timeoutMs"] = r.timeoutMs
 		}
-		sbMust[methods.InstanceExecInSandboxOutputFull](t, i, methods.ExecInSandbox, in)
+		sandboxtest.Must[methods.InstanceExecInSandboxOutputFull](t, i, methods.ExecInSandbox, in)
 	}
 
 	type result struct {
@@ -265,12 +266,12 @@ func TestSandboxExecCancelAndHistory(t *testing.T) {
 	done := make(chan result, 1)
 	go func() {
 		var r result
-		r.err = i.call(methods.ExecInSandbox, map[string]any{"command": "sleep 30"}, &r.out)
+		r.err = i.Call(methods.ExecInSandbox, map[string]any{"command": "sleep 30"}, &r.out)
 		done <- r
 	}()
 	var running methods.ExecSummary
 	testutil.Eventually(t, testutil.Medium, "sleep 30 listed as running", func() bool {
-		l := sbMust[methods.ListExecsOutput](t, i, methods.ListExecs, struct{}{})
+		l := sandboxtest.Must[methods.ListExecsOutput](t, i, methods.ListExecs, struct{}{})
 		for _, x := range l.Execs {
 			if x.Command == "sleep 30" && x.Status == "running" {
 				running = x
@@ -282,7 +283,7 @@ func TestSandboxExecCancelAndHistory(t *testing.T) {
 	if running.ExitCode != nil || running.FinishedAt != nil {
 		t.Errorf("a running exec has exitCode %v finishedAt %v", running.ExitCode, running.FinishedAt)
 	}
-	c := sbMust[methods.CancelExecOutput](t, i, methods.CancelExec, map[string]any{"execId": running.ExecID})
+	c := sandboxtest.Must[methods.CancelExecOutput](t, i, methods.CancelExec, map[string]any{"execId": running.ExecID})
 	if !c.OK || !c.Cancelled {
 		t.Errorf("cancelExec = %+v, want ok and cancelled", c)
 	}
@@ -293,12 +294,12 @@ func TestSandboxExecCancelAndHistory(t *testing.T) {
 	if !r.out.Cancelled || r.out.Success || r.out.ExecID != running.ExecID {
 		t.Errorf("the cancelled exec answered %+v", r.out)
 	}
-	again := sbMust[methods.CancelExecOutput](t, i, methods.CancelExec, map[string]any{"execId": running.ExecID})
+	again := sandboxtest.Must[methods.CancelExecOutput](t, i, methods.CancelExec, map[string]any{"execId": running.ExecID})
 	if !again.OK || again.Cancelled {
 		t.Errorf("cancelling a finished exec = %+v, want ok and not cancelled", again)
 	}
 
-	l := sbMust[methods.ListExecsOutput](t, i, methods.ListExecs, struct{}{})
+	l := sandboxtest.Must[methods.ListExecsOutput](t, i, methods.ListExecs, struct{}{})
 	want := []struct {
 		command, status string
 		exitCode        int
@@ -325,7 +326,7 @@ func TestSandboxExecCancelAndHistory(t *testing.T) {
 	t.Run("paging", func(t *testing.T) {
 		cases := []struct{ limit, offset, want int }{{2, 0, 2}, {2, 2, 2}, {2, 3, 1}, {10, 4, 0}}
 		for _, c := range cases {
-			p := sbMust[methods.ListExecsOutput](t, i, methods.ListExecs, map[string]any{"limit": c.limit, "offset": c.offset})
+			p := sandboxtest.Must[methods.ListExecsOutput](t, i, methods.ListExecs, map[string]any{"limit": c.limit, "offset": c.offset})
 			if len(p.Execs) != c.want || p.Total != len(want) {
 				t.Errorf("limit %d offset %d: %d execs of %d, want %d", c.limit, c.offset, len(p.Execs), p.Total, c.want)
 				continue
@@ -341,9 +342,9 @@ func TestSandboxExecCancelAndHistory(t *testing.T) {
 
 // TestSandboxExecConcurrent: many commands at once in one sandbox.
 func TestSandboxExecConcurrent(t *testing.T) {
-	e := sbStart(t, platform.Config{})
-	i := e.instance("concurrent", "default", "")
-	i.ensure(t)
+	e := sandboxtest.Start(t, platform.Config{})
+	i := e.Instance("concurrent", "default", "")
+	i.Ensure(t)
 	const n = 20
 	var wg sync.WaitGroup
 	outs := make([]methods.InstanceExecInSandboxOutputFull, n)
@@ -352,7 +353,7 @@ func TestSandboxExecConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[k] = i.call(methods.ExecInSandbox, map[string]any{"command": `sleep 0.3; echo "n=$N"`,
+			errs[k] = i.Call(methods.ExecInSandbox, map[string]any{"command": `sleep 0.3; echo "n=$N"`,
 				"env": map[string]string{"N": fmt.Sprint(k)}}, &outs[k])
 		}()
 	}
@@ -371,7 +372,7 @@ func TestSandboxExecConcurrent(t *testing.T) {
 	if len(ids) != n {
 		t.Errorf("%d distinct execIds for %d commands", len(ids), n)
 	}
-	l := sbMust[methods.ListExecsOutput](t, i, methods.ListExecs, map[string]any{"limit": 100})
+	l := sandboxtest.Must[methods.ListExecsOutput](t, i, methods.ListExecs, map[string]any{"limit": 100})
 	for _, x := range l.Execs {
 		if x.Status != "completed" {
 			t.Errorf("exec %s is %s", x.ExecID, x.Status)
@@ -382,10 +383,10 @@ func TestSandboxExecConcurrent(t *testing.T) {
 // TestSandboxExecPaused: exec on a paused sandbox is a conflict that says
 // what to do; an exec after resume works.
 func TestSandboxExecPaused(t *testing.T) {
-	e := sbStart(t, platform.Config{})
-	i := e.instance("paused-exec", "default", "")
-	id := i.ensure(t)
-	sbMust[methods.OKOutput](t, i, methods.PauseSandbox, map[string]any{"sandboxId": id})
+	e := sandboxtest.Start(t, platform.Config{})
+	i := e.Instance("paused-exec", "default", "")
+	id := i.Ensure(t)
+	sandboxtest.Must[methods.OKOutput](t, i, methods.PauseSandbox, map[string]any{"sandboxId": id})
 	cases := []struct {
 		name string
 		in   map[string]any
@@ -395,14 +396,14 @@ func TestSandboxExecPaused(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			ce := sbWantErr(t, "exec on a paused sandbox", i.call(methods.ExecInSandbox, c.in, nil), methods.Conflict)
+			ce := sandboxtest.WantErr(t, "exec on a paused sandbox", i.Call(methods.ExecInSandbox, c.in, nil), methods.Conflict)
 			if !strings.Contains(ce.Message, "paused") {
 				t.Errorf("message %q does not say the sandbox is paused", ce.Message)
 			}
 		})
 	}
-	sbMust[methods.OKOutput](t, i, methods.ResumeSandbox, struct{}{})
-	if got := i.sh(t, "echo back"); got != "back" {
+	sandboxtest.Must[methods.OKOutput](t, i, methods.ResumeSandbox, struct{}{})
+	if got := i.Sh(t, "echo back"); got != "back" {
 		t.Errorf("exec after resume = %q", got)
 	}
 }

@@ -1,21 +1,19 @@
-package platform_test
+package sessions_test
 
 // End-to-end tests of agent sessions with real bubblewrap sandboxes on the
 // embedded node: instances.create with autoCreateSession and its inputs,
 // sessions.create/list and createSession/listSessions, the statuses a
 // session goes through, the wsToken and the browser websocket proxied to
 // the agent, and every bad input of the session and service methods. The
-// helpers shared by the session, service and publish tests (se*) live here.
+// helpers shared by the session, service and publish tests are in
+// internal/testutil/sessiontest.
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -26,226 +24,17 @@ import (
 	"github.com/roosthq/roost/clients/go"
 	"github.com/roosthq/roost/internal/testutil"
 	"github.com/roosthq/roost/internal/testutil/rpctest"
+	"github.com/roosthq/roost/internal/testutil/sandboxtest"
+	"github.com/roosthq/roost/internal/testutil/sessiontest"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/platform"
-	"github.com/roosthq/roost/platform/auth"
 )
 
 // ---------------------------------------------------------------------------
-// Helpers shared by the session, service and publish tests
+// Helpers
 // ---------------------------------------------------------------------------
 
-// seEnv is a platform with its embedded node, the test agent published as
-// the bundle "echo" (serving a page on port 3000), and a key of a second
-// organization.
-type seEnv struct {
-	*sbEnv
-	orgID    string
-	otherKey string
-	other    *client.Client
-}
-
-// seStart starts a platform for the session tests.
-func seStart(t testing.TB, cfg platform.Config) *seEnv {
-	t.Helper()
-	e := sbStart(t, cfg)
-	e.publish("echo", "-page", "3000")
-	_, otherKey := e.srv.OrgKey(t, "other-org", "other", false)
-	return &seEnv{sbEnv: e, orgID: e.srv.AdminKeyRecord(t).OrgID, otherKey: otherKey, other: e.srv.Client(otherKey)}
-}
-
-// publishManifest publishes the test agent under slug with a manifest.
-func (e *seEnv) publishManifest(t testing.TB, slug string, m methods.BundleManifest) {
-	t.Helper()
-	testutil.PublishTestAgent(t, e.admin, slug, m)
-}
-
-// seInst is an instance, an instance token and a client of its RPC.
-type seInst struct {
-	*sbInst
-	token   string
-	created methods.CreateInstanceOutput
-}
-
-// create creates an instance that must be accepted.
-func (e *seEnv) create(t testing.TB, in methods.CreateInstanceInput) *seInst {
-	t.Helper()
-	if in.TemplateSlug == "" {
-		in.TemplateSlug = "default"
-	}
-	if in.Name == "" {
-		in.Name = "session-test"
-	}
-	out, err := e.admin.CreateInstance(e.ctx, in)
-	if err != nil {
-		t.Fatalf("instances.create %+v: %v", in, err)
-	}
-	tok := e.instanceToken(t, out.InstanceID)
-	return &seInst{
-		sbInst:  &sbInst{e: e.sbEnv, id: out.InstanceID, status: out.Status, ic: client.NewInstance(e.srv.URL, out.InstanceID, tok, nil)},
-		token:   tok,
-		created: *out,
-	}
-}
-
-// withSession creates an instance of the bundle with a session on preset
-// "chat" started at once (blocking).
-func (e *seEnv) withSession(t testing.TB, bundle, vcs string) *seInst {
-	t.Helper()
-	i := e.create(t, methods.CreateInstanceInput{BundleSlug: bundle, VCSType: vcs,
-		AutoCreateSession: &methods.AutoCreateSession{PresetID: "chat", Blocking: true}})
-	if i.created.SessionID == "" || i.created.WSToken == "" || i.created.Status != methods.InstanceReady {
-		t.Fatalf("instances.create with a blocking autoCreateSession answered %+v", i.created)
-	}
-	return i
-}
-
-// instanceToken issues an instance token for a day.
-func (e *seEnv) instanceToken(t testing.TB, id string) string {
-	t.Helper()
-	ttl := 24 * 3600
-	tok, err := e.admin.CreateToken(e.ctx, methods.CreateInstanceTokenInput{InstanceID: id, ExpiresIn: &ttl})
-	if err != nil {
-		t.Fatalf("tokens.create: %v", err)
-	}
-	return tok.Token
-}
-
-// session starts a session with sessions.create and returns its reply.
-func (e *seEnv) session(t testing.TB, in methods.CreateSessionInput) methods.CreateSessionOutput {
-	t.Helper()
-	var out methods.CreateSessionOutput
-	if err := e.admin.Call(e.ctx, methods.SessionsCreate, in, &out); err != nil {
-		t.Fatalf("sessions.create %+v: %v", in, err)
-	}
-	return out
-}
-
-// sessionStatus is a session's status as sessions.list shows it ("" when
-// it is not listed).
-func (e *seEnv) sessionStatus(t testing.TB, instanceID, sessionID string) string {
-	t.Helper()
-	l, err := e.admin.ListSessions(e.ctx, instanceID)
-	if err != nil {
-		t.Fatalf("sessions.list: %v", err)
-	}
-	for _, s := range l.Sessions {
-		if s.ID == sessionID {
-			return s.Status
-		}
-	}
-	return ""
-}
-
-// waitSession waits until sessions.list shows the session in status.
-func (e *seEnv) waitSession(t testing.TB, instanceID, sessionID, status string) {
-	t.Helper()
-	testutil.Eventually(t, testutil.Medium, "session "+sessionID+" "+status, func() bool {
-		return e.sessionStatus(t, instanceID, sessionID) == status
-	})
-}
-
-// signer is the token signer of the server's data dir.
-func (e *seEnv) signer(t testing.TB) *auth.Signer {
-	t.Helper()
-	s, err := auth.LoadSigner(platform.TokenKeyPath(e.srv.DataDir))
-	if err != nil {
-		t.Fatalf("load token signer: %v", err)
-	}
-	return s
-}
-
-// sandboxID is the instance's live sandbox.
-func (e *seEnv) sandboxID(t testing.TB, instanceID string) string {
-	t.Helper()
-	st, err := e.admin.InstanceStatus(e.ctx, instanceID)
-	if err != nil || st.Sandbox == nil || st.Sandbox.E2BID == "" {
-		t.Fatalf("instances.status of %s gives no sandbox: %+v %v", instanceID, st, err)
-	}
-	return st.Sandbox.E2BID
-}
-
-// seWSBase is the websocket form of an http(s) URL.
-func seWSBase(u string) string { return "ws" + strings.TrimPrefix(u, "http") }
-
-// sessionWS is the browser websocket URL of a session; token may be "".
-func (e *seEnv) sessionWS(instanceID, sessionID, token string) string {
-	u := seWSBase(e.srv.URL) + "/api/v1/instances/" + instanceID + "/sessions/" + sessionID + "/ws"
-	if token != "" {
-		u += "?token=" + url.QueryEscape(token)
-	}
-	return u
-}
-
-// seDial opens a websocket that must open; it is closed when the test ends.
-func seDial(t testing.TB, ctx context.Context, u string, h http.Header) *websocket.Conn {
-	t.Helper()
-	c, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: h})
-	if err != nil {
-		status := 0
-		var body []byte
-		if resp != nil {
-			status = resp.StatusCode
-			body, _ = io.ReadAll(resp.Body)
-		}
-		t.Fatalf("websocket %s: %v (HTTP %d %s)", u, err, status, body)
-	}
-	c.SetReadLimit(8 << 20)
-	t.Cleanup(func() { c.CloseNow() })
-	return c
-}
-
-// seRefused checks that a websocket to u is refused before the upgrade: a
-// plain HTTP reply with the status and an RPC error of the type.
-func seRefused(t testing.TB, ctx context.Context, u string, h http.Header, status int, typ methods.ErrorType) {
-	t.Helper()
-	c, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: h})
-	if err == nil {
-		c.CloseNow()
-		t.Fatalf("websocket %s opened, want HTTP %d before the upgrade", u, status)
-	}
-	if resp == nil {
-		t.Fatalf("websocket %s: no HTTP reply: %v", u, err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != status {
-		t.Fatalf("websocket %s: HTTP %d %s, want %d", u, resp.StatusCode, body, status)
-	}
-	if resp.Header.Get("Upgrade") != "" || resp.Header.Get("Sec-WebSocket-Accept") != "" {
-		t.Errorf("the refusal carries upgrade headers: %v", resp.Header)
-	}
-	var env struct {
-		OK    *bool              `json:"ok"`
-		Error *rpctest.WireError `json:"error"`
-	}
-	if err := json.Unmarshal(body, &env); err != nil || env.OK == nil || *env.OK || env.Error == nil {
-		t.Fatalf("the refusal is not an RPC error reply: %s", body)
-	}
-	if env.Error.Type != typ {
-		t.Errorf("refusal type %s (%q), want %s", env.Error.Type, env.Error.Message, typ)
-	}
-	if !strings.HasSuffix(env.Error.Message, ".") || !strings.Contains(env.Error.Message, " ") {
-		t.Errorf("refusal message %q is not a sentence", env.Error.Message)
-	}
-}
-
-// seEcho sends one message and checks the answer.
-func seEcho(t testing.TB, ctx context.Context, c *websocket.Conn, typ websocket.MessageType, msg []byte, prefix string) {
-	t.Helper()
-	if err := c.Write(ctx, typ, msg); err != nil {
-		t.Fatalf("websocket write: %v", err)
-	}
-	gt, got, err := c.Read(ctx)
-	if err != nil {
-		t.Fatalf("websocket read: %v", err)
-	}
-	want := append([]byte(prefix), msg...)
-	if gt != typ || !bytes.Equal(got, want) {
-		t.Fatalf("websocket answered %v %.80q (%d bytes), want %v %.80q (%d bytes)", gt, got, len(got), typ, want, len(want))
-	}
-}
-
-// seRawList returns the raw sessions array of a list reply.
+// seRawSessions returns the raw sessions array of a list reply.
 func seRawSessions(t testing.TB, value json.RawMessage) []map[string]json.RawMessage {
 	t.Helper()
 	var out struct {
@@ -266,11 +55,11 @@ func seRawSessions(t testing.TB, value json.RawMessage) []map[string]json.RawMes
 // on the agent, the latest revision of each resource and each file placed in
 // /workspace/.roost/inputs/, and a wsToken that opens the session.
 func TestSessionsAutoCreate(t *testing.T) {
-	e := seStart(t, platform.Config{})
-	ctx := e.ctx
+	e := sessiontest.Start(t, platform.Config{})
+	ctx := e.Ctx
 	up := func(name, body string) *methods.UploadFileOutput {
 		t.Helper()
-		f, err := e.admin.UploadFile(ctx, name, "text/plain", strings.NewReader(body))
+		f, err := e.Admin.UploadFile(ctx, name, "text/plain", strings.NewReader(body))
 		if err != nil {
 			t.Fatalf("upload %s: %v", name, err)
 		}
@@ -278,16 +67,16 @@ func TestSessionsAutoCreate(t *testing.T) {
 	}
 	rev1, rev2 := up("notes.txt", "first revision\n"), up("notes.txt", "second revision\n")
 	data := up("data.csv", "a,b\n1,2\n")
-	res, err := e.admin.CreateResource(ctx, methods.CreateResourceInput{Slug: "notes", FileID: rev1.FileID})
+	res, err := e.Admin.CreateResource(ctx, methods.CreateResourceInput{Slug: "notes", FileID: rev1.FileID})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.admin.AddResourceRevision(ctx, methods.AddResourceRevisionInput{ResourceID: res.ResourceID, FileID: rev2.FileID}); err != nil {
+	if _, err := e.Admin.AddResourceRevision(ctx, methods.AddResourceRevisionInput{ResourceID: res.ResourceID, FileID: rev2.FileID}); err != nil {
 		t.Fatal(err)
 	}
 
 	t.Run("blocking with inputs", func(t *testing.T) {
-		r := rpctest.CallPlatform(t, e.srv, e.key, methods.InstancesCreate, map[string]any{
+		r := rpctest.CallPlatform(t, e.Srv, e.Key, methods.InstancesCreate, map[string]any{
 			"templateSlug": "default", "name": "auto", "bundleSlug": "echo",
 			"autoCreateSession": map[string]any{"presetId": "chat", "blocking": true, "initialPrompt": "Fix the failing test",
 				"resourceIds": []string{res.ResourceID}, "fileIds": []string{data.FileID}},
@@ -302,46 +91,46 @@ func TestSessionsAutoCreate(t *testing.T) {
 		if claims["sid"] != out.SessionID || claims["sub"] != out.InstanceID {
 			t.Errorf("wsToken claims %v do not name session %s of %s", claims, out.SessionID, out.InstanceID)
 		}
-		tok := e.instanceToken(t, out.InstanceID)
-		i := &sbInst{e: e.sbEnv, id: out.InstanceID, ic: client.NewInstance(e.srv.URL, out.InstanceID, tok, nil)}
+		tok := e.InstanceToken(t, out.InstanceID)
+		i := &sandboxtest.Inst{Env: e.Env, ID: out.InstanceID, Client: client.NewInstance(e.Srv.URL, out.InstanceID, tok, nil)}
 
-		if got := i.sh(t, "ls -1 /workspace/.roost/inputs"); got != "data.csv\nnotes.txt" {
+		if got := i.Sh(t, "ls -1 /workspace/.roost/inputs"); got != "data.csv\nnotes.txt" {
 			t.Errorf("inputs = %q, want data.csv and notes.txt", got)
 		}
-		if got := i.sh(t, "cat /workspace/.roost/inputs/notes.txt"); got != "second revision" {
+		if got := i.Sh(t, "cat /workspace/.roost/inputs/notes.txt"); got != "second revision" {
 			t.Errorf("the resource's input holds %q, want its latest revision", got)
 		}
-		if got := i.sh(t, "cat /workspace/.roost/inputs/data.csv"); got != "a,b\n1,2" {
+		if got := i.Sh(t, "cat /workspace/.roost/inputs/data.csv"); got != "a,b\n1,2" {
 			t.Errorf("the file's input holds %q", got)
 		}
-		if got := e.sessionStatus(t, out.InstanceID, out.SessionID); got != "active" {
+		if got := e.SessionStatus(t, out.InstanceID, out.SessionID); got != "active" {
 			t.Errorf("sessions.list shows the session %q, want active", got)
 		}
-		sb := e.sandboxID(t, out.InstanceID)
-		logs := sbMust[methods.GetAgentLogsOutput](t, i, methods.GetAgentLogs, map[string]any{"sandboxId": sb, "lines": 1000})
+		sb := e.SandboxID(t, out.InstanceID)
+		logs := sandboxtest.Must[methods.GetAgentLogsOutput](t, i, methods.GetAgentLogs, map[string]any{"sandboxId": sb, "lines": 1000})
 		if !strings.Contains(logs.Logs, "session "+out.SessionID+" opened with preset chat") {
 			t.Errorf("the agent's log does not show the session opened:\n%s", logs.Logs)
 		}
-		ws := seDial(t, ctx, e.sessionWS(out.InstanceID, out.SessionID, out.WSToken), nil)
-		seEcho(t, ctx, ws, websocket.MessageText, []byte("hello"), "echo: ")
+		ws := sessiontest.Dial(t, ctx, e.SessionWS(out.InstanceID, out.SessionID, out.WSToken), nil)
+		sessiontest.Echo(t, ctx, ws, websocket.MessageText, []byte("hello"), "echo: ")
 		ws.Close(websocket.StatusNormalClosure, "")
 	})
 
 	t.Run("not blocking", func(t *testing.T) {
-		i := e.create(t, methods.CreateInstanceInput{BundleSlug: "echo",
+		i := e.Create(t, methods.CreateInstanceInput{BundleSlug: "echo",
 			AutoCreateSession: &methods.AutoCreateSession{PresetID: "page", FileIDs: []string{data.FileID}}})
-		if i.created.Status != methods.InstanceInitializing || i.created.SessionID == "" || i.created.WSToken == "" {
-			t.Fatalf("instances.create = %+v, want initializing with a session and a wsToken", i.created)
+		if i.Created.Status != methods.InstanceInitializing || i.Created.SessionID == "" || i.Created.WSToken == "" {
+			t.Fatalf("instances.create = %+v, want initializing with a session and a wsToken", i.Created)
 		}
-		e.waitSession(t, i.id, i.created.SessionID, "active")
-		if got := i.sh(t, "cat /workspace/.roost/inputs/data.csv"); got != "a,b\n1,2" {
+		e.WaitSession(t, i.ID, i.Created.SessionID, "active")
+		if got := i.Sh(t, "cat /workspace/.roost/inputs/data.csv"); got != "a,b\n1,2" {
 			t.Errorf("the file's input holds %q", got)
 		}
 	})
 
 	// Inputs are the org's own: another org's file or resource, or an id
 	// that names nothing, is not found.
-	otherFile, err := e.other.UploadFile(ctx, "theirs.txt", "text/plain", strings.NewReader("not yours"))
+	otherFile, err := e.Other.UploadFile(ctx, "theirs.txt", "text/plain", strings.NewReader("not yours"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,7 +147,7 @@ func TestSessionsAutoCreate(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r := rpctest.CallPlatform(t, e.srv, e.key, methods.InstancesCreate, map[string]any{
+			r := rpctest.CallPlatform(t, e.Srv, e.Key, methods.InstancesCreate, map[string]any{
 				"templateSlug": "default", "name": "auto-bad", "bundleSlug": "echo", "autoCreateSession": c.auto})
 			rpctest.WantError(t, r, c.status, c.typ)
 		})
@@ -373,48 +162,48 @@ func TestSessionsAutoCreate(t *testing.T) {
 // blocking or not; the presets the bundle offers; the wsToken's lifetime;
 // the lists and their time formats; other organizations see nothing.
 func TestSessionsCreate(t *testing.T) {
-	e := seStart(t, platform.Config{})
-	ctx := e.ctx
-	a := e.create(t, methods.CreateInstanceInput{BundleSlug: "echo"})
-	bare := e.create(t, methods.CreateInstanceInput{Name: "no-bundle"})
+	e := sessiontest.Start(t, platform.Config{})
+	ctx := e.Ctx
+	a := e.Create(t, methods.CreateInstanceInput{BundleSlug: "echo"})
+	bare := e.Create(t, methods.CreateInstanceInput{Name: "no-bundle"})
 
 	var blockingID, createdID, instanceRPCID string
 	t.Run("sessions.create blocking", func(t *testing.T) {
-		v := rpctest.WantOK(t, rpctest.CallPlatform(t, e.srv, e.key, methods.SessionsCreate,
-			map[string]any{"instanceId": a.id, "presetId": "chat", "blocking": true}))
+		v := rpctest.WantOK(t, rpctest.CallPlatform(t, e.Srv, e.Key, methods.SessionsCreate,
+			map[string]any{"instanceId": a.ID, "presetId": "chat", "blocking": true}))
 		rpctest.WantKeys(t, "sessions.create value", v, "sessionId", "status", "wsToken")
 		out := rpctest.Decode[methods.CreateSessionOutput](t, v)
 		if out.Status != "active" {
 			t.Fatalf("blocking sessions.create status = %q, want active", out.Status)
 		}
-		if got := e.sessionStatus(t, a.id, out.SessionID); got != "active" {
+		if got := e.SessionStatus(t, a.ID, out.SessionID); got != "active" {
 			t.Errorf("sessions.list shows %q, want active", got)
 		}
 		blockingID = out.SessionID
 	})
 	t.Run("sessions.create not blocking", func(t *testing.T) {
-		out := e.session(t, methods.CreateSessionInput{InstanceID: a.id, PresetID: "page"})
+		out := e.Session(t, methods.CreateSessionInput{InstanceID: a.ID, PresetID: "page"})
 		if out.Status != "creating" || out.WSToken == "" {
 			t.Fatalf("sessions.create = %+v, want creating with a wsToken", out)
 		}
-		if got := e.sessionStatus(t, a.id, out.SessionID); got != "creating" && got != "active" {
+		if got := e.SessionStatus(t, a.ID, out.SessionID); got != "creating" && got != "active" {
 			t.Errorf("right after, sessions.list shows %q", got)
 		}
-		e.waitSession(t, a.id, out.SessionID, "active")
+		e.WaitSession(t, a.ID, out.SessionID, "active")
 		createdID = out.SessionID
 	})
 	t.Run("createSession", func(t *testing.T) {
-		v := rpctest.WantOK(t, rpctest.CallInstance(t, e.srv, a.id, rpctest.Bearer(a.token), methods.CreateSession, map[string]any{"presetId": "chat"}))
+		v := rpctest.WantOK(t, rpctest.CallInstance(t, e.Srv, a.ID, rpctest.Bearer(a.Token), methods.CreateSession, map[string]any{"presetId": "chat"}))
 		rpctest.WantKeys(t, "createSession value", v, "sessionId")
 		id := rpctest.Decode[methods.InstanceCreateSessionOutput](t, v).SessionID
-		e.waitSession(t, a.id, id, "active")
+		e.WaitSession(t, a.ID, id, "active")
 		instanceRPCID = id
 	})
 	t.Run("lists", func(t *testing.T) {
 		want := []string{blockingID, createdID, instanceRPCID}
-		platformList := seRawSessions(t, rpctest.WantOK(t, rpctest.CallPlatform(t, e.srv, e.key, methods.SessionsList, map[string]any{"instanceId": a.id})))
-		instanceList := seRawSessions(t, rpctest.WantOK(t, rpctest.CallInstance(t, e.srv, a.id, rpctest.Bearer(a.token), methods.ListSessions, map[string]any{})))
-		status := rpctest.WantOK(t, rpctest.CallPlatform(t, e.srv, e.key, methods.InstancesStatus, map[string]any{"instanceId": a.id}))
+		platformList := seRawSessions(t, rpctest.WantOK(t, rpctest.CallPlatform(t, e.Srv, e.Key, methods.SessionsList, map[string]any{"instanceId": a.ID})))
+		instanceList := seRawSessions(t, rpctest.WantOK(t, rpctest.CallInstance(t, e.Srv, a.ID, rpctest.Bearer(a.Token), methods.ListSessions, map[string]any{})))
+		status := rpctest.WantOK(t, rpctest.CallPlatform(t, e.Srv, e.Key, methods.InstancesStatus, map[string]any{"instanceId": a.ID}))
 		statusList := seRawSessions(t, status)
 		for name, l := range map[string][]map[string]json.RawMessage{"sessions.list": platformList, "listSessions": instanceList, "instances.status": statusList} {
 			var ids []string
@@ -452,13 +241,13 @@ func TestSessionsCreate(t *testing.T) {
 			call func(preset string) rpctest.Reply
 		}{
 			{"sessions.create", func(p string) rpctest.Reply {
-				return rpctest.CallPlatform(t, e.srv, e.key, methods.SessionsCreate, map[string]any{"instanceId": a.id, "presetId": p})
+				return rpctest.CallPlatform(t, e.Srv, e.Key, methods.SessionsCreate, map[string]any{"instanceId": a.ID, "presetId": p})
 			}},
 			{"createSession", func(p string) rpctest.Reply {
-				return rpctest.CallInstance(t, e.srv, a.id, rpctest.Bearer(a.token), methods.CreateSession, map[string]any{"presetId": p})
+				return rpctest.CallInstance(t, e.Srv, a.ID, rpctest.Bearer(a.Token), methods.CreateSession, map[string]any{"presetId": p})
 			}},
 			{"instances.create autoCreateSession", func(p string) rpctest.Reply {
-				return rpctest.CallPlatform(t, e.srv, e.key, methods.InstancesCreate, map[string]any{"templateSlug": "default", "name": "x",
+				return rpctest.CallPlatform(t, e.Srv, e.Key, methods.InstancesCreate, map[string]any{"templateSlug": "default", "name": "x",
 					"bundleSlug": "echo", "autoCreateSession": map[string]any{"presetId": p}})
 			}},
 		}
@@ -483,11 +272,11 @@ func TestSessionsCreate(t *testing.T) {
 	})
 
 	t.Run("instance without bundle", func(t *testing.T) {
-		rpctest.WantFieldError(t, rpctest.CallPlatform(t, e.srv, e.key, methods.SessionsCreate, map[string]any{"instanceId": bare.id, "presetId": "chat"}), "presetId", "no_bundle")
-		rpctest.WantFieldError(t, rpctest.CallInstance(t, e.srv, bare.id, rpctest.Bearer(bare.token), methods.CreateSession, map[string]any{"presetId": "chat"}), "presetId", "no_bundle")
-		rpctest.WantFieldError(t, rpctest.CallPlatform(t, e.srv, e.key, methods.InstancesCreate, map[string]any{"templateSlug": "default", "name": "x",
+		rpctest.WantFieldError(t, rpctest.CallPlatform(t, e.Srv, e.Key, methods.SessionsCreate, map[string]any{"instanceId": bare.ID, "presetId": "chat"}), "presetId", "no_bundle")
+		rpctest.WantFieldError(t, rpctest.CallInstance(t, e.Srv, bare.ID, rpctest.Bearer(bare.Token), methods.CreateSession, map[string]any{"presetId": "chat"}), "presetId", "no_bundle")
+		rpctest.WantFieldError(t, rpctest.CallPlatform(t, e.Srv, e.Key, methods.InstancesCreate, map[string]any{"templateSlug": "default", "name": "x",
 			"autoCreateSession": map[string]any{"presetId": "chat"}}), "autoCreateSession", "requires")
-		l, err := e.admin.ListSessions(ctx, bare.id)
+		l, err := e.Admin.ListSessions(ctx, bare.ID)
 		if err != nil || len(l.Sessions) != 0 {
 			t.Errorf("refused sessions were recorded: %+v %v", l, err)
 		}
@@ -511,11 +300,11 @@ func TestSessionsCreate(t *testing.T) {
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
-				in := map[string]any{"instanceId": a.id, "presetId": "chat"}
+				in := map[string]any{"instanceId": a.ID, "presetId": "chat"}
 				if c.expiresIn != nil {
 					in["expiresIn"] = c.expiresIn
 				}
-				r := rpctest.CallPlatform(t, e.srv, e.key, methods.SessionsCreate, in)
+				r := rpctest.CallPlatform(t, e.Srv, e.Key, methods.SessionsCreate, in)
 				if c.reason != "" {
 					rpctest.WantFieldError(t, r, "expiresIn", c.reason)
 					return
@@ -525,7 +314,7 @@ func TestSessionsCreate(t *testing.T) {
 				if ttl := claims["exp"].(float64) - claims["iat"].(float64); ttl != c.wantTTL {
 					t.Errorf("wsToken lives %vs, want %vs", ttl, c.wantTTL)
 				}
-				if claims["sid"] != out.SessionID || claims["sub"] != a.id || !slices.Contains(anySlice(claims["aud"]), "session") {
+				if claims["sid"] != out.SessionID || claims["sub"] != a.ID || !slices.Contains(anySlice(claims["aud"]), "session") {
 					t.Errorf("wsToken claims %v", claims)
 				}
 			})
@@ -533,7 +322,7 @@ func TestSessionsCreate(t *testing.T) {
 	})
 
 	t.Run("origin", func(t *testing.T) {
-		out := e.session(t, methods.CreateSessionInput{InstanceID: a.id, PresetID: "chat", Origin: "https://app.example"})
+		out := e.Session(t, methods.CreateSessionInput{InstanceID: a.ID, PresetID: "chat", Origin: "https://app.example"})
 		if o := rpctest.JWTPart(t, out.WSToken, 1)["origin"]; o != "https://app.example" {
 			t.Errorf("wsToken origin = %v", o)
 		}
@@ -544,31 +333,31 @@ func TestSessionsCreate(t *testing.T) {
 			method string
 			input  map[string]any
 		}{
-			{methods.SessionsCreate, map[string]any{"instanceId": a.id, "presetId": "chat"}},
-			{methods.SessionsList, map[string]any{"instanceId": a.id}},
-			{methods.SessionsPublish, map[string]any{"instanceId": a.id, "sessionId": blockingID}},
-			{methods.ServicesGetURL, map[string]any{"instanceId": a.id, "sessionId": blockingID, "serviceType": "web"}},
-			{methods.InstancesStatus, map[string]any{"instanceId": a.id}},
+			{methods.SessionsCreate, map[string]any{"instanceId": a.ID, "presetId": "chat"}},
+			{methods.SessionsList, map[string]any{"instanceId": a.ID}},
+			{methods.SessionsPublish, map[string]any{"instanceId": a.ID, "sessionId": blockingID}},
+			{methods.ServicesGetURL, map[string]any{"instanceId": a.ID, "sessionId": blockingID, "serviceType": "web"}},
+			{methods.InstancesStatus, map[string]any{"instanceId": a.ID}},
 		}
 		for _, c := range cases {
 			t.Run(c.method, func(t *testing.T) {
-				rpctest.WantError(t, rpctest.CallPlatform(t, e.srv, e.otherKey, c.method, c.input), http.StatusNotFound, methods.NotFound)
+				rpctest.WantError(t, rpctest.CallPlatform(t, e.Srv, e.OtherKey, c.method, c.input), http.StatusNotFound, methods.NotFound)
 			})
 		}
 		// An instance token opens its own instance only.
-		rpctest.WantError(t, rpctest.CallInstance(t, e.srv, bare.id, rpctest.Bearer(a.token), methods.CreateSession, map[string]any{"presetId": "chat"}),
+		rpctest.WantError(t, rpctest.CallInstance(t, e.Srv, bare.ID, rpctest.Bearer(a.Token), methods.CreateSession, map[string]any{"presetId": "chat"}),
 			http.StatusNotFound, methods.NotFound)
 		// A session of one instance is not found through another.
-		rpctest.WantError(t, rpctest.CallPlatform(t, e.srv, e.key, methods.SessionsPublish, map[string]any{"instanceId": bare.id, "sessionId": blockingID}),
+		rpctest.WantError(t, rpctest.CallPlatform(t, e.Srv, e.Key, methods.SessionsPublish, map[string]any{"instanceId": bare.ID, "sessionId": blockingID}),
 			http.StatusNotFound, methods.NotFound)
 	})
 
 	t.Run("archived instance", func(t *testing.T) {
-		gone := e.create(t, methods.CreateInstanceInput{BundleSlug: "echo", Name: "gone"})
-		if _, err := e.admin.ArchiveInstance(ctx, gone.id); err != nil {
+		gone := e.Create(t, methods.CreateInstanceInput{BundleSlug: "echo", Name: "gone"})
+		if _, err := e.Admin.ArchiveInstance(ctx, gone.ID); err != nil {
 			t.Fatal(err)
 		}
-		rpctest.WantError(t, rpctest.CallPlatform(t, e.srv, e.key, methods.SessionsCreate, map[string]any{"instanceId": gone.id, "presetId": "chat"}),
+		rpctest.WantError(t, rpctest.CallPlatform(t, e.Srv, e.Key, methods.SessionsCreate, map[string]any{"instanceId": gone.ID, "presetId": "chat"}),
 			http.StatusConflict, methods.Conflict)
 	})
 }
@@ -596,7 +385,7 @@ func anySlice(v any) []string {
 // active once it did, and error when the agent refuses it or never comes
 // up.
 func TestSessionsStatuses(t *testing.T) {
-	e := seStart(t, platform.Config{})
+	e := sessiontest.Start(t, platform.Config{})
 
 	t.Run("an agent that refuses sessions", func(t *testing.T) {
 		// python3's http.server is healthy (GET / lists /agent) but answers
@@ -604,48 +393,48 @@ func TestSessionsStatuses(t *testing.T) {
 		m := testutil.AgentManifest("1.0.0")
 		m.Entrypoint = []string{"python3", "-m", "http.server", "--bind", "127.0.0.1", "7700"}
 		m.Health = rpctest.Ptr("/")
-		e.publishManifest(t, "refuser", m)
-		i := e.create(t, methods.CreateInstanceInput{BundleSlug: "refuser"})
+		e.PublishManifest(t, "refuser", m)
+		i := e.Create(t, methods.CreateInstanceInput{BundleSlug: "refuser"})
 		var out methods.CreateSessionOutput
-		err := e.admin.Call(e.ctx, methods.SessionsCreate, methods.CreateSessionInput{InstanceID: i.id, PresetID: "chat", Blocking: true}, &out)
-		ce := sbWantErr(t, "blocking sessions.create on a refusing agent", err, methods.Unavailable)
+		err := e.Admin.Call(e.Ctx, methods.SessionsCreate, methods.CreateSessionInput{InstanceID: i.ID, PresetID: "chat", Blocking: true}, &out)
+		ce := sandboxtest.WantErr(t, "blocking sessions.create on a refusing agent", err, methods.Unavailable)
 		if !strings.Contains(ce.Message, "refused") || !strings.Contains(ce.Message, "501") {
 			t.Errorf("the message %q does not say the agent refused the session", ce.Message)
 		}
 		if strings.ContainsAny(ce.Message, "<>\n") {
 			t.Errorf("the message %q carries the agent's page", ce.Message)
 		}
-		l, err := i.ic.ListSessions(e.ctx)
+		l, err := i.Client.ListSessions(e.Ctx)
 		if err != nil || len(l.Sessions) != 1 || l.Sessions[0].Status != "error" {
 			t.Fatalf("listSessions = %+v, %v; want one session in error", l, err)
 		}
 		// A session started without blocking ends in error too.
-		bg := e.session(t, methods.CreateSessionInput{InstanceID: i.id, PresetID: "chat"})
+		bg := e.Session(t, methods.CreateSessionInput{InstanceID: i.ID, PresetID: "chat"})
 		if bg.Status != "creating" {
 			t.Errorf("sessions.create status = %q, want creating", bg.Status)
 		}
-		e.waitSession(t, i.id, bg.SessionID, "error")
+		e.WaitSession(t, i.ID, bg.SessionID, "error")
 	})
 
 	t.Run("an agent that never gets healthy", func(t *testing.T) {
-		e.publish("sick", "-unhealthy")
-		i := e.create(t, methods.CreateInstanceInput{BundleSlug: "sick"})
-		i.waitSandbox(t, methods.SandboxRunning)
+		e.Publish("sick", "-unhealthy")
+		i := e.Create(t, methods.CreateInstanceInput{BundleSlug: "sick"})
+		i.WaitSandbox(t, methods.SandboxRunning)
 		testutil.Eventually(t, testutil.Medium, "the agent answering 503 on /health", func() bool {
-			out := i.exec(t, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:7700/health")
+			out := i.Exec(t, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:7700/health")
 			return strings.TrimSpace(out.Stdout) == "503"
 		})
-		bg := e.session(t, methods.CreateSessionInput{InstanceID: i.id, PresetID: "chat"})
+		bg := e.Session(t, methods.CreateSessionInput{InstanceID: i.ID, PresetID: "chat"})
 		blocked := make(chan error, 1)
 		go func() {
 			var out methods.CreateSessionOutput
-			blocked <- e.admin.Call(e.ctx, methods.SessionsCreate, methods.CreateSessionInput{InstanceID: i.id, PresetID: "page", Blocking: true}, &out)
+			blocked <- e.Admin.Call(e.Ctx, methods.SessionsCreate, methods.CreateSessionInput{InstanceID: i.ID, PresetID: "page", Blocking: true}, &out)
 		}()
 		testutil.Eventually(t, testutil.Medium, "both sessions listed", func() bool {
-			l, err := e.admin.ListSessions(e.ctx, i.id)
+			l, err := e.Admin.ListSessions(e.Ctx, i.ID)
 			return err == nil && len(l.Sessions) == 2
 		})
-		l, _ := e.admin.ListSessions(e.ctx, i.id)
+		l, _ := e.Admin.ListSessions(e.Ctx, i.ID)
 		for _, s := range l.Sessions {
 			if s.Status != "creating" {
 				t.Errorf("session %s is %q while the agent is unhealthy, want creating", s.ID, s.Status)
@@ -658,7 +447,7 @@ func TestSessionsStatuses(t *testing.T) {
 		}
 		// The instance goes away: the blocked call ends with an error and
 		// both sessions with it.
-		if _, err := e.admin.ArchiveInstance(e.ctx, i.id); err != nil {
+		if _, err := e.Admin.ArchiveInstance(e.Ctx, i.ID); err != nil {
 			t.Fatal(err)
 		}
 		var err error
@@ -667,9 +456,9 @@ func TestSessionsStatuses(t *testing.T) {
 		case <-time.After(testutil.Medium):
 			t.Fatal("blocking sessions.create still waits after the instance was archived")
 		}
-		sbWantErr(t, "blocking sessions.create on an archived instance", err, methods.Unavailable)
-		e.waitSession(t, i.id, bg.SessionID, "error")
-		l, _ = e.admin.ListSessions(e.ctx, i.id)
+		sandboxtest.WantErr(t, "blocking sessions.create on an archived instance", err, methods.Unavailable)
+		e.WaitSession(t, i.ID, bg.SessionID, "error")
+		l, _ = e.Admin.ListSessions(e.Ctx, i.ID)
 		for _, s := range l.Sessions {
 			if s.Status != "error" {
 				t.Errorf("session %s is %q, want error", s.ID, s.Status)
@@ -687,24 +476,24 @@ func TestSessionsStatuses(t *testing.T) {
 // sent; every wrong token is refused with a plain HTTP status before the
 // upgrade.
 func TestSessionWebsocket(t *testing.T) {
-	e := seStart(t, platform.Config{})
-	ctx := e.ctx
-	a := e.withSession(t, "echo", "")
-	sid, wsTok := a.created.SessionID, a.created.WSToken
-	u := e.sessionWS(a.id, sid, wsTok)
+	e := sessiontest.Start(t, platform.Config{})
+	ctx := e.Ctx
+	a := e.WithSession(t, "echo", "")
+	sid, wsTok := a.Created.SessionID, a.Created.WSToken
+	u := e.SessionWS(a.ID, sid, wsTok)
 
 	t.Run("text and binary", func(t *testing.T) {
-		ws := seDial(t, ctx, u, nil)
-		seEcho(t, ctx, ws, websocket.MessageText, []byte("hello, agent"), "echo: ")
-		seEcho(t, ctx, ws, websocket.MessageBinary, []byte{0, 1, 2, 0xfe, 0xff}, "echo: ")
-		seEcho(t, ctx, ws, websocket.MessageText, []byte("héllo ✓"), "echo: ")
-		seEcho(t, ctx, ws, websocket.MessageBinary, nil, "echo: ")
+		ws := sessiontest.Dial(t, ctx, u, nil)
+		sessiontest.Echo(t, ctx, ws, websocket.MessageText, []byte("hello, agent"), "echo: ")
+		sessiontest.Echo(t, ctx, ws, websocket.MessageBinary, []byte{0, 1, 2, 0xfe, 0xff}, "echo: ")
+		sessiontest.Echo(t, ctx, ws, websocket.MessageText, []byte("héllo ✓"), "echo: ")
+		sessiontest.Echo(t, ctx, ws, websocket.MessageBinary, nil, "echo: ")
 		if err := ws.Close(websocket.StatusNormalClosure, "done"); err != nil {
 			t.Errorf("close: %v", err)
 		}
 	})
 	t.Run("many messages in a row", func(t *testing.T) {
-		ws := seDial(t, ctx, u, nil)
+		ws := sessiontest.Dial(t, ctx, u, nil)
 		const n = 2000
 		werr := make(chan error, 1)
 		go func() {
@@ -736,17 +525,17 @@ func TestSessionWebsocket(t *testing.T) {
 		ws.Close(websocket.StatusNormalClosure, "")
 	})
 	t.Run("a large message", func(t *testing.T) {
-		ws := seDial(t, ctx, u, nil)
+		ws := sessiontest.Dial(t, ctx, u, nil)
 		big := rpctest.Random(t, 1<<20)
-		seEcho(t, ctx, ws, websocket.MessageBinary, big, "echo: ")
+		sessiontest.Echo(t, ctx, ws, websocket.MessageBinary, big, "echo: ")
 		text := bytes.Repeat([]byte("0123456789abcdef"), (1<<20)/16)
-		seEcho(t, ctx, ws, websocket.MessageText, text, "echo: ")
-		seEcho(t, ctx, ws, websocket.MessageText, []byte("still here"), "echo: ")
+		sessiontest.Echo(t, ctx, ws, websocket.MessageText, text, "echo: ")
+		sessiontest.Echo(t, ctx, ws, websocket.MessageText, []byte("still here"), "echo: ")
 		ws.Close(websocket.StatusNormalClosure, "")
 	})
 	t.Run("closing", func(t *testing.T) {
-		ws := seDial(t, ctx, u, nil)
-		seEcho(t, ctx, ws, websocket.MessageText, []byte("before"), "echo: ")
+		ws := sessiontest.Dial(t, ctx, u, nil)
+		sessiontest.Echo(t, ctx, ws, websocket.MessageText, []byte("before"), "echo: ")
 		// Close completes the closing handshake with the agent, through
 		// the proxy, or fails.
 		if err := ws.Close(websocket.StatusNormalClosure, "bye"); err != nil {
@@ -756,33 +545,33 @@ func TestSessionWebsocket(t *testing.T) {
 			t.Fatal("read after close succeeded")
 		}
 		// The session takes a new websocket afterwards, and several at once.
-		w1, w2 := seDial(t, ctx, u, nil), seDial(t, ctx, u, nil)
-		seEcho(t, ctx, w2, websocket.MessageText, []byte("two"), "echo: ")
-		seEcho(t, ctx, w1, websocket.MessageText, []byte("one"), "echo: ")
+		w1, w2 := sessiontest.Dial(t, ctx, u, nil), sessiontest.Dial(t, ctx, u, nil)
+		sessiontest.Echo(t, ctx, w2, websocket.MessageText, []byte("two"), "echo: ")
+		sessiontest.Echo(t, ctx, w1, websocket.MessageText, []byte("one"), "echo: ")
 		w1.Close(websocket.StatusNormalClosure, "")
 		w2.Close(websocket.StatusGoingAway, "")
 	})
 	t.Run("token as Authorization header", func(t *testing.T) {
-		ws := seDial(t, ctx, e.sessionWS(a.id, sid, ""), rpctest.Bearer(wsTok))
-		seEcho(t, ctx, ws, websocket.MessageText, []byte("by header"), "echo: ")
+		ws := sessiontest.Dial(t, ctx, e.SessionWS(a.ID, sid, ""), rpctest.Bearer(wsTok))
+		sessiontest.Echo(t, ctx, ws, websocket.MessageText, []byte("by header"), "echo: ")
 		ws.Close(websocket.StatusNormalClosure, "")
 	})
 
 	// Material for the refusals.
-	second := e.session(t, methods.CreateSessionInput{InstanceID: a.id, PresetID: "chat", Blocking: true})
-	withOrigin := e.session(t, methods.CreateSessionInput{InstanceID: a.id, PresetID: "chat", Blocking: true, Origin: "https://app.example"})
-	b := e.create(t, methods.CreateInstanceInput{BundleSlug: "echo", Name: "b",
+	second := e.Session(t, methods.CreateSessionInput{InstanceID: a.ID, PresetID: "chat", Blocking: true})
+	withOrigin := e.Session(t, methods.CreateSessionInput{InstanceID: a.ID, PresetID: "chat", Blocking: true, Origin: "https://app.example"})
+	b := e.Create(t, methods.CreateInstanceInput{BundleSlug: "echo", Name: "b",
 		AutoCreateSession: &methods.AutoCreateSession{PresetID: "chat"}})
-	signer := e.signer(t)
-	expired, _, err := signer.IssueSession(e.orgID, a.id, sid, "", -time.Minute)
+	signer := e.Signer(t)
+	expired, _, err := signer.IssueSession(e.OrgID, a.ID, sid, "", -time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fresh, _, err := signer.IssueSession(e.orgID, a.id, sid, "", time.Minute)
+	fresh, _, err := signer.IssueSession(e.OrgID, a.ID, sid, "", time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherOrgTok, _, err := signer.IssueSession("org_someone_else", a.id, sid, "", time.Minute)
+	otherOrgTok, _, err := signer.IssueSession("org_someone_else", a.ID, sid, "", time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -793,15 +582,15 @@ func TestSessionWebsocket(t *testing.T) {
 			url  string
 			h    http.Header
 		}{
-			{"a token signed with the data dir's key", e.sessionWS(a.id, sid, fresh), nil},
-			{"the second session's own token", e.sessionWS(a.id, second.SessionID, second.WSToken), nil},
-			{"the token's origin", e.sessionWS(a.id, withOrigin.SessionID, withOrigin.WSToken), rpctest.Header("Origin", "https://app.example")},
-			{"no origin header", e.sessionWS(a.id, withOrigin.SessionID, withOrigin.WSToken), nil},
+			{"a token signed with the data dir's key", e.SessionWS(a.ID, sid, fresh), nil},
+			{"the second session's own token", e.SessionWS(a.ID, second.SessionID, second.WSToken), nil},
+			{"the token's origin", e.SessionWS(a.ID, withOrigin.SessionID, withOrigin.WSToken), rpctest.Header("Origin", "https://app.example")},
+			{"no origin header", e.SessionWS(a.ID, withOrigin.SessionID, withOrigin.WSToken), nil},
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
-				ws := seDial(t, ctx, c.url, c.h)
-				seEcho(t, ctx, ws, websocket.MessageText, []byte("ok"), "echo: ")
+				ws := sessiontest.Dial(t, ctx, c.url, c.h)
+				sessiontest.Echo(t, ctx, ws, websocket.MessageText, []byte("ok"), "echo: ")
 				ws.Close(websocket.StatusNormalClosure, "")
 			})
 		}
@@ -814,25 +603,25 @@ func TestSessionWebsocket(t *testing.T) {
 			status int
 			typ    methods.ErrorType
 		}{
-			{"no token", e.sessionWS(a.id, sid, ""), nil, 401, methods.Unauthorized},
-			{"a wrong token", e.sessionWS(a.id, sid, "not-a-token"), nil, 401, methods.Unauthorized},
-			{"a tampered token", e.sessionWS(a.id, sid, rpctest.Tamper(t, wsTok)), nil, 401, methods.Unauthorized},
-			{"an unsigned token", e.sessionWS(a.id, sid, unsigned(t, wsTok)), nil, 401, methods.Unauthorized},
-			{"the instance token", e.sessionWS(a.id, sid, a.token), nil, 401, methods.Unauthorized},
-			{"the instance token as header", e.sessionWS(a.id, sid, ""), rpctest.Bearer(a.token), 401, methods.Unauthorized},
-			{"an API key", e.sessionWS(a.id, sid, ""), rpctest.Bearer(e.key), 401, methods.Unauthorized},
-			{"another session's token", e.sessionWS(a.id, sid, second.WSToken), nil, 404, methods.NotFound},
-			{"another instance's token", e.sessionWS(a.id, sid, b.created.WSToken), nil, 404, methods.NotFound},
-			{"another instance's token on its session id", e.sessionWS(a.id, b.created.SessionID, b.created.WSToken), nil, 404, methods.NotFound},
-			{"the token on another instance's path", e.sessionWS(b.id, sid, wsTok), nil, 404, methods.NotFound},
-			{"an expired token", e.sessionWS(a.id, sid, expired), nil, 401, methods.Unauthorized},
-			{"a token of another org", e.sessionWS(a.id, sid, otherOrgTok), nil, 404, methods.NotFound},
-			{"a wrong origin", e.sessionWS(a.id, withOrigin.SessionID, withOrigin.WSToken), rpctest.Header("Origin", "https://evil.example"), 401, methods.Unauthorized},
-			{"an unknown session", e.sessionWS(a.id, "ses_nothing", wsTok), nil, 404, methods.NotFound},
+			{"no token", e.SessionWS(a.ID, sid, ""), nil, 401, methods.Unauthorized},
+			{"a wrong token", e.SessionWS(a.ID, sid, "not-a-token"), nil, 401, methods.Unauthorized},
+			{"a tampered token", e.SessionWS(a.ID, sid, rpctest.Tamper(t, wsTok)), nil, 401, methods.Unauthorized},
+			{"an unsigned token", e.SessionWS(a.ID, sid, rpctest.Unsigned(t, wsTok)), nil, 401, methods.Unauthorized},
+			{"the instance token", e.SessionWS(a.ID, sid, a.Token), nil, 401, methods.Unauthorized},
+			{"the instance token as header", e.SessionWS(a.ID, sid, ""), rpctest.Bearer(a.Token), 401, methods.Unauthorized},
+			{"an API key", e.SessionWS(a.ID, sid, ""), rpctest.Bearer(e.Key), 401, methods.Unauthorized},
+			{"another session's token", e.SessionWS(a.ID, sid, second.WSToken), nil, 404, methods.NotFound},
+			{"another instance's token", e.SessionWS(a.ID, sid, b.Created.WSToken), nil, 404, methods.NotFound},
+			{"another instance's token on its session id", e.SessionWS(a.ID, b.Created.SessionID, b.Created.WSToken), nil, 404, methods.NotFound},
+			{"the token on another instance's path", e.SessionWS(b.ID, sid, wsTok), nil, 404, methods.NotFound},
+			{"an expired token", e.SessionWS(a.ID, sid, expired), nil, 401, methods.Unauthorized},
+			{"a token of another org", e.SessionWS(a.ID, sid, otherOrgTok), nil, 404, methods.NotFound},
+			{"a wrong origin", e.SessionWS(a.ID, withOrigin.SessionID, withOrigin.WSToken), rpctest.Header("Origin", "https://evil.example"), 401, methods.Unauthorized},
+			{"an unknown session", e.SessionWS(a.ID, "ses_nothing", wsTok), nil, 404, methods.NotFound},
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
-				seRefused(t, ctx, c.url, c.h, c.status, c.typ)
+				sessiontest.Refused(t, ctx, c.url, c.h, c.status, c.typ)
 			})
 		}
 	})
@@ -850,9 +639,9 @@ func TestSessionWebsocket(t *testing.T) {
 // RPCs, refuses missing fields, fields of the wrong type, unknown fields and
 // ids that name nothing, with the wire type that says so.
 func TestSessionMethodsBadInput(t *testing.T) {
-	e := seStart(t, platform.Config{})
-	a := e.withSession(t, "echo", methods.VCSGitLocal)
-	sid := a.created.SessionID
+	e := sessiontest.Start(t, platform.Config{})
+	a := e.WithSession(t, "echo", methods.VCSGitLocal)
+	sid := a.Created.SessionID
 
 	type spec struct {
 		method   string
@@ -862,11 +651,11 @@ func TestSessionMethodsBadInput(t *testing.T) {
 		wrong    map[string]any // optional fields with a value of the wrong type
 	}
 	specs := []spec{
-		{methods.SessionsCreate, false, map[string]any{"instanceId": a.id, "presetId": "chat"}, []string{"instanceId", "presetId"},
+		{methods.SessionsCreate, false, map[string]any{"instanceId": a.ID, "presetId": "chat"}, []string{"instanceId", "presetId"},
 			map[string]any{"blocking": "yes", "origin": 1, "expiresIn": "60"}},
-		{methods.SessionsList, false, map[string]any{"instanceId": a.id}, []string{"instanceId"}, nil},
-		{methods.SessionsPublish, false, map[string]any{"instanceId": a.id, "sessionId": sid}, []string{"instanceId", "sessionId"}, nil},
-		{methods.ServicesGetURL, false, map[string]any{"instanceId": a.id, "sessionId": sid, "serviceType": "web"},
+		{methods.SessionsList, false, map[string]any{"instanceId": a.ID}, []string{"instanceId"}, nil},
+		{methods.SessionsPublish, false, map[string]any{"instanceId": a.ID, "sessionId": sid}, []string{"instanceId", "sessionId"}, nil},
+		{methods.ServicesGetURL, false, map[string]any{"instanceId": a.ID, "sessionId": sid, "serviceType": "web"},
 			[]string{"instanceId", "sessionId", "serviceType"}, nil},
 		{methods.CreateSession, true, map[string]any{"presetId": "chat"}, []string{"presetId"}, nil},
 		{methods.ListSessions, true, map[string]any{}, nil, nil},
@@ -889,9 +678,9 @@ func TestSessionMethodsBadInput(t *testing.T) {
 	for _, s := range specs {
 		call := func(t *testing.T, input any) rpctest.Reply {
 			if s.instance {
-				return rpctest.CallInstance(t, e.srv, a.id, rpctest.Bearer(a.token), s.method, input)
+				return rpctest.CallInstance(t, e.Srv, a.ID, rpctest.Bearer(a.Token), s.method, input)
 			}
-			return rpctest.CallPlatform(t, e.srv, e.key, s.method, input)
+			return rpctest.CallPlatform(t, e.Srv, e.Key, s.method, input)
 		}
 		t.Run(s.method, func(t *testing.T) {
 			type bad struct {
@@ -938,10 +727,10 @@ func TestSessionMethodsBadInput(t *testing.T) {
 			{"sessions.create empty instanceId", methods.SessionsCreate, false, map[string]any{"instanceId": "", "presetId": "chat"}, 404, methods.NotFound},
 			{"sessions.list unknown instance", methods.SessionsList, false, map[string]any{"instanceId": "ins_nothing"}, 404, methods.NotFound},
 			{"sessions.publish unknown instance", methods.SessionsPublish, false, map[string]any{"instanceId": "ins_nothing", "sessionId": sid}, 404, methods.NotFound},
-			{"sessions.publish unknown session", methods.SessionsPublish, false, map[string]any{"instanceId": a.id, "sessionId": "ses_nothing"}, 404, methods.NotFound},
+			{"sessions.publish unknown session", methods.SessionsPublish, false, map[string]any{"instanceId": a.ID, "sessionId": "ses_nothing"}, 404, methods.NotFound},
 			{"services.getUrl unknown instance", methods.ServicesGetURL, false, map[string]any{"instanceId": "ins_nothing", "sessionId": sid, "serviceType": "web"}, 404, methods.NotFound},
-			{"services.getUrl unknown session", methods.ServicesGetURL, false, map[string]any{"instanceId": a.id, "sessionId": "ses_nothing", "serviceType": "web"}, 404, methods.NotFound},
-			{"services.getUrl unknown service", methods.ServicesGetURL, false, map[string]any{"instanceId": a.id, "sessionId": sid, "serviceType": "db"}, 400, methods.InvalidInput},
+			{"services.getUrl unknown session", methods.ServicesGetURL, false, map[string]any{"instanceId": a.ID, "sessionId": "ses_nothing", "serviceType": "web"}, 404, methods.NotFound},
+			{"services.getUrl unknown service", methods.ServicesGetURL, false, map[string]any{"instanceId": a.ID, "sessionId": sid, "serviceType": "db"}, 400, methods.InvalidInput},
 			{"publishSession unknown session", methods.PublishSession, true, map[string]any{"sessionId": "ses_nothing"}, 404, methods.NotFound},
 			{"publishSession empty session", methods.PublishSession, true, map[string]any{"sessionId": ""}, 404, methods.NotFound},
 			{"getServiceUrl unknown session", methods.GetServiceURL, true, map[string]any{"sessionId": "ses_nothing", "serviceType": "web"}, 404, methods.NotFound},
@@ -954,9 +743,9 @@ func TestSessionMethodsBadInput(t *testing.T) {
 			t.Run(c.name, func(t *testing.T) {
 				var r rpctest.Reply
 				if c.instance {
-					r = rpctest.CallInstance(t, e.srv, a.id, rpctest.Bearer(a.token), c.method, c.input)
+					r = rpctest.CallInstance(t, e.Srv, a.ID, rpctest.Bearer(a.Token), c.method, c.input)
 				} else {
-					r = rpctest.CallPlatform(t, e.srv, e.key, c.method, c.input)
+					r = rpctest.CallPlatform(t, e.Srv, e.Key, c.method, c.input)
 				}
 				rpctest.WantError(t, r, c.status, c.typ)
 			})
@@ -979,7 +768,7 @@ func TestSessionMethodsBadInput(t *testing.T) {
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
-				r := rpctest.CallPlatform(t, e.srv, e.key, methods.InstancesCreate, map[string]any{"templateSlug": "default", "name": "x",
+				r := rpctest.CallPlatform(t, e.Srv, e.Key, methods.InstancesCreate, map[string]any{"templateSlug": "default", "name": "x",
 					"bundleSlug": "echo", "autoCreateSession": c.auto})
 				rpctest.WantFieldError(t, r, c.field, c.reason)
 			})

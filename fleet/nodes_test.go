@@ -1,4 +1,4 @@
-package platform_test
+package fleet_test
 
 // End-to-end tests of the node fleet: real `roost node` processes (and once
 // a real `roost serve`) joining a platform over loopback, enrolling,

@@ -1,0 +1,57 @@
+package sandbox_test
+
+// End-to-end test of templates.list and of templates read from a directory.
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/roosthq/roost/internal/testutil"
+	"github.com/roosthq/roost/internal/testutil/rpctest"
+	"github.com/roosthq/roost/methods"
+	"github.com/roosthq/roost/platform"
+)
+
+func TestTemplatesList(t *testing.T) {
+	dir := t.TempDir()
+	small := `{"slug": "small", "name": "Small", "isolation": "none", "memoryMb": 256}`
+	if err := os.WriteFile(filepath.Join(dir, "small.json"), []byte(small), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := testutil.StartServer(t, platform.Config{TemplatesDir: dir})
+
+	v := rpctest.WantOK(t, rpctest.CallPlatform(t, srv, srv.AdminKey, methods.TemplatesList, map[string]any{}))
+	rpctest.WantKeys(t, "templates.list value", v, "templates")
+	items := rpctest.Decode[[]json.RawMessage](t, rpctest.Field(t, v, "templates"))
+	if len(items) != 2 {
+		t.Fatalf("templates.list = %s, want default and small", v)
+	}
+	rpctest.WantKeys(t, "default template", items[0], "slug", "name", "description", "isolation", "memoryMb", "cpus",
+		"pids", "network", "idleTimeoutSeconds", "requiredLabels")
+	if got := string(rpctest.Field(t, items[0], "requiredLabels")); got != "[]" {
+		t.Errorf("requiredLabels = %s, want []", got)
+	}
+	tpls := rpctest.Decode[[]methods.Template](t, rpctest.Field(t, v, "templates"))
+	if tpls[0].Slug != "default" || tpls[1].Slug != "small" {
+		t.Errorf("templates are %q, %q; want default, small sorted by slug", tpls[0].Slug, tpls[1].Slug)
+	}
+	if s := tpls[1]; s.Isolation != "none" || s.MemoryMB != 256 || s.Name != "Small" || s.Pids == 0 || s.Network != "none" {
+		t.Errorf("small template = %+v; want its own values with defaults filled", s)
+	}
+
+	typed, err := srv.Admin().ListTemplates(testutil.Context(t, testutil.Short))
+	if err != nil || len(typed.Templates) != 2 {
+		t.Fatalf("client ListTemplates = %+v, %v", typed, err)
+	}
+	// A template from the directory can be used at once.
+	out, err := srv.Admin().CreateInstance(testutil.Context(t, testutil.Short), methods.CreateInstanceInput{TemplateSlug: "small", Name: "small one"})
+	if err != nil {
+		t.Fatalf("instances.create with template small: %v", err)
+	}
+	got, err := srv.Admin().GetInstance(testutil.Context(t, testutil.Short), out.InstanceID)
+	if err != nil || got.TemplateSlug != "small" {
+		t.Errorf("instances.get = %+v, %v; want templateSlug small", got, err)
+	}
+}
