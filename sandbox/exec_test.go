@@ -380,30 +380,35 @@ func TestSandboxExecConcurrent(t *testing.T) {
 	}
 }
 
-// TestSandboxExecPaused: exec on a paused sandbox is a conflict that says
-// what to do; an exec after resume works.
+// TestSandboxExecPaused: a command sent to a paused sandbox resumes it and
+// runs, whoever paused it.
 func TestSandboxExecPaused(t *testing.T) {
 	e := sandboxtest.Start(t, platform.Config{})
 	i := e.Instance("paused-exec", "default", "")
 	id := i.Ensure(t)
-	sandboxtest.Must[methods.OKOutput](t, i, methods.PauseSandbox, map[string]any{"sandboxId": id})
 	cases := []struct {
 		name string
 		in   map[string]any
 	}{
-		{"a command", map[string]any{"command": "true"}},
-		{"a command with a timeout", map[string]any{"command": "sleep 1", "timeoutMs": 5000}},
+		{"a command", map[string]any{"command": "echo back"}},
+		{"a command with a timeout", map[string]any{"command": "echo back", "timeoutMs": 5000}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			ce := sandboxtest.WantErr(t, "exec on a paused sandbox", i.Call(methods.ExecInSandbox, c.in, nil), methods.Conflict)
-			if !strings.Contains(ce.Message, "paused") {
-				t.Errorf("message %q does not say the sandbox is paused", ce.Message)
+			sandboxtest.Must[methods.OKOutput](t, i, methods.PauseSandbox, map[string]any{"sandboxId": id})
+			if s := i.SandboxState(); s != methods.SandboxPaused {
+				t.Fatalf("sandbox state = %q, want paused", s)
+			}
+			out := sandboxtest.Must[methods.InstanceExecInSandboxOutputFull](t, i, methods.ExecInSandbox, c.in)
+			if !out.Success || strings.TrimSpace(out.Stdout) != "back" {
+				t.Fatalf("exec on a paused sandbox = %+v, want it resumed and run", out)
+			}
+			if s := i.SandboxState(); s != methods.SandboxRunning {
+				t.Fatalf("sandbox state after the exec = %q, want running", s)
 			}
 		})
 	}
-	sandboxtest.Must[methods.OKOutput](t, i, methods.ResumeSandbox, struct{}{})
-	if got := i.Sh(t, "echo back"); got != "back" {
-		t.Errorf("exec after resume = %q", got)
+	if n := len(i.Events("sandbox_running")); n < 3 {
+		t.Errorf("%d sandbox_running events, want the start and one resume per command", n)
 	}
 }

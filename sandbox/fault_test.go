@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/roosthq/roost/clients/go"
+	client "github.com/roosthq/roost/clients/go"
 	"github.com/roosthq/roost/internal/testutil"
 	"github.com/roosthq/roost/internal/testutil/sandboxtest"
 	"github.com/roosthq/roost/methods"

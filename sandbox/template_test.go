@@ -29,7 +29,7 @@ func TestTemplatesList(t *testing.T) {
 		t.Fatalf("templates.list = %s, want default and small", v)
 	}
 	rpctest.WantKeys(t, "default template", items[0], "slug", "name", "description", "isolation", "memoryMb", "cpus",
-		"pids", "network", "idleTimeoutSeconds", "requiredLabels")
+		"pids", "network", "idleTimeoutSeconds", "startTimeoutSeconds", "requiredLabels")
 	if got := string(rpctest.Field(t, items[0], "requiredLabels")); got != "[]" {
 		t.Errorf("requiredLabels = %s, want []", got)
 	}
