@@ -165,7 +165,10 @@ test('every method, platform and instance', async () => {
 
   // Lifecycle.
   await ic.call('pauseSandbox', { sandboxId: ens.sandboxId })
-  await assert.rejects(ic.call('execInSandbox', { command: 'true' }), (e) => e.type === 'conflict')
+  // Work on a paused sandbox resumes it.
+  const onPaused = await ic.call('execInSandbox', { command: 'echo back' })
+  assert.equal(onPaused.stdout, 'back\n')
+  await ic.call('pauseSandbox', { sandboxId: ens.sandboxId })
   await ic.call('resumeSandbox', {})
   await ic.call('restartAgent', { sandboxId: ens.sandboxId })
   await ic.call('terminateSandbox', { sandboxId: ens.sandboxId })
