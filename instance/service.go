@@ -66,6 +66,9 @@ type Service struct {
 	tokens    TokenIssuer
 	sandboxes Sandboxes
 	sessions  Sessions
+	// active keeps LookupActive's rows: an instance's row changes only by
+	// its lifecycle's moves, which expire them.
+	active *storage.Cache[Row]
 }
 
 // SetSessions connects the sessions service.
@@ -76,7 +79,8 @@ func (s *Service) SetSandboxes(sb Sandboxes) { s.sandboxes = sb }
 
 // NewService returns a Service.
 func NewService(o Options) *Service {
-	return &Service{store: o.Store, templates: o.Templates, bundles: o.Bundles, tokens: o.Tokens}
+	return &Service{store: o.Store, templates: o.Templates, bundles: o.Bundles, tokens: o.Tokens,
+		active: storage.NewCache[Row](o.Store.db)}
 }
 
 // Create validates the input and stores a new instance in state created.
@@ -191,6 +195,11 @@ func (s *Service) Lookup(ctx context.Context, orgID, id string) (Row, error) {
 // LookupActive returns the row of an instance that takes new work: present
 // in the org and not archived.
 func (s *Service) LookupActive(ctx context.Context, orgID, id string) (Row, error) {
+	key := orgID + "/" + id
+	if r, ok := s.active.Get(key); ok {
+		return r, nil
+	}
+	at := s.active.Version(id)
 	r, err := s.store.Get(ctx, orgID, id)
 	if err != nil {
 		return r, err
@@ -198,6 +207,7 @@ func (s *Service) LookupActive(ctx context.Context, orgID, id string) (Row, erro
 	if r.Status == StateArchived {
 		return r, ErrArchived
 	}
+	s.active.Put(key, id, at, r)
 	return r, nil
 }
 

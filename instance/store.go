@@ -129,6 +129,9 @@ func (s *Store) Move(ctx context.Context, orgID, id string, from, to State, reas
 		moved, err = Lifecycle.Move(ctx, tx, st)
 		return err
 	})
+	if moved && err == nil {
+		s.db.Versions().Changed(id)
+	}
 	return moved, conflict(err)
 }
 

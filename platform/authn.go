@@ -87,28 +87,38 @@ type tokenWant struct {
 // from it; and that the instance still takes work. It returns the claims
 // and the instance, read once for the whole call.
 func (s *Server) verifyInstanceToken(ctx context.Context, token string, want tokenWant) (*auth.Claims, instance.Row, error) {
-	verify := s.signer.Verify
-	if want.sessionID != "" {
-		verify = s.signer.VerifySession
-	}
-	claims, err := verify(token)
+	claims, err := s.verifyInstanceClaims(token, want)
 	if err != nil {
 		return nil, instance.Row{}, err
-	}
-	if claims.InstanceID() != want.instanceID {
-		return nil, instance.Row{}, errTokenNotForInstance
-	}
-	if claims.SessionID != want.sessionID {
-		return nil, instance.Row{}, errWrongSess
-	}
-	if claims.Origin != "" && want.origin != "" && want.origin != claims.Origin {
-		return nil, instance.Row{}, auth.ErrWrongOrigin
 	}
 	row, err := s.instances.LookupActive(ctx, claims.OrgID, claims.InstanceID())
 	if err != nil {
 		return nil, instance.Row{}, errTokenInstanceGone.Wrap(err)
 	}
 	return claims, row, nil
+}
+
+// verifyInstanceClaims is verifyInstanceToken without the instance's row:
+// for a caller that has just found the instance active itself.
+func (s *Server) verifyInstanceClaims(token string, want tokenWant) (*auth.Claims, error) {
+	verify := s.signer.Verify
+	if want.sessionID != "" {
+		verify = s.signer.VerifySession
+	}
+	claims, err := verify(token)
+	if err != nil {
+		return nil, err
+	}
+	if claims.InstanceID() != want.instanceID {
+		return nil, errTokenNotForInstance
+	}
+	if claims.SessionID != want.sessionID {
+		return nil, errWrongSess
+	}
+	if claims.Origin != "" && want.origin != "" && want.origin != claims.Origin {
+		return nil, auth.ErrWrongOrigin
+	}
+	return claims, nil
 }
 
 // authenticateInstance checks the instance token of a request to an

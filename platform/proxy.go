@@ -153,7 +153,8 @@ func (s *Server) serveService(c echo.Context, code, path, cookiePath string) err
 				tok = ck.Value
 			}
 		}
-		claims, _, err := s.verifyInstanceToken(req.Context(), tok, tokenWant{instanceID: u.InstanceID})
+		// Lookup found the instance active: the token's claims suffice.
+		claims, err := s.verifyInstanceClaims(tok, tokenWant{instanceID: u.InstanceID})
 		if tok == "" || err != nil || claims.OrgID != u.OrgID {
 			rpc.WriteError(c.Response(), errNoServiceAuth)
 			return nil

@@ -105,19 +105,26 @@ func (s *Service) Exec(ctx context.Context, inst instance.Row, callerID string, 
 	}
 	e := execRow{ID: storage.NewID("exe"), OrgID: r.OrgID, InstanceID: r.InstanceID, SandboxID: r.ID, NodeID: r.NodeID,
 		Command: in.Command, Status: ExecRunning, CallerID: callerID, CreatedAt: storage.Now()}
-	if err := s.o.DB.InTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.NamedExecContext(ctx, `INSERT INTO execs (`+execColumns+`) VALUES (:id, :org_id, :instance_id, :sandbox_id,
-		:node_id, :command, :status, :exit_code, :timed_out, :stdout_size, :stderr_size, :detail, :caller_id, :created_at, :finished_at, :duration_ms)`, e); err != nil {
-			return err
-		}
-		return ExecLifecycle.Record(ctx, tx, e.ID, e.InstanceID, "", string(ExecRunning), "started by "+callerID)
-	}); err != nil {
-		return out, fmt.Errorf("record exec: %w", err)
-	}
 	// The command's result is recorded even if the caller goes away.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout+time.Minute)
 	defer cancel()
+	// The history row is written while the node runs the command, not
+	// before: its commit is off the command's path, and the answer waits
+	// for it, so that a command answered is always in the history.
+	started := make(chan error, 1)
+	go func() {
+		started <- s.o.DB.InTx(cctx, func(tx *sqlx.Tx) error {
+			if _, err := tx.NamedExecContext(cctx, `INSERT INTO execs (`+execColumns+`) VALUES (:id, :org_id, :instance_id, :sandbox_id,
+			:node_id, :command, :status, :exit_code, :timed_out, :stdout_size, :stderr_size, :detail, :caller_id, :created_at, :finished_at, :duration_ms)`, e); err != nil {
+				return err
+			}
+			return ExecLifecycle.Record(cctx, tx, e.ID, e.InstanceID, "", string(ExecRunning), "started by "+callerID)
+		})
+	}()
 	res, err := s.node(r).Exec(cctx, r.ID, nodeapi.ExecRequest{ExecID: e.ID, Command: in.Command, TimeoutMs: timeout.Milliseconds(), Env: in.Env})
+	if serr := <-started; serr != nil {
+		return out, fmt.Errorf("record exec %s (the command ran): %w", e.ID, serr)
+	}
 	now := storage.Now()
 	if err != nil {
 		why := reason(err)

@@ -28,7 +28,8 @@ const DefaultStartTimeout = 60 * time.Second
 // ensureSandbox and resumeSandbox answer after.
 type startup struct {
 	up, done chan struct{}
-	// err, set before up and done close, is why the start failed.
+	// err, set before done closes (and before up, if up is still open),
+	// is why the start failed; read it with failure.
 	err error
 	// health is the agent's health path, for the reason of a timeout.
 	health  string
@@ -69,14 +70,24 @@ func (ss *startups) finish(id string, err error) {
 	ss.mu.Lock()
 	st := ss.m[id]
 	delete(ss.m, id)
-	ss.mu.Unlock()
 	if st != nil {
 		st.err = err
+	}
+	ss.mu.Unlock()
+	if st != nil {
 		if !st.launched {
 			close(st.up)
 		}
 		close(st.done)
 	}
+}
+
+// failure is why a start that ended failed: up may have closed long
+// before its start ended, so err is read under the lock it is set under.
+func (ss *startups) failure(st *startup) error {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return st.err
 }
 
 // mark records a step of a start and reports whether the sandbox is ready
@@ -129,8 +140,8 @@ func (s *Service) waitReady(ctx context.Context, r Row, bound time.Duration) (Ro
 	case <-ctx.Done():
 		return r, ctx.Err()
 	}
-	if st.err != nil {
-		return r, st.err
+	if err := s.starts.failure(st); err != nil {
+		return r, err
 	}
 	return s.store.get(ctx, r.ID)
 }
@@ -171,8 +182,8 @@ func (s *Service) waitUp(ctx context.Context, r Row, bound time.Duration) (Row, 
 	case <-ctx.Done():
 		return r, ctx.Err()
 	}
-	if st.err != nil {
-		return r, st.err
+	if err := s.starts.failure(st); err != nil {
+		return r, err
 	}
 	return s.store.get(ctx, r.ID)
 }

@@ -106,7 +106,7 @@ func NewService(o ServiceOptions) *Service {
 	if o.ReadyWait <= 0 {
 		o.ReadyWait = DefaultReadyWait
 	}
-	s := &Service{o: o, store: store{o.DB}, log: o.Logger, stop: make(chan struct{})}
+	s := &Service{o: o, store: newStore(o.DB), log: o.Logger, stop: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	o.Fleet.SetHooks(fleet.Hooks{OnHello: s.onHello, OnEvent: s.onEvent, OpenBundle: s.openBundle})
 	s.wg.Add(1)
@@ -259,6 +259,7 @@ func (s *Service) launch(r Row, spec nodeapi.SandboxSpec) {
 	}
 	lj, _ := json.Marshal(info.Limits)
 	_, _ = s.o.DB.ExecContext(ctx, `UPDATE sandboxes SET isolation = ?, limits = ? WHERE id = ?`, info.Isolation, string(lj), r.ID)
+	s.o.DB.Versions().Changed(r.InstanceID)
 	detail := fmt.Sprintf("isolation %s; limits enforced: memory %v, cpu %v, pids %v; pause by %s",
 		info.Isolation, info.Limits.Memory, info.Limits.CPU, info.Limits.Pids, info.Limits.Freeze)
 	if err := s.transition(ctx, &r, Running, "", detail); err != nil {
@@ -498,7 +499,7 @@ func (s *Service) usable(ctx context.Context, inst instance.Row, sandboxID strin
 	var r Row
 	var err error
 	if sandboxID == "" {
-		r, err = s.store.live(ctx, inst.ID)
+		r, err = s.store.liveCached(ctx, inst.ID)
 	} else {
 		r, err = s.forInstance(ctx, inst, sandboxID)
 	}

@@ -32,11 +32,21 @@ type Row struct {
 
 const sandboxColumns = `id, org_id, instance_id, node_id, state, paused_by, isolation, limits, token_hash, idle_timeout_ms, error, created_at, updated_at, last_activity_at`
 
-type store struct{ db *storage.DB }
+type store struct {
+	db *storage.DB
+	// running keeps live()'s answers that were running, until the
+	// instance or one of its sandboxes changes.
+	running *storage.Cache[Row]
+}
+
+func newStore(db *storage.DB) store { return store{db: db, running: storage.NewCache[Row](db)} }
 
 func (s store) insert(ctx context.Context, r Row) error {
 	_, err := s.db.NamedExecContext(ctx, `INSERT INTO sandboxes (`+sandboxColumns+`) VALUES
 		(:id, :org_id, :instance_id, :node_id, :state, :paused_by, :isolation, :limits, :token_hash, :idle_timeout_ms, :error, :created_at, :updated_at, :last_activity_at)`, r)
+	if err == nil {
+		s.db.Versions().Changed(r.InstanceID)
+	}
 	return err
 }
 
@@ -45,6 +55,20 @@ func (s store) get(ctx context.Context, id string) (Row, error) {
 	err := s.db.GetContext(ctx, &r, `SELECT `+sandboxColumns+` FROM sandboxes WHERE id = ?`, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, ErrSandboxNotFound
+	}
+	return r, err
+}
+
+// liveCached is live, from the cache while its answer was running and
+// nothing of the instance has changed since.
+func (s store) liveCached(ctx context.Context, instanceID string) (Row, error) {
+	if r, ok := s.running.Get(instanceID); ok {
+		return r, nil
+	}
+	at := s.running.Version(instanceID)
+	r, err := s.live(ctx, instanceID)
+	if err == nil && r.State == Running {
+		s.running.Put(instanceID, instanceID, at, r)
 	}
 	return r, err
 }
@@ -92,6 +116,9 @@ func (s store) move(ctx context.Context, r Row, to State, pausedBy, errText, rea
 		moved, err = Lifecycle.Move(ctx, tx, st)
 		return err
 	})
+	if moved && err == nil {
+		s.db.Versions().Changed(r.InstanceID)
+	}
 	return moved, err
 }
 

@@ -21,6 +21,9 @@ func (s *Service) Usable(ctx context.Context, inst instance.Row) (Row, error) {
 	return s.usable(ctx, inst, "")
 }
 
+// Touch records activity in a sandbox (a write every few seconds at most).
+func (s *Service) Touch(ctx context.Context, sandboxID string) { s.store.touch(ctx, sandboxID) }
+
 // Run runs a command for the platform's own needs (git, setup) in a
 // sandbox; it is not part of the instance's exec history.
 func (s *Service) Run(ctx context.Context, r Row, command string, timeout time.Duration) (nodeapi.ExecResult, error) {

@@ -390,6 +390,24 @@ EOF
 			t.Fatalf("read %d bytes (%v), sha256 %x, want %d bytes with %s", n, err, h.Sum(nil), 16<<20, sum)
 		}
 	})
+	t.Run("the route cache follows the sandbox", func(t *testing.T) {
+		// The first request fills the cache; each later one must see the
+		// sandbox as it is now, not as it was when cached.
+		for range 3 {
+			resp, body := seGet(t, webB, rpctest.Bearer(b.Token))
+			seWantPage(t, resp, body, sbB, "/")
+		}
+		sandboxtest.Must[methods.OKOutput](t, b.Inst, methods.PauseSandbox, map[string]any{"sandboxId": sbB})
+		resumes := len(b.Events("sandbox_running"))
+		resp, body := seGet(t, webB, rpctest.Bearer(b.Token))
+		seWantPage(t, resp, body, sbB, "/")
+		if got := len(b.Events("sandbox_running")); got != resumes+1 {
+			t.Fatalf("a request after pauseSandbox made %d sandbox_running events, want 1 (a resume) (it was served from a stale route)", got-resumes)
+		}
+		sandboxtest.Must[methods.OKOutput](t, b.Inst, methods.TerminateSandbox, map[string]any{"sandboxId": sbB})
+		resp, body = seGet(t, webB, rpctest.Bearer(b.Token))
+		seWantStatus(t, resp, body, http.StatusConflict, methods.Conflict)
+	})
 	t.Run("nothing listens", func(t *testing.T) {
 		resp, body := seGet(t, a.ServiceURL(t, a.Created.SessionID, "port:9")+"", rpctest.Bearer(a.Token))
 		if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, `"ok":false`) {

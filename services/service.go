@@ -46,11 +46,12 @@ type Options struct {
 
 // Service hands out and resolves service URLs.
 type Service struct {
-	o Options
+	o      Options
+	routes *storage.Cache[route]
 }
 
 // NewService returns a Service.
-func NewService(o Options) *Service { return &Service{o: o} }
+func NewService(o Options) *Service { return &Service{o: o, routes: storage.NewCache[route](o.DB)} }
 
 // Row is a stored service code.
 type Row struct {
@@ -215,10 +216,17 @@ func (s *Service) InstanceServiceURLs(ctx context.Context, orgID, instanceID str
 }
 
 // Lookup finds the service a code names and the sandbox serving it now.
+// What it found stays in a cache while neither the instance nor its
+// sandboxes change (see storage.Versions), so that a busy service costs no
+// SQL per request; a sandbox that is not running is always read afresh.
 func (s *Service) Lookup(ctx context.Context, code string) (Row, sandbox.Row, error) {
 	var u Row
 	if len(code) != 26 {
 		return u, sandbox.Row{}, ErrNoService
+	}
+	if r, ok := s.routes.Get(code); ok && r.sb.State == sandbox.Running {
+		s.o.Sandboxes.Touch(ctx, r.sb.ID)
+		return r.u, r.sb, nil
 	}
 	err := s.o.DB.GetContext(ctx, &u, `SELECT `+columns+` FROM service_urls WHERE code = ?`, code)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -227,6 +235,8 @@ func (s *Service) Lookup(ctx context.Context, code string) (Row, sandbox.Row, er
 	if err != nil {
 		return u, sandbox.Row{}, err
 	}
+	// Taken before the reads: a change committed while they run moves it.
+	version := s.routes.Version(u.InstanceID)
 	inst, err := s.o.Instances.Active(ctx, u.OrgID, u.InstanceID)
 	if err != nil {
 		return u, sandbox.Row{}, ErrNoService
@@ -235,5 +245,12 @@ func (s *Service) Lookup(ctx context.Context, code string) (Row, sandbox.Row, er
 	if err != nil {
 		return u, sandbox.Row{}, fmt.Errorf("service %s: %w", code, err)
 	}
+	s.routes.Put(code, u.InstanceID, version, route{u: u, sb: sb})
 	return u, sb, nil
+}
+
+// route is what a service code led to.
+type route struct {
+	u  Row
+	sb sandbox.Row
 }

@@ -22,6 +22,7 @@ var migrationFiles embed.FS
 // DB is the SQL database with its helpers.
 type DB struct {
 	*sqlx.DB
+	versions *Versions
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database at path with WAL,
@@ -52,7 +53,7 @@ func OpenSQLiteBare(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	d := &DB{DB: db}
+	d := &DB{DB: db, versions: newVersions()}
 	// The database holds credentials' hashes and everything else: the
 	// owner's alone, whatever the umask.
 	for _, suffix := range []string{"", "-wal", "-shm"} {
