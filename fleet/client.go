@@ -207,9 +207,52 @@ func (c Client) OpenFile(ctx context.Context, sandboxID, path string) (io.ReadCl
 	return resp.Body, nil
 }
 
+// LocalDialer is a node in the platform's own process (the embedded node):
+// its sandboxes' ports are dialed directly instead of through its tunnel.
+// Its errors carry the node API's code by a NodeCode method.
+type LocalDialer interface {
+	DialSandbox(ctx context.Context, sandboxID string, port int) (net.Conn, error)
+}
+
+// SetLocal marks a node as running in this process. Its calls other than
+// Dial still cross its tunnel, and Dial too answers unavailable while the
+// tunnel is down, as for any node.
+func (f *Fleet) SetLocal(nodeID string, d LocalDialer) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.local == nil {
+		f.local = map[string]LocalDialer{}
+	}
+	f.local[nodeID] = d
+}
+
+// localDialer is the node's LocalDialer when the node is in this process
+// and connected.
+func (f *Fleet) localDialer(nodeID string) LocalDialer {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.live[nodeID] == nil {
+		return nil
+	}
+	return f.local[nodeID]
+}
+
 // Dial connects to a port inside a sandbox's own network, through the node
-// and the sandbox's supervisor. The connection carries raw bytes both ways.
+// (and its tunnel, unless the node runs in this process). The connection
+// carries raw bytes both ways.
 func (c Client) Dial(ctx context.Context, sandboxID string, port int) (net.Conn, error) {
+	if d := c.f.localDialer(c.node); d != nil {
+		conn, err := d.DialSandbox(ctx, sandboxID, port)
+		if err != nil {
+			code := nodeapi.CodeInternal
+			var coded interface{ NodeCode() nodeapi.ErrorCode }
+			if errors.As(err, &coded) {
+				code = coded.NodeCode()
+			}
+			return nil, &NodeError{NodeID: c.node, Status: code.Status(), Code: code, Message: err.Error()}
+		}
+		return conn, nil
+	}
 	hdr := http.Header{"Connection": {"Upgrade"}, "Upgrade": {"roost-dial"}}
 	resp, err := c.request(ctx, http.MethodGet, sandboxPath(nodeapi.SandboxDialPath, sandboxID)+"?port="+strconv.Itoa(port), nil, "", hdr)
 	if err != nil {

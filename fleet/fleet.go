@@ -44,6 +44,7 @@ type Fleet struct {
 	mu     sync.Mutex
 	hooks  Hooks
 	live   map[string]*liveNode
+	local  map[string]LocalDialer
 	closed bool
 	stop   chan struct{}
 	wg     sync.WaitGroup

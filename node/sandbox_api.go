@@ -1,14 +1,11 @@
 package node
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/roosthq/roost/node/nodeapi"
 	"github.com/roosthq/roost/node/splice"
@@ -152,34 +149,20 @@ func (n *Node) sandboxRoutes(mux *http.ServeMux) {
 		_, _ = w.Write(b)
 	}))
 	// Dial carries raw bytes between the caller and a port inside the
-	// sandbox's network, through the supervisor.
+	// sandbox's network: a socket the supervisor connected and handed over.
 	mux.HandleFunc("GET "+nodeapi.SandboxDialPath, withBox(func(w http.ResponseWriter, r *http.Request, s *sbox) {
 		if s.paused {
 			apiError(w, errPaused)
 			return
 		}
-		dctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-		up, err := dialBeneath(dctx, s.runDir(), supervisor.SocketName)
-		cancel()
+		port, _ := strconv.Atoi(r.URL.Query().Get("port"))
+		up, err := s.dialPort(r.Context(), port)
 		if err != nil {
 			apiError(w, err)
 			return
 		}
-		port := r.URL.Query().Get("port")
-		if _, err := io.WriteString(up, "GET "+supervisor.DialPath+"?port="+port+" HTTP/1.1\r\nHost: sandbox\r\n\r\n"); err != nil {
-			up.Close()
-			apiError(w, err)
-			return
-		}
-		br := bufio.NewReader(up)
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil || resp.StatusCode != http.StatusOK {
-			up.Close()
-			refuse(w, nodeapi.CodeNotListening, "nothing listens on port "+port+" in the sandbox")
-			return
-		}
 		// 101 lets an http.Client on the other side take the connection as
 		// a raw stream (its Body becomes read-write).
-		splice.Hijack(w, up, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: roost-dial\r\n\r\n", br)
+		splice.Hijack(w, up, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: roost-dial\r\n\r\n", nil)
 	}))
 }

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/labstack/echo/v4"
 
 	"github.com/roosthq/roost/bundles"
@@ -321,13 +323,44 @@ func (s *Server) connectLocal(ctx context.Context, credential string) (net.Conn,
 	if err != nil {
 		return nil, err
 	}
-	nodeEnd, fleetEnd := net.Pipe()
+	nodeEnd, fleetEnd, err := socketPair()
+	if err != nil {
+		return nil, err
+	}
+	if s.localNode != nil {
+		s.fleet.SetLocal(n.ID, s.localNode)
+	}
 	go func() {
 		if err := s.fleet.Serve(context.Background(), n, fleetEnd); err != nil {
 			s.log.Warn("local node connection ended", "err", err)
 		}
 	}()
 	return nodeEnd, nil
+}
+
+// socketPair is two connected ends of a unix stream socket: buffered by
+// the kernel, where a net.Pipe would make every write wait for its read.
+func socketPair() (net.Conn, net.Conn, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	ends := make([]net.Conn, 2)
+	for k, fd := range fds {
+		f := os.NewFile(uintptr(fd), "local-node-tunnel")
+		c, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			if k == 1 {
+				ends[0].Close()
+			} else {
+				unix.Close(fds[1])
+			}
+			return nil, nil, err
+		}
+		ends[k] = c
+	}
+	return ends[0], ends[1], nil
 }
 
 // Close releases a server that was made but never served.

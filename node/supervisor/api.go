@@ -20,6 +20,10 @@ const (
 	ExecPath         = "/exec"
 	ShutdownPath     = "/shutdown"
 	DialPath         = "/dial"
+	// DialFDPath connects like DialPath but hands the caller the connected
+	// socket itself (SCM_RIGHTS on the unix socket) with a 200 answer, so
+	// that its bytes need not pass through the supervisor.
+	DialFDPath = "/dial-fd"
 )
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -135,6 +139,22 @@ func (s *Supervisor) api() http.Handler {
 			return
 		}
 		splice.Hijack(w, up, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", nil)
+	})
+	mux.HandleFunc("GET "+DialFDPath, func(w http.ResponseWriter, r *http.Request) {
+		port, err := strconv.Atoi(r.URL.Query().Get("port"))
+		if err != nil || port < 1 || port > 65535 {
+			refuse(w, nodeapi.CodeBadRequest, "port must be 1-65535")
+			return
+		}
+		up, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 5*time.Second)
+		if err != nil {
+			refuse(w, nodeapi.CodeNotListening, "nothing listens on port "+strconv.Itoa(port))
+			return
+		}
+		defer up.Close()
+		if err := sendConn(w, up.(*net.TCPConn)); err != nil {
+			refuse(w, nodeapi.CodeInternal, "hand over the connection: "+err.Error())
+		}
 	})
 	return mux
 }

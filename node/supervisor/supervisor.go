@@ -430,8 +430,12 @@ func head(path string) (string, int64, bool) {
 		return "", 0, false
 	}
 	defer f.Close()
-	st, _ := f.Stat()
-	b := make([]byte, MaxReplyOutput)
+	st, err := f.Stat()
+	if err != nil {
+		return "", 0, false
+	}
+	// Sized to what there is: most commands print little.
+	b := make([]byte, min(st.Size(), MaxReplyOutput))
 	n, _ := io.ReadFull(f, b)
 	return string(b[:n]), st.Size(), st.Size() > MaxReplyOutput
 }
