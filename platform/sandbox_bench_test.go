@@ -346,28 +346,109 @@ func sbMemOf(pid int) (rss, pss int64) {
 	return rss, pss
 }
 
-// BenchmarkSandboxIdleMemory: 200 idle sandboxes, each with the test agent,
-// on one node; the memory of each sandbox's processes (RSS, and PSS, which
-// shares the pages of common binaries among the sandboxes) and of its
-// memory cgroup.
-func BenchmarkSandboxIdleMemory(b *testing.B) {
+// densityCount is how many sandboxes BenchmarkSandboxDensity starts:
+// ROOST_BENCH_SANDBOXES, default 1000.
+func densityCount(b *testing.B) int {
+	n := 1000
+	if v := os.Getenv("ROOST_BENCH_SANDBOXES"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 {
+			b.Fatalf("ROOST_BENCH_SANDBOXES=%q is not a positive count", v)
+		}
+	}
+	return n
+}
+
+// sbSandboxUIDs counts the host's processes that run as a sandbox's uid
+// (the node gives them from 200000 up).
+func sbSandboxUIDs() int {
+	n := 0
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		for _, u := range sandboxtest.Uids(pid) {
+			if u >= 200000 {
+				n++
+				break
+			}
+		}
+	}
+	return n
+}
+
+// sbMounts counts the mounts under dir in this process's view.
+func sbMounts(dir string) int {
+	b, _ := os.ReadFile("/proc/self/mountinfo")
+	n := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir) {
+			n++
+		}
+	}
+	return n
+}
+
+// BenchmarkSandboxDensity: ROOST_BENCH_SANDBOXES (default 1000) idle
+// sandboxes on one node, each with the test agent ticking once an hour:
+// how fast they are made (instances.create from 16 clients until every
+// instance is ready), the memory of each sandbox's processes (RSS, and
+// PSS, which shares the pages of common binaries among the sandboxes) and
+// of its memory cgroup, the platform's and node's own RSS (one process),
+// then the teardown, after which nothing of them may be left: processes,
+// processes under sandbox uids, cgroups, mounts.
+func BenchmarkSandboxDensity(b *testing.B) {
 	// idleSettle is how long the sandboxes idle, once all are ready,
 	// before their memory is read.
 	const idleSettle = 2 * time.Second
-	const n = 200
+	const workers = 16
+	n := densityCount(b)
 	e := sandboxtest.Start(b, platform.Config{})
 	e.Publish("bench", "-tick", "1h")
+	selfBefore, _ := sbMemOf(os.Getpid())
 	b.ResetTimer()
 	for range b.N {
 		insts := make([]*sandboxtest.Inst, n)
-		for k := range insts {
-			insts[k] = e.Instance(fmt.Sprintf("idle-%d", k), "default", "bench")
+		t0 := time.Now()
+		var wg sync.WaitGroup
+		next := make(chan int)
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for k := range next {
+					out, err := e.Admin.CreateInstance(e.Ctx, methods.CreateInstanceInput{TemplateSlug: "default", Name: fmt.Sprintf("dense-%d", k), BundleSlug: "bench"})
+					if err != nil {
+						b.Errorf("instances.create %d: %v", k, err)
+						continue
+					}
+					insts[k] = &sandboxtest.Inst{Env: e, ID: out.InstanceID}
+				}
+			}()
+		}
+		for k := range n {
+			next <- k
+		}
+		close(next)
+		wg.Wait()
+		created := time.Since(t0)
+		if b.Failed() {
+			b.FailNow()
 		}
 		ids := make([]string, n)
 		for k, i := range insts {
-			i.WaitStatus(b, methods.InstanceReady)
-			ids[k] = i.StatusNow().Sandbox.E2BID
+			testutil.Eventually(b, testutil.Long, "instance "+i.ID+" ready", func() bool {
+				st, err := e.Admin.InstanceStatus(e.Ctx, i.ID)
+				if err != nil || st.Sandbox == nil {
+					return false
+				}
+				ids[k] = st.Sandbox.E2BID
+				return st.Status == methods.InstanceReady
+			})
 		}
+		ready := time.Since(t0)
 		// Not a wait for a condition: the measurement is of sandboxes that
 		// have idled a while, and no event marks the end of their start-up
 		// work (health checks, first log lines, the runtimes settling).
@@ -403,16 +484,64 @@ func BenchmarkSandboxIdleMemory(b *testing.B) {
 				}
 			}
 		}
-		per := func(kib int64) float64 { return float64(kib) / 1024 / n }
-		fmt.Printf("\nIdle sandboxes: %d on one node, each with the test agent (%d processes in all)\n", n, procs)
-		fmt.Printf("%-28s %14s %14s\n", "per sandbox", "RSS MiB", "PSS MiB")
-		for _, name := range []string{"bwrap", "supervisor", "agent", "other"} {
-			fmt.Printf("%-28s %14.2f %14.2f\n", name, per(parts[name].rss), per(parts[name].pss))
+		selfRSS, _ := sbMemOf(os.Getpid())
+
+		// Teardown: every sandbox terminated, then nothing of them left.
+		t1 := time.Now()
+		next = make(chan int)
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for k := range next {
+					if _, err := e.Admin.ArchiveInstance(e.Ctx, insts[k].ID); err != nil {
+						b.Errorf("instances.archive %s: %v", insts[k].ID, err)
+					}
+				}
+			}()
 		}
-		fmt.Printf("%-28s %14.2f %14.2f\n", "all processes", per(rss), per(pss))
-		fmt.Printf("%-28s %14.2f\n", "memory cgroup usage", per(cg))
+		for k := range n {
+			next <- k
+		}
+		close(next)
+		wg.Wait()
+		var left []string
+		testutil.Eventually(b, testutil.Long, "nothing left of the sandboxes", func() bool {
+			left = left[:0]
+			for _, id := range ids {
+				if p := sandboxtest.HostPids(e.NodeDir(), id); len(p) > 0 {
+					left = append(left, fmt.Sprintf("%s: %d processes", id, len(p)))
+				}
+				if d := sandboxtest.CgroupDirs(id); len(d) > 0 {
+					left = append(left, fmt.Sprintf("%s: cgroups %v", id, d))
+				}
+			}
+			if u := sbSandboxUIDs(); u > 0 {
+				left = append(left, fmt.Sprintf("%d processes under sandbox uids", u))
+			}
+			if m := sbMounts(e.NodeDir()); m > 0 {
+				left = append(left, fmt.Sprintf("%d mounts under the node's dir", m))
+			}
+			return len(left) == 0
+		})
+		torn := time.Since(t1)
+
+		per := func(kib int64) float64 { return float64(kib) / 1024 / float64(n) }
+		fmt.Printf("\nSandbox density: %d idle sandboxes on one node, each with the test agent (%d processes in all)\n", n, procs)
+		fmt.Printf("%-40s %10.1f s  (%.1f sandboxes/s)\n", "instances.create, 16 clients", created.Seconds(), float64(n)/created.Seconds())
+		fmt.Printf("%-40s %10.1f s  (%.1f sandboxes/s)\n", "until every instance is ready", ready.Seconds(), float64(n)/ready.Seconds())
+		fmt.Printf("%-40s %10.1f s  (%.1f sandboxes/s)\n", "archived, until nothing is left", torn.Seconds(), float64(n)/torn.Seconds())
+		fmt.Printf("%-40s %14s %14s\n", "per sandbox", "RSS MiB", "PSS MiB")
+		for _, name := range []string{"bwrap", "supervisor", "agent", "other"} {
+			fmt.Printf("%-40s %14.2f %14.2f\n", name, per(parts[name].rss), per(parts[name].pss))
+		}
+		fmt.Printf("%-40s %14.2f %14.2f\n", "all processes", per(rss), per(pss))
+		fmt.Printf("%-40s %14.2f\n", "memory cgroup usage", per(cg))
+		fmt.Printf("%-40s %14.1f MiB (%.1f MiB before the sandboxes)\n", "platform and node (this process) RSS", float64(selfRSS)/1024, float64(selfBefore)/1024)
+		b.ReportMetric(float64(n)/ready.Seconds(), "ready-sandboxes/s")
 		b.ReportMetric(per(rss), "rss-MiB/sandbox")
 		b.ReportMetric(per(pss), "pss-MiB/sandbox")
 		b.ReportMetric(per(cg), "cgroup-MiB/sandbox")
+		b.ReportMetric(float64(selfRSS)/1024, "platform-rss-MiB")
 	}
 }

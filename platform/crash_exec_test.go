@@ -1,0 +1,96 @@
+package platform_test
+
+// A platform killed with SIGKILL while a command runs in a sandbox, then
+// started again on the same data dir: the commands answered before the
+// kill are in the history as they ended, and the one that was running is
+// there too, ended for good.
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/roosthq/roost/clients/go"
+	"github.com/roosthq/roost/internal/testutil"
+	"github.com/roosthq/roost/internal/testutil/rpctest"
+	"github.com/roosthq/roost/internal/testutil/sandboxtest"
+	"github.com/roosthq/roost/methods"
+)
+
+func TestCrashKeepsExecHistory(t *testing.T) {
+	sandboxtest.RequireBwrap(t)
+	bin := testutil.RoostBinary(t)
+	dir := sandboxtest.DataDir(t)
+	args := []string{"--listen", fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t)), "--data", dir, "--log-level", "warn"}
+	first := testutil.StartRoost(t, bin, nil, true, args...)
+	ctx := rpctest.Ctx(t)
+	c := client.New(first.URL, first.Key, nil)
+	inst, err := c.CreateInstance(ctx, methods.CreateInstanceInput{Name: "crash", TemplateSlug: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := c.CreateToken(ctx, methods.CreateInstanceTokenInput{InstanceID: inst.InstanceID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic := client.NewInstance(first.URL, inst.InstanceID, tok.Token, nil)
+	var done []string
+	for k := range 5 {
+		var out methods.InstanceExecInSandboxOutputFull
+		if err := ic.Call(ctx, methods.ExecInSandbox, map[string]any{"command": fmt.Sprintf("echo %d", k)}, &out); err != nil {
+			t.Fatalf("exec %d: %v\n%s", k, err, first.Log())
+		}
+		done = append(done, out.ExecID)
+	}
+	// One more runs when the platform dies.
+	running := make(chan error, 1)
+	go func() {
+		running <- ic.Call(context.Background(), methods.ExecInSandbox, map[string]any{"command": "sleep 600"}, nil)
+	}()
+	listed := func(c *client.InstanceClient) methods.ListExecsOutput {
+		var out methods.ListExecsOutput
+		if err := c.Call(ctx, methods.ListExecs, map[string]any{}, &out); err != nil {
+			t.Fatalf("listExecs: %v", err)
+		}
+		return out
+	}
+	var sleeping string
+	testutil.Eventually(t, testutil.Medium, "the sleep in the history, running", func() bool {
+		for _, e := range listed(ic).Execs {
+			if e.Command == "sleep 600" && e.Status == "running" {
+				sleeping = e.ExecID
+				return true
+			}
+		}
+		return false
+	})
+	first.Kill(t)
+	if err := <-running; err == nil {
+		t.Fatal("the command answered although its platform was killed")
+	}
+
+	second := testutil.StartRoost(t, bin, nil, false, args...)
+	ic = client.NewInstance(second.URL, inst.InstanceID, tok.Token, nil)
+	byID := map[string]methods.ExecSummary{}
+	for _, e := range listed(ic).Execs {
+		byID[e.ExecID] = e
+	}
+	for k, id := range done {
+		e, ok := byID[id]
+		if !ok || e.Status != "completed" || e.ExitCode == nil || *e.ExitCode != 0 || e.FinishedAt == nil {
+			t.Errorf("exec %d (%s) after the restart: %+v (found %v), want completed with exit code 0", k, id, e, ok)
+		}
+	}
+	testutil.Eventually(t, testutil.Medium, "the running command ended in the history", func() bool {
+		for _, e := range listed(ic).Execs {
+			if e.ExecID == sleeping {
+				return e.Status != "running"
+			}
+		}
+		t.Fatalf("the command running at the kill (%s) is gone from the history", sleeping)
+		return false
+	})
+	if e := byID[sleeping]; e.ExecID == "" {
+		t.Errorf("the command running at the kill is not in the history: %+v", listed(ic).Execs)
+	}
+}
