@@ -41,8 +41,11 @@ func (s *Server) proxyTo(transport http.RoundTripper, host string, rewrite func(
 			rewrite(pr.Out)
 			pr.SetXForwarded()
 		},
-		Transport:     transport,
-		FlushInterval: -1,
+		Transport: transport,
+		// No periodic flush: a response of known length goes out in as few
+		// writes as it can, and one of unknown length (streamed, chunked,
+		// event streams) is flushed on every write, which ReverseProxy does
+		// by itself for such responses.
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if errors.Is(r.Context().Err(), err) || r.Context().Err() != nil {
 				return

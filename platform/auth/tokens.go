@@ -2,10 +2,12 @@ package auth
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -55,7 +57,17 @@ type Signer struct {
 	key     []byte
 	parser  *jwt.Parser
 	session *jwt.Parser
+
+	// verified remembers the tokens whose signature was checked, by a hash
+	// of the token, until they expire: a token cannot be revoked, so one
+	// found good stays good, and a busy service proxy or RPC client need
+	// not pay for the signature on every request.
+	mu       sync.Mutex
+	verified map[[sha256.Size]byte]Claims
 }
+
+// maxVerified bounds the remembered tokens; past it they are forgotten.
+const maxVerified = 10000
 
 // LoadSigner reads the signing key at path, generating it (mode 0600) on
 // first use.
@@ -152,6 +164,37 @@ func (s *Signer) VerifySession(token string) (*Claims, error) {
 }
 
 func (s *Signer) verify(p *jwt.Parser, token string) (*Claims, error) {
+	kind := byte('i')
+	if p == s.session {
+		kind = 's'
+	}
+	h := sha256.New()
+	h.Write([]byte{kind})
+	h.Write([]byte(token))
+	var key [sha256.Size]byte
+	h.Sum(key[:0])
+	s.mu.Lock()
+	c, ok := s.verified[key]
+	s.mu.Unlock()
+	if ok && c.ExpiresAt != nil && time.Now().Before(c.ExpiresAt.Time) {
+		return &c, nil
+	}
+	got, err := s.verifySignature(p, token)
+	if err != nil {
+		return nil, err
+	}
+	if got.ExpiresAt != nil {
+		s.mu.Lock()
+		if s.verified == nil || len(s.verified) >= maxVerified {
+			s.verified = map[[sha256.Size]byte]Claims{}
+		}
+		s.verified[key] = *got
+		s.mu.Unlock()
+	}
+	return got, nil
+}
+
+func (s *Signer) verifySignature(p *jwt.Parser, token string) (*Claims, error) {
 	var c Claims
 	_, err := p.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return s.key, nil })
 	switch {

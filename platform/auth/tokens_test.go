@@ -14,6 +14,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/roosthq/roost/internal/testutil/rpctest"
+	"github.com/roosthq/roost/internal/testutil/wait"
 	"github.com/roosthq/roost/platform/auth"
 )
 
@@ -232,4 +233,29 @@ func TestTokenRefusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestVerifiedTokensStillExpire: a token verified once is remembered, but
+// only until it expires, and only as the kind of token it is.
+func TestVerifiedTokensStillExpire(t *testing.T) {
+	s := loadSigner(t, keyPath(t))
+	tok, _, err := s.Issue("org_a", "ins_a", "", nil, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if c, err := s.Verify(tok); err != nil || c.InstanceID() != "ins_a" {
+			t.Fatalf("Verify = %+v, %v", c, err)
+		}
+	}
+	if _, err := s.VerifySession(tok); !errors.Is(err, auth.ErrBadToken) {
+		t.Errorf("VerifySession of a remembered instance token = %v, want %v", err, auth.ErrBadToken)
+	}
+	if _, err := s.Verify(rpctest.Tamper(t, tok)); err == nil {
+		t.Error("a tampered copy of a remembered token was accepted")
+	}
+	wait.Eventually(t, 5*time.Second, "the remembered token to expire", func() bool {
+		_, err := s.Verify(tok)
+		return errors.Is(err, auth.ErrExpiredToken)
+	})
 }
