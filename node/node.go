@@ -43,8 +43,8 @@ type Options struct {
 	// BackoffBase and BackoffCap bound the reconnect delay. Defaults 500 ms
 	// and 30 s.
 	BackoffBase, BackoffCap time.Duration
-	// Executable is the roost binary that runs sandbox-init and
-	// sandbox-enter; default the running executable.
+	// Executable is the roost binary that runs sandbox-init; default the
+	// running executable.
 	Executable string
 	// HTTPClient is used for enrollment and the websocket dial.
 	HTTPClient *http.Client

@@ -2,9 +2,8 @@
 // `roost serve` runs the platform, `roost node` a worker node, `roost keys`
 // manages API keys on a data dir, `roost rpc` calls any method, `roost
 // bundles push` publishes a bundle, `roost nodes` administers the fleet,
-// `roost version` prints the version; `roost sandbox-init` and `roost
-// sandbox-enter` are what a node runs inside a sandbox (the supervisor, and
-// a process joining its namespaces).
+// `roost version` prints the version; `roost sandbox-init` is what a node
+// runs inside a sandbox (its supervisor).
 package main
 
 import (
@@ -59,8 +58,6 @@ func run(args []string) int {
 		err = cmdNodes(args[1:])
 	case "sandbox-init":
 		err = cmdSandboxInit(args[1:])
-	case "sandbox-enter":
-		err = cmdSandboxEnter(args[1:])
 	case "version", "--version":
 		fmt.Println("roost", version)
 	case "help", "-h", "--help":

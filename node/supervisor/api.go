@@ -128,33 +128,33 @@ func (s *Supervisor) api() http.Handler {
 	// Dial connects to a port inside the sandbox's network and then carries
 	// raw bytes both ways on the caller's connection.
 	mux.HandleFunc("GET "+DialPath, func(w http.ResponseWriter, r *http.Request) {
-		port, err := strconv.Atoi(r.URL.Query().Get("port"))
-		if err != nil || port < 1 || port > 65535 {
-			refuse(w, nodeapi.CodeBadRequest, "port must be 1-65535")
-			return
+		if up := dialPort(w, r); up != nil {
+			splice.Hijack(w, up, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", nil)
 		}
-		up, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 5*time.Second)
-		if err != nil {
-			refuse(w, nodeapi.CodeNotListening, "nothing listens on port "+strconv.Itoa(port))
-			return
-		}
-		splice.Hijack(w, up, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", nil)
 	})
 	mux.HandleFunc("GET "+DialFDPath, func(w http.ResponseWriter, r *http.Request) {
-		port, err := strconv.Atoi(r.URL.Query().Get("port"))
-		if err != nil || port < 1 || port > 65535 {
-			refuse(w, nodeapi.CodeBadRequest, "port must be 1-65535")
-			return
-		}
-		up, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 5*time.Second)
-		if err != nil {
-			refuse(w, nodeapi.CodeNotListening, "nothing listens on port "+strconv.Itoa(port))
+		up := dialPort(w, r)
+		if up == nil {
 			return
 		}
 		defer up.Close()
-		if err := sendConn(w, up.(*net.TCPConn)); err != nil {
-			refuse(w, nodeapi.CodeInternal, "hand over the connection: "+err.Error())
-		}
+		_ = sendConn(w, up)
 	})
 	return mux
+}
+
+// dialPort connects to the port a dial request names, inside the
+// sandbox's network, or answers why not (and returns nil).
+func dialPort(w http.ResponseWriter, r *http.Request) *net.TCPConn {
+	port, err := strconv.Atoi(r.URL.Query().Get("port"))
+	if err != nil || port < 1 || port > 65535 {
+		refuse(w, nodeapi.CodeBadRequest, "port must be 1-65535")
+		return nil
+	}
+	up, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 5*time.Second)
+	if err != nil {
+		refuse(w, nodeapi.CodeNotListening, "nothing listens on port "+strconv.Itoa(port))
+		return nil
+	}
+	return up.(*net.TCPConn)
 }
