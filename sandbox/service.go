@@ -263,6 +263,12 @@ func (s *Service) launch(r Row, spec nodeapi.SandboxSpec) {
 	detail := fmt.Sprintf("isolation %s; limits enforced: memory %v, cpu %v, pids %v; pause by %s",
 		info.Isolation, info.Limits.Memory, info.Limits.CPU, info.Limits.Pids, info.Limits.Freeze)
 	if err := s.transition(ctx, &r, Running, "", detail); err != nil {
+		var te *lifecycle.TransitionError
+		if errors.As(err, &te) && (te.From == string(Failed) || te.From == string(Terminating) || te.From == string(Terminated)) {
+			// It failed or was terminated meanwhile: what moved it there
+			// ends the start, with the reason.
+			return
+		}
 		s.log.Warn("sandbox started but not moved to running", "sandbox", r.ID, "err", err)
 		s.starts.finish(r.ID, err)
 		return
@@ -310,10 +316,10 @@ func reason(err error) string {
 	return err.Error()
 }
 
-// fail moves a sandbox to error and the instance with it; a call waiting
-// for its start learns why.
+// fail moves a sandbox to error and the instance with it; then a call
+// waiting for its start learns why, and finds both in error.
 func (s *Service) fail(ctx context.Context, r *Row, why string) {
-	s.starts.finish(r.ID, StartError(why))
+	defer s.starts.finish(r.ID, StartError(why))
 	if err := s.transition(ctx, r, Failed, "", why); err != nil {
 		var te *lifecycle.TransitionError
 		if errors.As(err, &te) && te.From == string(Terminated) {
