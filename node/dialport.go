@@ -101,7 +101,11 @@ func (s *sbox) receivePort(ctx context.Context, port int) (net.Conn, error) {
 		if e.Code == "" {
 			e.Code = nodeapi.CodeInternal
 		}
-		return nil, &refusal{code: e.Code, msg: "nothing listens on port " + strconv.Itoa(port) + " in the sandbox"}
+		msg := "the supervisor refused the dial: " + e.Error
+		if e.Code == nodeapi.CodeNotListening {
+			msg = "nothing listens on port " + strconv.Itoa(port) + " in the sandbox"
+		}
+		return nil, &refusal{code: e.Code, msg: msg}
 	case fd < 0:
 		return nil, errors.New("the supervisor answered a dial without a socket")
 	}
