@@ -54,6 +54,9 @@ func (s *sbox) receivePort(ctx context.Context, port int) (net.Conn, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		_ = uc.SetDeadline(dl)
 	}
+	// A caller that goes away ends the wait at once.
+	stop := context.AfterFunc(ctx, func() { _ = uc.SetDeadline(time.Now()) })
+	defer stop()
 	if _, err := io.WriteString(uc, "GET "+supervisor.DialFDPath+"?port="+strconv.Itoa(port)+" HTTP/1.1\r\nHost: sandbox\r\n\r\n"); err != nil {
 		return nil, err
 	}
@@ -69,6 +72,7 @@ func (s *sbox) receivePort(ctx context.Context, port int) (net.Conn, error) {
 	buf, oob := make([]byte, 4096), make([]byte, unix.CmsgSpace(4*4))
 	for !bytes.Contains(head, []byte("\r\n\r\n")) && len(head) < 64<<10 {
 		n, oobn, _, _, err := uc.ReadMsgUnix(buf, oob)
+		n, oobn = max(n, 0), max(oobn, 0) // a failed read may say -1
 		if oobn > 0 {
 			msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
 			for _, m := range msgs {
@@ -129,12 +133,18 @@ func (s *sbox) splicedPort(ctx context.Context, port int) (net.Conn, error) {
 		up.Close()
 		return nil, err
 	}
+	// The supervisor may never answer: its answer is awaited only until
+	// the dial's deadline.
+	if dl, ok := ctx.Deadline(); ok {
+		_ = up.SetDeadline(dl)
+	}
 	br := bufio.NewReader(up)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil || resp.StatusCode != http.StatusOK {
 		up.Close()
 		return nil, &refusal{nodeapi.CodeNotListening, "nothing listens on port " + strconv.Itoa(port) + " in the sandbox"}
 	}
+	_ = up.SetDeadline(time.Time{})
 	return &bufferedConn{Conn: up, r: br}, nil
 }
 
@@ -146,6 +156,14 @@ type bufferedConn struct {
 }
 
 func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// CloseWrite half-closes, as the connection beneath does.
+func (c *bufferedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
 
 // DialSandbox connects to a port inside one of this node's sandboxes: the
 // embedded node's way for the platform in its own process, without the

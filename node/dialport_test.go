@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -152,5 +153,26 @@ func TestDialPortFallsBackToASplicingSupervisor(t *testing.T) {
 	b, _ := io.ReadAll(conn)
 	if string(b) != "spliced bytes" {
 		t.Errorf("read %q", b)
+	}
+}
+
+func TestDialPortGivesUpOnASilentSupervisor(t *testing.T) {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	for _, path := range []string{supervisor.DialFDPath, supervisor.DialPath} {
+		s := fakeSupervisor(t, func(c *net.UnixConn, req *http.Request) {
+			if req.URL.Path == supervisor.DialFDPath && path == supervisor.DialPath {
+				_, _ = io.WriteString(c, "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 9\r\n\r\nnot found")
+				return
+			}
+			<-release // says nothing
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		conn, err := s.dialPort(ctx, 80)
+		cancel()
+		if err == nil {
+			conn.Close()
+			t.Fatalf("silent at %s: a dial succeeded", path)
+		}
 	}
 }
