@@ -25,6 +25,23 @@ func TestCrashKeepsExecHistory(t *testing.T) {
 	first := testutil.StartRoost(t, bin, nil, true, args...)
 	ctx := rpctest.Ctx(t)
 	c := client.New(first.URL, first.Key, nil)
+	// The embedded node connects after the platform listens; an instance
+	// made before that has no sandbox scheduled.
+	nodeOnline := func(c *client.Client) {
+		testutil.Eventually(t, testutil.Medium, "the local node online", func() bool {
+			l, err := c.ListNodes(ctx)
+			if err != nil {
+				return false
+			}
+			for _, n := range l.Nodes {
+				if n.Name == "local" && n.Status == methods.NodeOnline {
+					return true
+				}
+			}
+			return false
+		})
+	}
+	nodeOnline(c)
 	inst, err := c.CreateInstance(ctx, methods.CreateInstanceInput{Name: "crash", TemplateSlug: "default"})
 	if err != nil {
 		t.Fatal(err)
