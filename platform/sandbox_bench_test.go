@@ -391,6 +391,27 @@ func sbMounts(dir string) int {
 	return n
 }
 
+// sbEach calls fn for 0..n-1 from the given number of goroutines, and
+// returns when every call has.
+func sbEach(n, workers int, fn func(k int)) {
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range next {
+				fn(k)
+			}
+		}()
+	}
+	for k := range n {
+		next <- k
+	}
+	close(next)
+	wg.Wait()
+}
+
 // BenchmarkSandboxDensity: ROOST_BENCH_SANDBOXES (default 1000) idle
 // sandboxes on one node, each with the test agent ticking once an hour:
 // how fast they are made (instances.create from 16 clients until every
@@ -412,27 +433,14 @@ func BenchmarkSandboxDensity(b *testing.B) {
 	for range b.N {
 		insts := make([]*sandboxtest.Inst, n)
 		t0 := time.Now()
-		var wg sync.WaitGroup
-		next := make(chan int)
-		for range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for k := range next {
-					out, err := e.Admin.CreateInstance(e.Ctx, methods.CreateInstanceInput{TemplateSlug: "default", Name: fmt.Sprintf("dense-%d", k), BundleSlug: "bench"})
-					if err != nil {
-						b.Errorf("instances.create %d: %v", k, err)
-						continue
-					}
-					insts[k] = &sandboxtest.Inst{Env: e, ID: out.InstanceID}
-				}
-			}()
-		}
-		for k := range n {
-			next <- k
-		}
-		close(next)
-		wg.Wait()
+		sbEach(n, workers, func(k int) {
+			out, err := e.Admin.CreateInstance(e.Ctx, methods.CreateInstanceInput{TemplateSlug: "default", Name: fmt.Sprintf("dense-%d", k), BundleSlug: "bench"})
+			if err != nil {
+				b.Errorf("instances.create %d: %v", k, err)
+				return
+			}
+			insts[k] = &sandboxtest.Inst{Env: e, ID: out.InstanceID}
+		})
 		created := time.Since(t0)
 		if b.Failed() {
 			b.FailNow()
@@ -488,23 +496,11 @@ func BenchmarkSandboxDensity(b *testing.B) {
 
 		// Teardown: every sandbox terminated, then nothing of them left.
 		t1 := time.Now()
-		next = make(chan int)
-		for range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for k := range next {
-					if _, err := e.Admin.ArchiveInstance(e.Ctx, insts[k].ID); err != nil {
-						b.Errorf("instances.archive %s: %v", insts[k].ID, err)
-					}
-				}
-			}()
-		}
-		for k := range n {
-			next <- k
-		}
-		close(next)
-		wg.Wait()
+		sbEach(n, workers, func(k int) {
+			if _, err := e.Admin.ArchiveInstance(e.Ctx, insts[k].ID); err != nil {
+				b.Errorf("instances.archive %s: %v", insts[k].ID, err)
+			}
+		})
 		var left []string
 		testutil.Eventually(b, testutil.Long, "nothing left of the sandboxes", func() bool {
 			left = left[:0]

@@ -82,6 +82,15 @@ func (ss *startups) finish(id string, err error) {
 	}
 }
 
+// startingUnhealthy tells whether the sandbox is still starting and its
+// agent has not answered health yet (read under the lock mark writes under).
+func (ss *startups) startingUnhealthy(id string) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	st := ss.m[id]
+	return st != nil && !st.healthy
+}
+
 // failure is why a start that ended failed: up may have closed long
 // before its start ended, so err is read under the lock it is set under.
 func (ss *startups) failure(st *startup) error {

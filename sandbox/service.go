@@ -699,7 +699,7 @@ func (s *Service) onEvent(nodeID string, ev nodeapi.SandboxEvent) {
 		if ev.Code != nil {
 			detail = fmt.Sprintf("agent exited with code %d", *ev.Code)
 		}
-		if st := s.starts.get(r.ID); st != nil && !st.healthy {
+		if s.starts.startingUnhealthy(r.ID) {
 			// An agent that exits before it ever answered health does
 			// not start; its restarts would only repeat that.
 			_ = s.o.Instances.Event(ctx, r.InstanceID, ev.Type, detail)
