@@ -13,6 +13,7 @@ LDFLAGS   := -X main.version=$(VERSION)
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/roost
+	CGO_ENABLED=0 $(GO) build -o $(dir $(BIN))roost-sandbox-init ./cmd/roost-sandbox-init
 	CGO_ENABLED=0 $(GO) build -o bin/roost-test-agent ./cmd/roost-test-agent
 
 run: build

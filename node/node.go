@@ -46,6 +46,14 @@ type Options struct {
 	// Executable is the roost binary that runs sandbox-init; default the
 	// running executable.
 	Executable string
+	// SandboxInit is a dedicated supervisor binary (roost-sandbox-init)
+	// that sandboxes start instead of `Executable sandbox-init`: it starts
+	// in about half the time. Default: roost-sandbox-init beside
+	// Executable, when it is there.
+	SandboxInit string
+	// MaxStarts bounds how many sandboxes start at once; more wait their
+	// turn. Default twice the number of CPUs (a start is CPU-bound).
+	MaxStarts int
 	// HTTPClient is used for enrollment and the websocket dial.
 	HTTPClient *http.Client
 	// Connect, if set, gives the node its connection to the platform
@@ -116,7 +124,8 @@ func New(o Options) (*Node, error) {
 		return nil, fmt.Errorf("node: data dir: %w", err)
 	}
 	n := &Node{o: o, hostname: host, metrics: &sampler{dir: o.DataDir}, started: time.Now()}
-	rt, err := newRuntime(o.DataDir, o.Executable, o.Logger, n.fetchBundle, n.reportEvent)
+	rt, err := newRuntime(runtimeOptions{dataDir: o.DataDir, exe: o.Executable, initExe: o.SandboxInit, maxStarts: o.MaxStarts,
+		log: o.Logger, fetch: n.fetchBundle, report: n.reportEvent})
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}

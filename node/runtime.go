@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -49,6 +50,10 @@ const firstUID = 200000
 type runtime struct {
 	dir     string // DataDir/sandboxes
 	exe     string // this binary, for sandbox-init
+	initExe string // roost-sandbox-init, or "" to start exe sandbox-init
+	// slots bounds the starts under way: a burst of starts on a small
+	// machine queues instead of timing out in the kernel's run queue.
+	slots   chan struct{}
 	bwrap   string // "" without bubblewrap
 	cg      *cgroups
 	bundles *bundleCache
@@ -87,7 +92,17 @@ func (s *sbox) specPath() string  { return filepath.Join(s.dir, "spec.json") }
 func (s *sbox) pidPath() string   { return filepath.Join(s.dir, "pid") }
 func (s *sbox) seqPath() string   { return filepath.Join(s.dir, "events.seq") }
 
-func newRuntime(dataDir, exe string, log *slog.Logger, fetch func(context.Context, string) (io.ReadCloser, error), report func(nodeapi.SandboxEvent) error) (*runtime, error) {
+// runtimeOptions configure a runtime (see Options).
+type runtimeOptions struct {
+	dataDir, exe, initExe string
+	maxStarts             int
+	log                   *slog.Logger
+	fetch                 func(context.Context, string) (io.ReadCloser, error)
+	report                func(nodeapi.SandboxEvent) error
+}
+
+func newRuntime(o runtimeOptions) (*runtime, error) {
+	exe := o.exe
 	if exe == "" {
 		var err error
 		if exe, err = os.Executable(); err != nil {
@@ -99,11 +114,23 @@ func newRuntime(dataDir, exe string, log *slog.Logger, fetch func(context.Contex
 			exe = ""
 		}
 	}
-	r := &runtime{
-		dir: filepath.Join(dataDir, "sandboxes"), exe: exe, log: log, report: report,
-		bundles:   &bundleCache{dir: filepath.Join(dataDir, "bundles"), fetch: fetch},
-		sandboxes: map[string]*sbox{}, starting: map[string]chan struct{}{}, uids: map[int]bool{},
+	initExe := o.initExe
+	if initExe == "" && exe != "" {
+		if p := filepath.Join(filepath.Dir(exe), "roost-sandbox-init"); isExecutable(p) {
+			initExe = p
+		}
 	}
+	if o.maxStarts <= 0 {
+		o.maxStarts = 2 * goruntime.NumCPU()
+	}
+	r := &runtime{
+		dir: filepath.Join(o.dataDir, "sandboxes"), exe: exe, initExe: initExe, log: o.log, report: o.report,
+		bundles:   &bundleCache{dir: filepath.Join(o.dataDir, "bundles"), fetch: o.fetch},
+		sandboxes: map[string]*sbox{}, starting: map[string]chan struct{}{}, uids: map[int]bool{},
+		slots: make(chan struct{}, o.maxStarts),
+	}
+	dataDir := o.dataDir
+	log := o.log
 	if p, err := exec.LookPath("bwrap"); err == nil {
 		r.bwrap = p
 	}
@@ -251,6 +278,12 @@ func (r *runtime) create(ctx context.Context, spec nodeapi.SandboxSpec) (nodeapi
 		r.mu.Unlock()
 		close(done)
 	}()
+	select {
+	case r.slots <- struct{}{}:
+		defer func() { <-r.slots }()
+	case <-ctx.Done():
+		return nodeapi.SandboxInfo{}, ctx.Err()
+	}
 	dir := filepath.Join(r.dir, spec.SandboxID)
 	if err := os.MkdirAll(dir, 0o711); err != nil {
 		return nodeapi.SandboxInfo{}, err
@@ -355,8 +388,14 @@ func (r *runtime) start(ctx context.Context, spec nodeapi.SandboxSpec, dir strin
 			return nil, err
 		}
 		specInside = "/run/roost/supervisor.json"
-		argv = append([]string{r.bwrap}, bwrapArgs(r.exe, s, agentDir)...)
-		argv = append(argv, "/roost/bin/roost", "sandbox-init", specInside)
+		argv = append([]string{r.bwrap}, bwrapArgs(r.exe, r.initExe, s, agentDir)...)
+		if r.initExe != "" {
+			argv = append(argv, sandboxInitInside, specInside)
+		} else {
+			argv = append(argv, "/roost/bin/roost", "sandbox-init", specInside)
+		}
+	} else if r.initExe != "" {
+		argv = []string{r.initExe, specInside}
 	} else {
 		argv = []string{r.exe, "sandbox-init", specInside}
 	}
@@ -507,7 +546,7 @@ var etcAllowed = []string{
 // network "none", net) namespaces; the host's /usr read-only; only parts of
 // /etc; private /tmp; the workspace writable; the bundle read-only; no
 // capabilities; uid 1000 inside, the sandbox's own uid outside.
-func bwrapArgs(exe string, s *sbox, agentDir string) []string {
+func bwrapArgs(exe, initExe string, s *sbox, agentDir string) []string {
 	a := []string{
 		"--unshare-user", "--uid", "1000", "--gid", "1000",
 		"--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
@@ -535,14 +574,27 @@ func bwrapArgs(exe string, s *sbox, agentDir string) []string {
 		"--ro-bind", filepath.Join(s.runDir(), "profile"), "/etc/profile",
 		"--bind", s.workspace(), "/workspace",
 		"--bind", s.runDir(), "/run/roost",
-		"--ro-bind", exe, "/roost/bin/roost",
 		"--chdir", "/workspace",
 		"--setenv", "HOME", "/workspace",
 	)
+	if initExe != "" {
+		a = append(a, "--ro-bind", initExe, sandboxInitInside)
+	} else {
+		a = append(a, "--ro-bind", exe, "/roost/bin/roost")
+	}
 	if agentDir != "" {
 		a = append(a, "--ro-bind", agentDir, "/agent")
 	}
 	return a
+}
+
+// sandboxInitInside is where a sandbox sees roost-sandbox-init.
+const sandboxInitInside = "/roost/bin/sandbox-init"
+
+// isExecutable reports whether path is a regular file someone may run.
+func isExecutable(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular() && st.Mode().Perm()&0o111 != 0
 }
 
 // unixClient talks to a sandbox's supervisor over the socket in its run

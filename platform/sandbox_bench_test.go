@@ -474,7 +474,7 @@ func BenchmarkSandboxDensity(b *testing.B) {
 				case len(args) == 0:
 				case filepath.Base(args[0]) == "bwrap":
 					name = "bwrap"
-				case len(args) > 1 && args[1] == "sandbox-init":
+				case strings.HasSuffix(args[0], "sandbox-init") || len(args) > 1 && args[1] == "sandbox-init":
 					name = "supervisor"
 				case args[0] == "./agent":
 					name = "agent"

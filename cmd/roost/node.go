@@ -35,6 +35,8 @@ func cmdNode(args []string) error {
 	fs.StringVar(&o.DataDir, "data", "./node-data", "node data directory (holds the credential)")
 	fs.StringVar(&o.Name, "name", "", "node name (default: the hostname)")
 	labels := fs.String("labels", "", "comma-separated labels, like gpu,eu")
+	fs.StringVar(&o.SandboxInit, "sandbox-init", "", "supervisor binary sandboxes start (default: roost-sandbox-init beside this binary, else `roost sandbox-init`)")
+	fs.IntVar(&o.MaxStarts, "max-starts", 0, "sandboxes that may start at once; more wait (default: twice the CPUs)")
 	fs.DurationVar(&o.Heartbeat, "heartbeat", 10*time.Second, "heartbeat interval")
 	enrollOnly := fs.Bool("enroll-only", false, "enroll, store the credential and exit")
 	killAll := fs.Bool("kill-sandboxes", false, "end every sandbox this node's data dir holds, and exit")

@@ -17,7 +17,7 @@ type built struct {
 	out  []byte
 }
 
-var roostBin, agentBin built
+var roostBin, initBin, agentBin built
 
 // build compiles the package pkg (relative to the repository) into a
 // directory unprivileged sandboxes can read, once.
@@ -44,9 +44,26 @@ func (b *built) build(t testing.TB, pkg, name string, env ...string) string {
 	return b.path
 }
 
-// RoostBinary builds ./cmd/roost once per test process and returns its path.
-// Nodes need a real roost binary: they start sandboxes with it.
-func RoostBinary(t testing.TB) string { return roostBin.build(t, "./cmd/roost", "roost") }
+// RoostBinary builds ./cmd/roost once per test process and returns its path,
+// with roost-sandbox-init beside it, as `make build` leaves them. Nodes need
+// a real roost binary: they start sandboxes with it (or with
+// roost-sandbox-init, when they find it there).
+func RoostBinary(t testing.TB) string {
+	t.Helper()
+	p := roostBin.build(t, "./cmd/roost", "roost")
+	initBin.once.Do(func() {
+		initBin.path = filepath.Join(filepath.Dir(p), "roost-sandbox-init")
+		cmd := exec.Command("go", "build", "-o", initBin.path, "./cmd/roost-sandbox-init")
+		_, file, _, _ := runtime.Caller(0)
+		cmd.Dir = filepath.Join(filepath.Dir(file), "..", "..")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		initBin.out, initBin.err = cmd.CombinedOutput()
+	})
+	if initBin.err != nil {
+		t.Fatalf("build ./cmd/roost-sandbox-init: %v\n%s", initBin.err, initBin.out)
+	}
+	return p
+}
 
 // TestAgentBinary builds ./cmd/roost-test-agent (static) once per test
 // process.
