@@ -17,7 +17,7 @@ build:
 	CGO_ENABLED=0 $(GO) build -o bin/roost-test-agent ./cmd/roost-test-agent
 
 run: build
-	./$(BIN) serve --listen $(LISTEN) --data $(DATA) --demo-agent bin/roost-test-agent
+	./$(BIN) serve --listen $(LISTEN) --data $(DATA) --demo-agent bin/roost-test-agent --warm-pool 1
 
 # The whole suite: vet, every Go test under the race detector, a short
 # fixed-time run of each fuzz target, the TypeScript client against a live

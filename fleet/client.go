@@ -125,6 +125,13 @@ func (c Client) Start(ctx context.Context, spec nodeapi.SandboxSpec) (nodeapi.Sa
 	return info, err
 }
 
+// SetPools replaces the warm pools the node keeps, and answers them.
+func (c Client) SetPools(ctx context.Context, cfg nodeapi.PoolConfig) ([]nodeapi.PoolStatus, error) {
+	var out []nodeapi.PoolStatus
+	err := c.call(ctx, http.MethodPut, nodeapi.PoolPath, cfg, &out)
+	return out, err
+}
+
 // Remove stops a sandbox and deletes it from the node; a sandbox already
 // gone is no error.
 func (c Client) Remove(ctx context.Context, sandboxID string) error {

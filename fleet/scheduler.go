@@ -16,8 +16,8 @@ type candidate struct {
 	load liveLoad
 }
 
-// hasLabels reports whether have includes every label of want.
-func hasLabels(have, want []string) bool {
+// HasLabels reports whether have includes every label of want.
+func HasLabels(have, want []string) bool {
 	set := make(map[string]bool, len(have))
 	for _, l := range have {
 		set[l] = true
@@ -47,7 +47,7 @@ func choose(all []NodeRow, online map[string]liveLoad, required []string) (NodeR
 	}
 	var fit []candidate
 	for _, c := range notDraining {
-		if hasLabels(c.row.LabelList(), required) {
+		if HasLabels(c.row.LabelList(), required) {
 			fit = append(fit, c)
 		}
 	}

@@ -209,8 +209,8 @@ func TestSchedulerHasLabels(t *testing.T) {
 		{[]string{"gpu"}, []string{"gpu", "gpu"}, true},
 	}
 	for _, tc := range cases {
-		if got := hasLabels(tc.have, tc.want); got != tc.ok {
-			t.Errorf("hasLabels(%v, %v) = %v, want %v", tc.have, tc.want, got, tc.ok)
+		if got := HasLabels(tc.have, tc.want); got != tc.ok {
+			t.Errorf("HasLabels(%v, %v) = %v, want %v", tc.have, tc.want, got, tc.ok)
 		}
 	}
 }

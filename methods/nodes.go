@@ -26,6 +26,44 @@ type NodeMetrics struct {
 	RunningSandboxes int        `json:"runningSandboxes"`
 	DiskFreeMB       int64      `json:"diskFreeMb"`
 	Version          string     `json:"version"`
+	// WarmPools are the node's warm pools: sandboxes started ahead of
+	// need, by shape (isolation/network/limits) and the templates of it.
+	WarmPools []NodeWarmPool `json:"warmPools,omitempty"`
+	// Starts sums up the node's last 256 cold and warm sandbox starts.
+	Starts *NodeStarts `json:"starts,omitempty"`
+}
+
+// NodeWarmPool is one warm pool of a node.
+type NodeWarmPool struct {
+	Key       string   `json:"key"`
+	Templates []string `json:"templates"`
+	Size      int      `json:"size"`
+	Idle      int      `json:"idle"`
+	Starting  int      `json:"starting"`
+	Claimed   int64    `json:"claimed"`
+	Retired   int64    `json:"retired"`
+	LastError string   `json:"lastError,omitempty"`
+}
+
+// NodeStarts sums up a node's recent sandbox starts; the times are the
+// node's part of a start, in µs, medians.
+type NodeStarts struct {
+	Cold      int              `json:"cold"`
+	Warm      int              `json:"warm"`
+	ColdP50   NodeStartTimings `json:"coldP50"`
+	WarmP50Us int64            `json:"warmP50Us"`
+}
+
+// NodeStartTimings are the parts of a cold start on a node, in µs: the
+// wait for a start slot, the preparation (directories, cgroups, bundle),
+// the spawn of the sandbox up to the supervisor's main (start gate,
+// bubblewrap, the supervisor's runtime), and spawn to the supervisor
+// answering.
+type NodeStartTimings struct {
+	QueuedUs     int64 `json:"queuedUs"`
+	PrepareUs    int64 `json:"prepareUs"`
+	SpawnUs      int64 `json:"spawnUs"`
+	SupervisorUs int64 `json:"supervisorUs"`
 }
 
 // Node describes a worker node.

@@ -393,6 +393,10 @@ type Template struct {
 	// health before its start fails. Default 60.
 	StartTimeoutSeconds int      `json:"startTimeoutSeconds"`
 	RequiredLabels      []string `json:"requiredLabels"`
+	// WarmPool is how many sandboxes of this template each node that can
+	// run it keeps started and idle (0 to 64), so that a start claims one
+	// in a few milliseconds. Unset: the platform's --warm-pool.
+	WarmPool *int `json:"warmPool,omitempty"`
 }
 
 // ListTemplatesOutput is the output of templates.list.

@@ -315,8 +315,25 @@ func (n *Node) connectOnce(ctx context.Context) (connected bool, err error) {
 	}
 }
 
+// Metrics is what the node's next heartbeat would report.
+func (n *Node) Metrics() nodeapi.Metrics { return n.sample() }
+
+// SetPools replaces the warm pools the node keeps (what the platform does
+// through PoolPath when the node connects), and answers them.
+func (n *Node) SetPools(cfg nodeapi.PoolConfig) ([]nodeapi.PoolStatus, error) {
+	if err := n.rt.setPools(cfg); err != nil {
+		return nil, err
+	}
+	return n.rt.poolStatus(), nil
+}
+
 func (n *Node) sample() nodeapi.Metrics {
-	return n.metrics.sample(n.o.Version, len(n.rt.ids()))
+	m := n.metrics.sample(n.o.Version, len(n.rt.ids()))
+	if p := n.rt.poolStatus(); len(p) > 0 {
+		m.WarmPools = p
+	}
+	m.Starts = n.rt.pool.startStats()
+	return m
 }
 
 // reportEvent tells the platform what happened to a sandbox.

@@ -69,6 +69,8 @@ type runtime struct {
 	// sandboxes starting at once must not both take the first free one.
 	uids   map[int]bool
 	closed bool
+	// pool holds the warm pools (pool.go).
+	pool warmPools
 }
 
 // sbox is one sandbox on the node.
@@ -84,6 +86,17 @@ type sbox struct {
 	stopped chan struct{}
 	client  *http.Client // to the supervisor's socket
 	cancel  context.CancelFunc
+	exited  chan struct{} // closed when the process the node started is gone
+	endOnce sync.Once
+	// cgName names the sandbox's cgroups: its id, or the id it had as a
+	// warm pool member.
+	cgName string
+	// pool is the key of the warm pool it was started for ("" for none),
+	// and poolState where it is in it (r.mu).
+	pool      string
+	poolState memberState
+	// timings of its start, for the node's metrics.
+	timings nodeapi.StartTimings
 }
 
 func (s *sbox) runDir() string    { return filepath.Join(s.dir, "run") }
@@ -91,6 +104,16 @@ func (s *sbox) workspace() string { return filepath.Join(s.dir, "workspace") }
 func (s *sbox) specPath() string  { return filepath.Join(s.dir, "spec.json") }
 func (s *sbox) pidPath() string   { return filepath.Join(s.dir, "pid") }
 func (s *sbox) seqPath() string   { return filepath.Join(s.dir, "events.seq") }
+func (s *sbox) cgPath() string    { return filepath.Join(s.dir, "cgroup") }
+
+// cgroupName is the name of the cgroups of the sandbox in dir: its id, or
+// the one its cgroup file names (a claimed warm pool member's).
+func cgroupName(dir, id string) string {
+	if b, err := os.ReadFile(filepath.Join(dir, "cgroup")); err == nil && idForm(strings.TrimSpace(string(b))) {
+		return strings.TrimSpace(string(b))
+	}
+	return id
+}
 
 // runtimeOptions configure a runtime (see Options).
 type runtimeOptions struct {
@@ -127,8 +150,9 @@ func newRuntime(o runtimeOptions) (*runtime, error) {
 		dir: filepath.Join(o.dataDir, "sandboxes"), exe: exe, initExe: initExe, log: o.log, report: o.report,
 		bundles:   &bundleCache{dir: filepath.Join(o.dataDir, "bundles"), fetch: o.fetch},
 		sandboxes: map[string]*sbox{}, starting: map[string]chan struct{}{}, uids: map[int]bool{},
-		slots: make(chan struct{}, o.maxStarts),
+		slots: make(chan struct{}, o.maxStarts), pool: newWarmPools(),
 	}
+	go r.poolLoop()
 	dataDir := o.dataDir
 	log := o.log
 	if p, err := exec.LookPath("bwrap"); err == nil {
@@ -205,7 +229,7 @@ func (r *runtime) info(s *sbox) nodeapi.SandboxInfo {
 	default:
 	}
 	inf := nodeapi.SandboxInfo{SandboxID: s.spec.SandboxID, InstanceID: s.spec.InstanceID, State: st,
-		Isolation: s.isol, Limits: s.limits}
+		Isolation: s.isol, Limits: s.limits, Warm: s.pool != ""}
 	if st == "running" {
 		var status supervisor.Status
 		if err := s.getJSON(context.Background(), supervisor.StatusPath, &status); err == nil {
@@ -278,12 +302,17 @@ func (r *runtime) create(ctx context.Context, spec nodeapi.SandboxSpec) (nodeapi
 		r.mu.Unlock()
 		close(done)
 	}()
+	if s := r.claim(ctx, spec); s != nil {
+		return r.info(s), nil
+	}
+	t0 := time.Now()
 	select {
 	case r.slots <- struct{}{}:
 		defer func() { <-r.slots }()
 	case <-ctx.Done():
 		return nodeapi.SandboxInfo{}, ctx.Err()
 	}
+	queued := time.Since(t0)
 	dir := filepath.Join(r.dir, spec.SandboxID)
 	if err := os.MkdirAll(dir, 0o711); err != nil {
 		return nodeapi.SandboxInfo{}, err
@@ -292,10 +321,12 @@ func (r *runtime) create(ctx context.Context, spec nodeapi.SandboxSpec) (nodeapi
 	if err := writeFileAtomic(filepath.Join(dir, "spec.json"), b, 0o600); err != nil {
 		return nodeapi.SandboxInfo{}, err
 	}
-	s, err := r.start(ctx, spec, dir)
+	s, err := r.start(ctx, spec, dir, "")
 	if err != nil {
 		return nodeapi.SandboxInfo{}, err
 	}
+	s.timings.QueuedUs = queued.Microseconds()
+	r.pool.recordStart(s.timings)
 	return r.info(s), nil
 }
 
@@ -308,12 +339,15 @@ func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
 }
 
 // start brings up a sandbox's supervisor from its directory: first start,
-// or again after a node restart (the workspace is kept).
-func (r *runtime) start(ctx context.Context, spec nodeapi.SandboxSpec, dir string) (*sbox, error) {
+// or again after a node restart (the workspace is kept). With a pool key,
+// it starts a warm pool member of that pool instead: no agent, and an
+// empty /agent that a claim fills.
+func (r *runtime) start(ctx context.Context, spec nodeapi.SandboxSpec, dir, pool string) (_ *sbox, err error) {
 	if r.exe == "" {
 		return nil, errors.New("this node cannot run sandboxes: it has no roost executable to start them with (set the node's Executable)")
 	}
-	s := &sbox{spec: spec, dir: dir, stopped: make(chan struct{})}
+	began := time.Now()
+	s := &sbox{spec: spec, dir: dir, stopped: make(chan struct{}), pool: pool, cgName: cgroupName(dir, spec.SandboxID)}
 	if st, err := os.Stat(s.workspace()); err == nil {
 		if sys, ok := st.Sys().(*syscall.Stat_t); ok && sys.Uid != 0 {
 			s.uid = int(sys.Uid)
@@ -322,6 +356,17 @@ func (r *runtime) start(ctx context.Context, spec nodeapi.SandboxSpec, dir strin
 	if s.uid == 0 {
 		s.uid = r.allocUID()
 	}
+	defer func() {
+		if err != nil {
+			// What a failed start took goes back.
+			if s.cg != nil {
+				s.cg.remove()
+			}
+			r.mu.Lock()
+			delete(r.uids, s.uid)
+			r.mu.Unlock()
+		}
+	}()
 	root := os.Geteuid() == 0
 	if err := os.MkdirAll(s.workspace(), 0o700); err != nil {
 		return nil, err
@@ -342,7 +387,12 @@ func (r *runtime) start(ctx context.Context, spec nodeapi.SandboxSpec, dir strin
 	}
 
 	agentDir := ""
-	if spec.BundleRevisionID != "" {
+	if pool != "" {
+		agentDir = filepath.Join(dir, "agent")
+		if err := os.MkdirAll(agentDir, 0o755); err != nil {
+			return nil, err
+		}
+	} else if spec.BundleRevisionID != "" {
 		d, err := r.bundles.ensure(ctx, spec.BundleRevisionID, spec.BundleSHA256)
 		if err != nil {
 			return nil, err
@@ -367,6 +417,7 @@ func (r *runtime) start(ctx context.Context, spec nodeapi.SandboxSpec, dir strin
 	if spec.BundleRevisionID == "" && s.isol == nodeapi.IsolationBubblewrap {
 		sup.AgentDir = "/workspace"
 	}
+	sup.Pool = pool != ""
 	sb, _ := json.Marshal(sup)
 	if err := os.WriteFile(filepath.Join(s.runDir(), "supervisor.json"), sb, 0o600); err != nil {
 		return nil, err
@@ -376,7 +427,7 @@ func (r *runtime) start(ctx context.Context, spec nodeapi.SandboxSpec, dir strin
 	}
 
 	if root {
-		s.cg, s.limits = r.cg.create(spec.SandboxID, spec)
+		s.cg, s.limits = r.cg.create(s.cgName, spec)
 	} else {
 		s.cg, s.limits = &sandboxCgroup{dirs: map[string]string{}}, nodeapi.Limits{Freeze: "signals"}
 	}
@@ -426,6 +477,7 @@ func (r *runtime) start(ctx context.Context, spec nodeapi.SandboxSpec, dir strin
 	if root {
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(s.uid), Gid: uint32(s.uid), Groups: []uint32{}}
 	}
+	prepared := time.Now()
 	err = cmd.Start()
 	gateR.Close()
 	if err != nil {
@@ -452,23 +504,49 @@ func (r *runtime) start(ctx context.Context, spec nodeapi.SandboxSpec, dir strin
 	}
 	logf.Close()
 	s.pid = cmd.Process.Pid
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
+	s.exited = make(chan struct{})
+	go func() { _ = cmd.Wait(); close(s.exited) }()
 	_ = os.WriteFile(s.pidPath(), []byte(strconv.Itoa(s.pid)), 0o600)
 
 	s.client = unixClient(s.runDir())
-	if err := waitSocket(ctx, s.runDir(), exited); err != nil {
+	if err := waitSocket(ctx, s.runDir(), s.exited); err != nil {
 		r.kill(s)
 		out, _ := os.ReadFile(filepath.Join(s.dir, "supervisor.log"))
 		return nil, fmt.Errorf("sandbox did not start: %w: %s", err, lastLines(string(out), 5))
 	}
-	// Attached first: onExit reads what attach sets.
-	r.attach(s)
-	go func() {
-		<-exited
-		r.onExit(s)
-	}()
+	up := time.Now()
+	s.timings = nodeapi.StartTimings{PrepareUs: prepared.Sub(began).Microseconds(), SupervisorUs: up.Sub(prepared).Microseconds()}
+	var st supervisor.Status
+	if err := s.getJSON(ctx, supervisor.StatusPath, &st); err == nil && st.MainAtUs > 0 {
+		// The supervisor's clock is the node's: both read the host's.
+		s.timings.SpawnUs = max(0, st.MainAtUs-prepared.UnixMicro())
+	}
+	if pool == "" {
+		// Attached first: onExit reads what attach sets.
+		r.attach(s)
+	}
+	go r.watchExit(s)
 	return s, nil
+}
+
+// watchExit waits for the end of the process the node started and then
+// ends the sandbox, or drops the warm pool member it was.
+func (r *runtime) watchExit(s *sbox) {
+	<-s.exited
+	r.mu.Lock()
+	st := s.poolState
+	if s.pool == "" {
+		st = memberClaimed
+	}
+	r.mu.Unlock()
+	switch st {
+	case memberIdle:
+		r.dropMember(s)
+	case memberClaiming:
+		// The claim finds the supervisor gone and cleans up.
+	default:
+		r.onExit(s)
+	}
 }
 
 // attach registers a live sandbox and starts forwarding its events.
@@ -482,6 +560,10 @@ func (r *runtime) attach(s *sbox) {
 }
 
 func (r *runtime) onExit(s *sbox) {
+	s.endOnce.Do(func() { r.end(s) })
+}
+
+func (r *runtime) end(s *sbox) {
 	select {
 	case <-s.stopped:
 		return
@@ -724,6 +806,7 @@ func (r *runtime) forwardEvents(ctx context.Context, s *sbox) {
 // restore re-attaches to sandboxes that outlived the node's last run, and
 // starts again those whose supervisor is gone, from their workspaces.
 func (r *runtime) restore(ctx context.Context) {
+	r.dropStaleMembers()
 	entries, err := os.ReadDir(r.dir)
 	if err != nil {
 		return
@@ -759,8 +842,9 @@ func (r *runtime) restore(ctx context.Context) {
 			if r.bwrap != "" && spec.Isolation != nodeapi.IsolationNone {
 				s.isol = nodeapi.IsolationBubblewrap
 			}
+			s.cgName = cgroupName(dir, spec.SandboxID)
 			if os.Geteuid() == 0 {
-				s.cg, s.limits = r.cg.create(spec.SandboxID, spec)
+				s.cg, s.limits = r.cg.create(s.cgName, spec)
 			} else {
 				s.cg, s.limits = &sandboxCgroup{dirs: map[string]string{}}, nodeapi.Limits{Freeze: "signals"}
 			}
@@ -771,7 +855,7 @@ func (r *runtime) restore(ctx context.Context) {
 			continue
 		}
 		r.log.Info("restarting a sandbox from its workspace", "sandbox", spec.SandboxID)
-		if _, err := r.start(ctx, spec, dir); err != nil {
+		if _, err := r.start(ctx, spec, dir, ""); err != nil {
 			r.log.Error("sandbox did not restart", "sandbox", spec.SandboxID, "err", err)
 			_ = r.report(nodeapi.SandboxEvent{SandboxID: spec.SandboxID, Type: "sandbox_failed", Time: time.Now().UnixMilli(),
 				Detail: "the node restarted and could not start the sandbox again: " + err.Error()})
@@ -910,6 +994,7 @@ func (r *runtime) stop(ctx context.Context, s *sbox) error {
 // close detaches from every sandbox without stopping them: they keep
 // running while the node restarts.
 func (r *runtime) close() {
+	r.closePools()
 	r.mu.Lock()
 	r.closed = true
 	for _, s := range r.sandboxes {

@@ -53,6 +53,18 @@ func (n *Node) sandboxRoutes(mux *http.ServeMux) {
 		}
 		writeJSON(w, http.StatusOK, out)
 	})
+	mux.HandleFunc("PUT "+nodeapi.PoolPath, func(w http.ResponseWriter, r *http.Request) {
+		var cfg nodeapi.PoolConfig
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&cfg); err != nil {
+			refuse(w, nodeapi.CodeBadRequest, "bad pool config: "+err.Error())
+			return
+		}
+		if err := rt.setPools(cfg); err != nil {
+			refuse(w, nodeapi.CodeBadRequest, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, rt.poolStatus())
+	})
 	mux.HandleFunc("PUT "+nodeapi.SandboxPath, func(w http.ResponseWriter, r *http.Request) {
 		var spec nodeapi.SandboxSpec
 		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&spec); err != nil || spec.SandboxID != r.PathValue("id") {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/roosthq/roost/files"
+	"github.com/roosthq/roost/node/nodeapi"
 	"github.com/roosthq/roost/storage/blob"
 )
 
@@ -48,6 +49,9 @@ type Config struct {
 	// SandboxWait bounds how long a call that needs a sandbox waits while
 	// it starts. Default 30 s.
 	SandboxWait time.Duration
+	// WarmPool is how many sandboxes of each template every node keeps
+	// started and idle, for templates without their own warmPool.
+	WarmPool int
 	// Out receives the first-start banner (URL and admin key). Default stdout.
 	Out io.Writer
 }
@@ -67,6 +71,9 @@ func (c *Config) fill() error {
 	}
 	if c.Out == nil {
 		c.Out = os.Stdout
+	}
+	if c.WarmPool < 0 || c.WarmPool > nodeapi.MaxPoolSize {
+		return fmt.Errorf("--warm-pool %d must be 0 to %d", c.WarmPool, nodeapi.MaxPoolSize)
 	}
 	abs, err := filepath.Abs(c.DataDir)
 	if err != nil {

@@ -114,7 +114,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.audit = audit.New(audit.Options{DB: s.auditDB, RequestID: RequestID, Logger: s.log})
 	s.fleet = fleet.New(fleet.Options{DB: s.db, Logger: s.log})
 	s.sandboxes = sandbox.NewService(sandbox.ServiceOptions{DB: s.db, Fleet: s.fleet, Templates: s.templates,
-		Instances: s.instances, Bundles: bundlesForSandboxes{s.bundles}, Logger: s.log, ReadyWait: cfg.SandboxWait, Audit: s.audit})
+		Instances: s.instances, Bundles: bundlesForSandboxes{s.bundles}, Logger: s.log, ReadyWait: cfg.SandboxWait, Audit: s.audit,
+		WarmPool: cfg.WarmPool})
 	s.instances.SetSandboxes(s.sandboxes)
 	s.sessions = sessions.NewService(sessions.Options{DB: s.db, Instances: s.instances, Sandboxes: s.sandboxes,
 		Bundles: s.bundles, Files: s.files, Resources: s.resources, Tokens: s.signer, Logger: s.log})

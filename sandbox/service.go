@@ -78,6 +78,9 @@ type ServiceOptions struct {
 	// Audit, if set, records what the platform decides of a sandbox on its
 	// own (the reconciler's findings).
 	Audit rpc.Observer
+	// WarmPool is how many sandboxes of each template every node keeps
+	// warm, for templates that do not set their own. Default 0.
+	WarmPool int
 }
 
 // Service runs the sandboxes of instances on the fleet.
@@ -247,6 +250,40 @@ func (s *Service) Create(ctx context.Context, inst instance.Row) (Row, error) {
 	return r, nil
 }
 
+// Pools are the warm pools a node with these labels keeps: one per
+// template that it can run and that wants one.
+func (s *Service) Pools(labels []string) nodeapi.PoolConfig {
+	cfg := nodeapi.PoolConfig{Pools: []nodeapi.PoolSpec{}}
+	for _, t := range s.o.Templates.All() {
+		size := s.o.WarmPool
+		if t.WarmPool != nil {
+			size = *t.WarmPool
+		}
+		if size <= 0 || t.Isolation == IsolationNone || !fleet.HasLabels(labels, t.RequiredLabels) {
+			continue
+		}
+		cfg.Pools = append(cfg.Pools, nodeapi.PoolSpec{Template: t.Slug, Isolation: t.Isolation, Network: t.Network,
+			MemoryMB: t.MemoryMB, CPUs: t.CPUs, Pids: t.Pids, Size: min(size, nodeapi.MaxPoolSize)})
+	}
+	return cfg
+}
+
+// pushPools tells a node that connected which warm pools to keep. A
+// draining node keeps none.
+func (s *Service) pushPools(ctx context.Context, nodeID string) {
+	n, err := s.o.Fleet.Get(ctx, nodeID)
+	if err != nil {
+		return
+	}
+	cfg := nodeapi.PoolConfig{Pools: []nodeapi.PoolSpec{}}
+	if !n.Draining {
+		cfg = s.Pools(n.LabelList())
+	}
+	if _, err := s.o.Fleet.Node(nodeID).SetPools(ctx, cfg); err != nil {
+		s.log.Warn("warm pools not set on the node", "node", nodeID, "err", err)
+	}
+}
+
 // launch asks the node to start the sandbox and sets it up; the agent's
 // health report (onEvent) makes it ready if it was not yet.
 func (s *Service) launch(r Row, spec nodeapi.SandboxSpec) {
@@ -262,6 +299,9 @@ func (s *Service) launch(r Row, spec nodeapi.SandboxSpec) {
 	s.o.DB.Versions().Changed(r.InstanceID)
 	detail := fmt.Sprintf("isolation %s; limits enforced: memory %v, cpu %v, pids %v; pause by %s",
 		info.Isolation, info.Limits.Memory, info.Limits.CPU, info.Limits.Pids, info.Limits.Freeze)
+	if info.Warm {
+		detail += "; from the node's warm pool"
+	}
 	if err := s.transition(ctx, &r, Running, "", detail); err != nil {
 		var te *lifecycle.TransitionError
 		if errors.As(err, &te) && (te.From == string(Failed) || te.From == string(Terminating) || te.From == string(Terminated)) {
@@ -617,6 +657,7 @@ func (s *Service) idleLoop() {
 func (s *Service) onHello(nodeID string, running []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	s.pushPools(ctx, nodeID)
 	has := map[string]bool{}
 	for _, id := range running {
 		has[id] = true

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/roosthq/roost/methods"
+	"github.com/roosthq/roost/node/nodeapi"
 )
 
 // Isolation and network policy values of a template.
@@ -84,6 +85,9 @@ func Validate(t *Template) error {
 	}
 	if t.RequiredLabels == nil {
 		t.RequiredLabels = []string{}
+	}
+	if t.WarmPool != nil && (*t.WarmPool < 0 || *t.WarmPool > nodeapi.MaxPoolSize) {
+		return fmt.Errorf("warmPool %d must be 0 to %d", *t.WarmPool, nodeapi.MaxPoolSize)
 	}
 	return nil
 }

@@ -30,6 +30,7 @@ func cmdServe(args []string) error {
 	fs.StringVar(&cfg.DemoAgent, "demo-agent", "", "on first start, publish this agent binary as the bundle \"echo\" (make run passes the test agent)")
 	fs.BoolVar(&cfg.NoLocalNode, "no-local-node", false, "do not start the embedded node")
 	fs.DurationVar(&cfg.SandboxWait, "sandbox-wait", 30*time.Second, "how long a call that needs a sandbox waits while it starts")
+	fs.IntVar(&cfg.WarmPool, "warm-pool", 0, "sandboxes of each template every node keeps started, for templates without their own warmPool (0 to 64)")
 	fs.StringVar(&cfg.ServiceDomain, "service-domain", "", "also serve services at https://{code}.DOMAIN/ (needs wildcard DNS to the platform)")
 	fs.StringVar(&cfg.GitRemote, "git-remote", "", "where vcsType github instances push ({instanceId} is replaced), like https://github.com/acme/{instanceId}.git")
 	fs.StringVar(&cfg.GitToken, "git-token", "", "token for pushing to --git-remote")

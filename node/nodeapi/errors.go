@@ -23,6 +23,9 @@ const (
 	CodeNoOutput ErrorCode = "no_output"
 	// CodeNoFile: no such file in the workspace.
 	CodeNoFile ErrorCode = "no_file"
+	// CodeClaimed: the warm pool member was claimed already (or is not
+	// one); the node starts the sandbox cold instead.
+	CodeClaimed ErrorCode = "claimed"
 	// CodeBadRequest: the request is malformed (a platform bug).
 	CodeBadRequest ErrorCode = "bad_request"
 	// CodeInternal: the node failed; the message says how.
@@ -34,7 +37,7 @@ func (c ErrorCode) Status() int {
 	switch c {
 	case CodeNoSandbox, CodeNoOutput, CodeNoFile:
 		return http.StatusNotFound
-	case CodeStarting, CodePaused, CodeNoAgent:
+	case CodeStarting, CodePaused, CodeNoAgent, CodeClaimed:
 		return http.StatusConflict
 	case CodeNotListening:
 		return http.StatusBadGateway

@@ -62,6 +62,10 @@ type Metrics struct {
 	RunningSandboxes int        `json:"runningSandboxes"`
 	DiskFreeMB       int64      `json:"diskFreeMb"`
 	Version          string     `json:"version"`
+	// WarmPools are the node's warm pools; Starts sums up its recent
+	// sandbox starts.
+	WarmPools []PoolStatus `json:"warmPools,omitempty"`
+	Starts    *StartStats  `json:"starts,omitempty"`
 }
 
 // Hello is the first message of a connection: who the node is and what it

@@ -16,6 +16,7 @@ const (
 	SandboxFilesPath    = "/v1/sandboxes/{id}/files"
 	BundlePath          = "/v1/bundles/{revision}"
 	SandboxEventsPath   = "/v1/events"
+	PoolPath            = "/v1/pool"
 	IsolationBubblewrap = "bubblewrap"
 	IsolationNone       = "none"
 )
@@ -61,6 +62,75 @@ type SandboxInfo struct {
 	Limits     Limits `json:"limits"`
 	Agent      string `json:"agent"`
 	Healthy    bool   `json:"healthy"`
+	// Warm says the sandbox was a warm pool member, claimed for this
+	// start instead of started cold.
+	Warm bool `json:"warm,omitempty"`
+}
+
+// StartTimings are where a start spent its time on the node, in µs.
+type StartTimings struct {
+	// QueuedUs waited for a start slot (a node starts MaxStarts at once).
+	QueuedUs int64 `json:"queuedUs"`
+	// PrepareUs made the directories, spec, cgroups and bundle ready.
+	PrepareUs int64 `json:"prepareUs"`
+	// SpawnUs ran from starting the sandbox's first process (the start
+	// gate) to the supervisor's main: the gate, bubblewrap and the
+	// supervisor's runtime start.
+	SpawnUs int64 `json:"spawnUs"`
+	// SupervisorUs ran from starting the first process to the supervisor
+	// answering on its socket (SpawnUs included).
+	SupervisorUs int64 `json:"supervisorUs"`
+	// ClaimUs is a warm start's whole time on the node (the rest are 0).
+	ClaimUs int64 `json:"claimUs,omitempty"`
+}
+
+// PoolSpec asks a node to keep Size sandboxes of one shape started and
+// idle, so that a sandbox of that shape starts by claiming one.
+type PoolSpec struct {
+	// Template names it in metrics; pools of templates of the same shape
+	// are one pool.
+	Template  string  `json:"template"`
+	Isolation string  `json:"isolation"`
+	Network   string  `json:"network"`
+	MemoryMB  int     `json:"memoryMb"`
+	CPUs      float64 `json:"cpus"`
+	Pids      int     `json:"pids"`
+	Size      int     `json:"size"`
+}
+
+// PoolConfig is the body of PUT PoolPath: every pool the node keeps. A
+// pool it had and the config leaves out is retired.
+type PoolConfig struct {
+	Pools []PoolSpec `json:"pools"`
+}
+
+// MaxPoolSize bounds one pool; MaxPoolTotal all of a node's.
+const (
+	MaxPoolSize  = 64
+	MaxPoolTotal = 256
+)
+
+// PoolStatus is one warm pool of a node.
+type PoolStatus struct {
+	Key       string   `json:"key"`
+	Templates []string `json:"templates"`
+	Size      int      `json:"size"`
+	Idle      int      `json:"idle"`
+	Starting  int      `json:"starting"`
+	Claimed   int64    `json:"claimed"`
+	Retired   int64    `json:"retired"`
+	// LastError is why the last member did not start, if it did not.
+	LastError string `json:"lastError,omitempty"`
+}
+
+// StartStats sum up a node's recent starts (the last 256 of each kind).
+type StartStats struct {
+	Cold int `json:"cold"`
+	Warm int `json:"warm"`
+	// ColdP50 is the median of each part of the recent cold starts.
+	ColdP50 StartTimings `json:"coldP50"`
+	// WarmP50Us is the median time on the node of the recent warm starts.
+	WarmP50Us int64 `json:"warmP50Us"`
 }
 
 // SandboxEvent is what a node reports about a sandbox.

@@ -24,6 +24,8 @@ const (
 	// socket itself (SCM_RIGHTS on the unix socket) with a 200 answer, so
 	// that its bytes need not pass through the supervisor.
 	DialFDPath = "/dial-fd"
+	// ClaimPath makes a warm pool member a sandbox (see Claim).
+	ClaimPath = "/claim"
 )
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -98,7 +100,7 @@ func (s *Supervisor) api() http.Handler {
 		}
 	})
 	mux.HandleFunc("POST "+RestartAgentPath, func(w http.ResponseWriter, r *http.Request) {
-		if len(s.spec.Entrypoint) == 0 {
+		if len(s.cur().Entrypoint) == 0 {
 			refuse(w, nodeapi.CodeNoAgent, "this sandbox has no agent")
 			return
 		}
@@ -120,6 +122,18 @@ func (s *Supervisor) api() http.Handler {
 	})
 	mux.HandleFunc("POST "+ExecPath+"/{id}/cancel", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]bool{"cancelled": s.cancelExec(r.PathValue("id"))})
+	})
+	mux.HandleFunc("POST "+ClaimPath, func(w http.ResponseWriter, r *http.Request) {
+		var c Claim
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&c); err != nil || c.SandboxID == "" {
+			refuse(w, nodeapi.CodeBadRequest, "bad claim: it needs a JSON body with a sandboxId")
+			return
+		}
+		if err := s.claim(c); err != nil {
+			refuse(w, nodeapi.CodeClaimed, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 	})
 	mux.HandleFunc("POST "+ShutdownPath, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})

@@ -16,6 +16,22 @@ type Spec struct {
 	AgentPort  int               `json:"agentPort"`
 	// MaxLogBytes caps the agent log before it rotates. Default 4 MiB.
 	MaxLogBytes int64 `json:"maxLogBytes"`
+	// Pool marks a warm pool member: it starts no agent and waits for a
+	// Claim, which gives it its sandbox's identity.
+	Pool bool `json:"pool,omitempty"`
+}
+
+// Claim is what makes a warm pool member a sandbox: the parts of Spec
+// that belong to one sandbox and its instance.
+type Claim struct {
+	SandboxID  string            `json:"sandboxId"`
+	InstanceID string            `json:"instanceId"`
+	Token      string            `json:"token"`
+	Entrypoint []string          `json:"entrypoint"`
+	Env        map[string]string `json:"env"`
+	AgentDir   string            `json:"agentDir,omitempty"`
+	Health     string            `json:"health,omitempty"`
+	AgentPort  int               `json:"agentPort"`
 }
 
 // Paths under RunDir.
@@ -63,4 +79,7 @@ type Status struct {
 	Healthy   bool   `json:"healthy"`
 	StartedAt int64  `json:"startedAt"`
 	Execs     int    `json:"execs"`
+	// MainAtUs is when the supervisor's main began (Unix µs): what the
+	// node's start timings measure the process start by.
+	MainAtUs int64 `json:"mainAtUs,omitempty"`
 }

@@ -13,13 +13,15 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
 
 // Supervisor runs one sandbox's processes.
 type Supervisor struct {
-	spec Spec
+	// spec changes once at most: when a warm pool member is claimed.
+	spec atomic.Pointer[Spec]
 	rp   *reaper
 	log  *logFile
 
@@ -47,6 +49,7 @@ const maxEvents = 1000
 
 // Run starts a supervisor for the spec in path and serves until shut down.
 func Run(specPath string) error {
+	mainAt := time.Now().UnixMicro()
 	b, err := os.ReadFile(specPath)
 	if err != nil {
 		return err
@@ -65,10 +68,11 @@ func Run(specPath string) error {
 	if err != nil {
 		return err
 	}
-	s := &Supervisor{spec: spec, rp: newReaper(), log: lf, restart: make(chan struct{}, 1),
+	s := &Supervisor{rp: newReaper(), log: lf, restart: make(chan struct{}, 1),
 		execs: map[string]*runningExec{}, early: map[string]bool{}, done: make(chan struct{})}
+	s.spec.Store(&spec)
 	s.cond = sync.NewCond(&s.mu)
-	s.status = Status{Agent: "none", StartedAt: time.Now().UnixMilli()}
+	s.status = Status{Agent: "none", StartedAt: time.Now().UnixMilli(), MainAtUs: mainAt}
 
 	sock := filepath.Join(spec.RunDir, SocketName)
 	_ = os.Remove(sock)
@@ -86,13 +90,43 @@ func Run(specPath string) error {
 		s.shutdown()
 	}()
 
-	if len(spec.Entrypoint) > 0 {
+	if len(spec.Entrypoint) > 0 && !spec.Pool {
 		go s.agentLoop()
 	}
 	<-s.done
 	_ = srv.Close()
 	return nil
 }
+
+// cur is the sandbox's spec.
+func (s *Supervisor) cur() *Spec { return s.spec.Load() }
+
+// claim makes a warm pool member the sandbox c names and starts its
+// agent. A sandbox is claimed once: a second claim, or one of a sandbox
+// that was never a member, is refused.
+func (s *Supervisor) claim(c Claim) error {
+	s.mu.Lock()
+	old := s.cur()
+	if !old.Pool || s.stopping {
+		s.mu.Unlock()
+		return errNotMember
+	}
+	next := *old
+	next.Pool = false
+	next.SandboxID, next.InstanceID, next.Token = c.SandboxID, c.InstanceID, c.Token
+	next.Entrypoint, next.Env, next.Health, next.AgentPort = c.Entrypoint, c.Env, c.Health, c.AgentPort
+	if c.AgentDir != "" {
+		next.AgentDir = c.AgentDir
+	}
+	s.spec.Store(&next)
+	s.mu.Unlock()
+	if len(next.Entrypoint) > 0 {
+		go s.agentLoop()
+	}
+	return nil
+}
+
+var errNotMember = errors.New("this sandbox is not an unclaimed warm pool member")
 
 func (s *Supervisor) emit(typ string, code *int, detail string) {
 	s.mu.Lock()
@@ -107,14 +141,14 @@ func (s *Supervisor) emit(typ string, code *int, detail string) {
 
 func (s *Supervisor) baseEnv() []string {
 	env := map[string]string{
-		"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": s.spec.Workspace, "LANG": "C.UTF-8",
-		"ROOST_INSTANCE_ID": s.spec.InstanceID, "ROOST_SANDBOX_ID": s.spec.SandboxID,
-		"ROOST_SANDBOX_TOKEN": s.spec.Token, "ROOST_WORKSPACE": s.spec.Workspace,
+		"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": s.cur().Workspace, "LANG": "C.UTF-8",
+		"ROOST_INSTANCE_ID": s.cur().InstanceID, "ROOST_SANDBOX_ID": s.cur().SandboxID,
+		"ROOST_SANDBOX_TOKEN": s.cur().Token, "ROOST_WORKSPACE": s.cur().Workspace,
 	}
-	if s.spec.AgentPort > 0 {
-		env["ROOST_AGENT_ADDR"] = "127.0.0.1:" + strconv.Itoa(s.spec.AgentPort)
+	if s.cur().AgentPort > 0 {
+		env["ROOST_AGENT_ADDR"] = "127.0.0.1:" + strconv.Itoa(s.cur().AgentPort)
 	}
-	for k, v := range s.spec.Env {
+	for k, v := range s.cur().Env {
 		env[k] = v
 	}
 	out := make([]string, 0, len(env))
@@ -190,18 +224,18 @@ func (s *Supervisor) runAgent() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	argv := s.spec.Entrypoint
+	argv := s.cur().Entrypoint
 	path := argv[0]
 	if filepath.Base(path) == path {
 		if p, err := exec.LookPath(path); err == nil {
 			path = p
-		} else if _, err := os.Stat(filepath.Join(s.spec.AgentDir, path)); err == nil {
-			path = filepath.Join(s.spec.AgentDir, path)
+		} else if _, err := os.Stat(filepath.Join(s.cur().AgentDir, path)); err == nil {
+			path = filepath.Join(s.cur().AgentDir, path)
 		}
 	} else if !filepath.IsAbs(path) {
-		path = filepath.Join(s.spec.AgentDir, path)
+		path = filepath.Join(s.cur().AgentDir, path)
 	}
-	cmd := &exec.Cmd{Path: path, Args: argv, Dir: s.spec.AgentDir, Env: s.baseEnv(),
+	cmd := &exec.Cmd{Path: path, Args: argv, Dir: s.cur().AgentDir, Env: s.baseEnv(),
 		Stdout: pw, Stderr: pw, SysProcAttr: &syscall.SysProcAttr{Setpgid: true}}
 	if err := cmd.Start(); err != nil {
 		pr.Close()
@@ -225,7 +259,7 @@ func (s *Supervisor) runAgent() (int, error) {
 	s.log.Line(fmt.Sprintf("agent started (pid %d): %v", pid, argv))
 
 	hctx, hcancel := context.WithCancel(context.Background())
-	if s.spec.Health != "" && s.spec.AgentPort > 0 {
+	if s.cur().Health != "" && s.cur().AgentPort > 0 {
 		go s.watchHealth(hctx)
 	} else {
 		s.setHealthy()
@@ -249,7 +283,7 @@ func (s *Supervisor) setHealthy() {
 
 // watchHealth polls the agent's health path until it answers 200.
 func (s *Supervisor) watchHealth(ctx context.Context) {
-	url := fmt.Sprintf("http://127.0.0.1:%d%s", s.spec.AgentPort, s.spec.Health)
+	url := fmt.Sprintf("http://127.0.0.1:%d%s", s.cur().AgentPort, s.cur().Health)
 	hc := &http.Client{Timeout: 2 * time.Second}
 	// The instance is ready only once a check passes, and an agent is
 	// often up within a few ms: check every 10 ms at most for the first
@@ -345,7 +379,7 @@ func (s *Supervisor) exec(req ExecRequest) (ExecResult, error) {
 	if req.ExecID == "" || filepath.Base(req.ExecID) != req.ExecID {
 		return res, errors.New("exec id must be a plain name")
 	}
-	base := filepath.Join(s.spec.RunDir, ExecsDir, req.ExecID)
+	base := filepath.Join(s.cur().RunDir, ExecsDir, req.ExecID)
 	// Registered before its output files exist: cancelExec tells a command
 	// still to come from one that finished by them.
 	re := &runningExec{}
@@ -383,7 +417,7 @@ func (s *Supervisor) exec(req ExecRequest) (ExecResult, error) {
 	if err != nil {
 		bash = "/bin/sh"
 	}
-	cmd := &exec.Cmd{Path: bash, Args: []string{"bash", "-lc", req.Command}, Dir: s.spec.Workspace, Env: env,
+	cmd := &exec.Cmd{Path: bash, Args: []string{"bash", "-lc", req.Command}, Dir: s.cur().Workspace, Env: env,
 		Stdin: nil, Stdout: stdout, Stderr: stderr, SysProcAttr: &syscall.SysProcAttr{Setpgid: true}}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
@@ -455,7 +489,7 @@ func (s *Supervisor) cancelExec(id string) bool {
 		}
 		return true
 	}
-	if _, err := os.Stat(filepath.Join(s.spec.RunDir, ExecsDir, id+".stdout")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(s.cur().RunDir, ExecsDir, id+".stdout")); !errors.Is(err, os.ErrNotExist) {
 		return false // it ran and finished
 	}
 	if len(s.early) >= 4096 { // cancels of commands that never came

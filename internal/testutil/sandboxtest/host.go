@@ -23,6 +23,17 @@ func CgroupDirs(sandboxID string) []string {
 	return dirs
 }
 
+// SandboxCgroupDirs are the cgroup directories of a sandbox of the node
+// whose data dir is nodeDir: named by its id, or by the id it had as a
+// warm pool member (its cgroup file), or a member's ("pool/wp-...").
+func SandboxCgroupDirs(nodeDir, id string) []string {
+	name := filepath.Base(id)
+	if b, err := os.ReadFile(filepath.Join(nodeDir, "sandboxes", id, "cgroup")); err == nil && strings.TrimSpace(string(b)) != "" {
+		name = strings.TrimSpace(string(b))
+	}
+	return CgroupDirs(name)
+}
+
 // Exists tells whether a path exists on the host.
 func Exists(p string) bool { _, err := os.Stat(p); return err == nil }
 
@@ -68,7 +79,7 @@ func descendants(pid int) []int {
 // hold and what descends from the process the node started.
 func HostPids(nodeDir, sandboxID string) []int {
 	seen := map[int]bool{}
-	for _, d := range CgroupDirs(sandboxID) {
+	for _, d := range SandboxCgroupDirs(nodeDir, sandboxID) {
 		b, _ := os.ReadFile(filepath.Join(d, "cgroup.procs"))
 		for _, f := range strings.Fields(string(b)) {
 			if p, err := strconv.Atoi(f); err == nil {
@@ -143,14 +154,21 @@ func CPUTicks(pid int) int64 {
 // and removes their cgroups. Only the sandboxes of that dir: other tests'
 // sandboxes on this machine are left alone.
 func KillAll(nodeDir string) {
+	var ids []string
 	entries, _ := os.ReadDir(filepath.Join(nodeDir, "sandboxes"))
 	for _, ent := range entries {
-		id := ent.Name()
-		if !strings.HasPrefix(id, "sbx_") {
-			continue
+		if strings.HasPrefix(ent.Name(), "sbx_") {
+			ids = append(ids, ent.Name())
 		}
+	}
+	members, _ := os.ReadDir(filepath.Join(nodeDir, "sandboxes", "pool"))
+	for _, ent := range members {
+		ids = append(ids, "pool/"+ent.Name())
+	}
+	for _, id := range ids {
+		dirs := SandboxCgroupDirs(nodeDir, id)
 		KillOne(nodeDir, id)
-		for _, d := range CgroupDirs(id) {
+		for _, d := range dirs {
 			// A cgroup can be removed once the kernel has seen its last
 			// process go. A cleanup, so a cgroup that stays is no failure.
 			testutil.Until(testutil.Short, func() bool { return os.Remove(d) == nil || !Exists(d) })
@@ -160,7 +178,7 @@ func KillAll(nodeDir string) {
 
 // KillOne kills every process of one sandbox, leaving its directory.
 func KillOne(nodeDir, id string) {
-	for _, d := range CgroupDirs(id) {
+	for _, d := range SandboxCgroupDirs(nodeDir, id) {
 		_ = os.WriteFile(filepath.Join(d, "freezer.state"), []byte("THAWED"), 0)
 		_ = os.WriteFile(filepath.Join(d, "cgroup.freeze"), []byte("0"), 0)
 	}
