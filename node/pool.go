@@ -50,6 +50,11 @@ const maxLinkedFiles = 20000
 // poolRetry is how long a pool waits after a member failed to start.
 const poolRetry = 5 * time.Second
 
+// refillAfter is how long a pool waits after a claim before it starts a
+// new member: the claimed sandbox's agent starts first, not beside a
+// member's start on the same CPUs.
+const refillAfter = 200 * time.Millisecond
+
 // warmPools is the runtime's pools; the maps are guarded by runtime.mu.
 type warmPools struct {
 	want     map[string]nodeapi.PoolSpec // by key; Size summed over templates
@@ -60,6 +65,8 @@ type warmPools struct {
 	retired  map[string]int64
 	lastErr  map[string]string
 	failedAt map[string]time.Time
+	// holdUntil defers the refill of a pool after a claim (refillAfter).
+	holdUntil map[string]time.Time
 	kick     chan struct{}
 	stop     chan struct{}
 	done     chan struct{}
@@ -74,7 +81,7 @@ const statsKept = 256
 func newWarmPools() warmPools {
 	return warmPools{want: map[string]nodeapi.PoolSpec{}, names: map[string][]string{}, idle: map[string][]*sbox{},
 		starting: map[string]int{}, claimed: map[string]int64{}, retired: map[string]int64{},
-		lastErr: map[string]string{}, failedAt: map[string]time.Time{},
+		lastErr: map[string]string{}, failedAt: map[string]time.Time{}, holdUntil: map[string]time.Time{},
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 }
 
@@ -216,9 +223,13 @@ func (r *runtime) poolStep() bool {
 			if len(r.pool.idle[k])+r.pool.starting[k] >= w.Size {
 				continue
 			}
-			if at, ok := r.pool.failedAt[k]; ok && time.Since(at) < poolRetry {
-				if d := poolRetry - time.Since(at); retryIn == 0 || d < retryIn {
-					retryIn = d
+			wait := time.Until(r.pool.holdUntil[k])
+			if at, ok := r.pool.failedAt[k]; ok {
+				wait = max(wait, poolRetry-time.Since(at))
+			}
+			if wait > 0 {
+				if retryIn == 0 || wait < retryIn {
+					retryIn = wait
 				}
 				continue
 			}
@@ -308,6 +319,7 @@ func (r *runtime) claim(ctx context.Context, spec nodeapi.SandboxSpec) *sbox {
 	m := l[len(l)-1]
 	r.pool.idle[key] = l[:len(l)-1]
 	m.poolState = memberClaiming
+	r.pool.holdUntil[key] = time.Now().Add(refillAfter)
 	r.mu.Unlock()
 	r.pool.wake()
 
