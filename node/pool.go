@@ -67,9 +67,9 @@ type warmPools struct {
 	failedAt map[string]time.Time
 	// holdUntil defers the refill of a pool after a claim (refillAfter).
 	holdUntil map[string]time.Time
-	kick     chan struct{}
-	stop     chan struct{}
-	done     chan struct{}
+	kick      chan struct{}
+	stop      chan struct{}
+	done      chan struct{}
 
 	statsMu sync.Mutex
 	cold    []nodeapi.StartTimings // the last statsKept
