@@ -250,12 +250,12 @@ func (s *Service) Create(ctx context.Context, inst instance.Row) (Row, error) {
 	return r, nil
 }
 
-// Pools are the warm pools a node with these labels keeps: one per
-// template that it can run and that wants one.
-func (s *Service) Pools(labels []string) nodeapi.PoolConfig {
+// WarmPools are the warm pools a node with these labels keeps: one per
+// template that it can run and that wants one (its warmPool, else def).
+func WarmPools(ts *Templates, def int, labels []string) nodeapi.PoolConfig {
 	cfg := nodeapi.PoolConfig{Pools: []nodeapi.PoolSpec{}}
-	for _, t := range s.o.Templates.All() {
-		size := s.o.WarmPool
+	for _, t := range ts.All() {
+		size := def
 		if t.WarmPool != nil {
 			size = *t.WarmPool
 		}
@@ -277,7 +277,7 @@ func (s *Service) pushPools(ctx context.Context, nodeID string) {
 	}
 	cfg := nodeapi.PoolConfig{Pools: []nodeapi.PoolSpec{}}
 	if !n.Draining {
-		cfg = s.Pools(n.LabelList())
+		cfg = WarmPools(s.o.Templates, s.o.WarmPool, n.LabelList())
 	}
 	if _, err := s.o.Fleet.Node(nodeID).SetPools(ctx, cfg); err != nil {
 		s.log.Warn("warm pools not set on the node", "node", nodeID, "err", err)

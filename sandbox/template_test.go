@@ -4,6 +4,7 @@ package sandbox_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/roosthq/roost/internal/testutil/rpctest"
 	"github.com/roosthq/roost/methods"
 	"github.com/roosthq/roost/platform"
+	"github.com/roosthq/roost/sandbox"
 )
 
 func TestTemplatesList(t *testing.T) {
@@ -53,5 +55,53 @@ func TestTemplatesList(t *testing.T) {
 	got, err := srv.Admin().GetInstance(testutil.Context(t, testutil.Short), out.InstanceID)
 	if err != nil || got.TemplateSlug != "small" {
 		t.Errorf("instances.get = %+v, %v; want templateSlug small", got, err)
+	}
+}
+
+// TestTemplateWarmPool: warmPool is 0 to 64; the pools a node is told to
+// keep follow the templates and the platform's default, and leave out
+// templates without isolation and those whose labels the node lacks.
+func TestTemplateWarmPool(t *testing.T) {
+	for _, n := range []int{-1, 65, 1000} {
+		tpl := sandbox.Template{Slug: "w", WarmPool: &n}
+		if err := sandbox.Validate(&tpl); err == nil {
+			t.Errorf("warmPool %d was accepted", n)
+		}
+	}
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"own.json":   `{"slug": "own", "warmPool": 3, "memoryMb": 512}`,
+		"none.json":  `{"slug": "off", "warmPool": 0}`,
+		"bare.json":  `{"slug": "bare", "isolation": "none", "warmPool": 2}`,
+		"label.json": `{"slug": "gpu", "warmPool": 1, "requiredLabels": ["gpu"]}`,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ts, err := sandbox.LoadTemplates(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sizes := func(def int, labels ...string) map[string]int {
+		out := map[string]int{}
+		for _, p := range sandbox.WarmPools(ts, def, labels).Pools {
+			out[p.Template] = p.Size
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		def    int
+		labels []string
+		want   map[string]int
+	}{
+		{0, nil, map[string]int{"own": 3}},
+		{2, nil, map[string]int{"own": 3, "default": 2}},
+		{2, []string{"gpu"}, map[string]int{"own": 3, "default": 2, "gpu": 1}},
+	} {
+		got := sizes(tc.def, tc.labels...)
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("default %d, labels %v: pools %v, want %v", tc.def, tc.labels, got, tc.want)
+		}
 	}
 }

@@ -497,11 +497,38 @@ export interface NodeMetrics {
   memoryTotalMb: number
   memoryUsedMb: number
   runningSandboxes: number
+  starts?: NodeStarts
   version: string
+  warmPools?: NodeWarmPool[]
 }
 
 export interface NodeRef {
   nodeId: string
+}
+
+export interface NodeStartTimings {
+  prepareUs: number
+  queuedUs: number
+  spawnUs: number
+  supervisorUs: number
+}
+
+export interface NodeStarts {
+  cold: number
+  coldP50: NodeStartTimings
+  warm: number
+  warmP50Us: number
+}
+
+export interface NodeWarmPool {
+  claimed: number
+  idle: number
+  key: string
+  lastError?: string
+  retired: number
+  size: number
+  starting: number
+  templates: string[]
 }
 
 export interface OKOutput {
@@ -579,6 +606,7 @@ export interface Template {
   requiredLabels: string[]
   slug: string
   startTimeoutSeconds: number
+  warmPool?: number
 }
 
 /** Methods of /api/v1/rpc: each method's input and output. */
