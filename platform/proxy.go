@@ -1,7 +1,9 @@
 package platform
 
 import (
+	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"strconv"
@@ -46,22 +48,25 @@ func (s *Server) proxyTo(transport http.RoundTripper, host string, rewrite func(
 		// writes as it can, and one of unknown length (streamed, chunked,
 		// event streams) is flushed on every write, which ReverseProxy does
 		// by itself for such responses.
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			if errors.Is(r.Context().Err(), err) || r.Context().Err() != nil {
-				return
-			}
-			var re *rpc.Error
-			if !errors.As(err, &re) {
-				re = rpc.Errorf(methods.Unavailable, "The sandbox did not answer. Retry in a moment.").Wrap(err)
-			}
-			s.log.InfoContext(r.Context(), "proxy failed", "err", err)
-			status, werr := rpc.ToWire(re)
-			if status == http.StatusServiceUnavailable || status == http.StatusNotFound {
-				status = http.StatusBadGateway
-			}
-			rpc.WriteJSON(w, status, map[string]any{"ok": false, "error": werr})
-		},
+		ErrorHandler: s.proxyError,
 	}
+}
+
+// proxyError answers a request the proxy could not relay.
+func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(r.Context().Err(), err) || r.Context().Err() != nil {
+		return
+	}
+	var re *rpc.Error
+	if !errors.As(err, &re) {
+		re = rpc.Errorf(methods.Unavailable, "The sandbox did not answer. Retry in a moment.").Wrap(err)
+	}
+	s.log.InfoContext(r.Context(), "proxy failed", "err", err)
+	status, werr := rpc.ToWire(re)
+	if status == http.StatusServiceUnavailable || status == http.StatusNotFound {
+		status = http.StatusBadGateway
+	}
+	rpc.WriteJSON(w, status, map[string]any{"ok": false, "error": werr})
 }
 
 func removeCookie(r *http.Request, name string) {
@@ -176,8 +181,25 @@ func (s *Server) serveService(c echo.Context, code, path, cookiePath string) err
 			return c.Redirect(http.StatusSeeOther, target)
 		}
 	}
-	tr := s.transports.get(sb.ID, u.Port, func() *http.Transport { return s.sandboxes.Transport(sb, u.Port) })
-	rp := s.proxyTo(tr, "127.0.0.1:"+strconv.Itoa(u.Port), func(out *http.Request) {
+	up := s.transports.get(sb.ID, u.Port, func() *http.Transport { return s.sandboxes.Transport(sb, u.Port) })
+	host := "127.0.0.1:" + strconv.Itoa(u.Port)
+	var edit func(http.Header)
+	if cookiePath != "/" {
+		// Under /s/ the service's pages share the platform's origin: run
+		// them as an opaque origin, so that their scripts cannot call the
+		// platform with the visitor's cookies. A service domain gives them
+		// an origin of their own instead.
+		edit = func(h http.Header) {
+			h.Set("Content-Security-Policy", "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads")
+		}
+	}
+	if leanOK(req) {
+		s.serveLean(c.Response(), req, &up.pool, func(ctx context.Context) (net.Conn, error) {
+			return up.tr.DialContext(ctx, "tcp", host)
+		}, host, path, edit)
+		return nil
+	}
+	rp := s.proxyTo(up.tr, host, func(out *http.Request) {
 		out.URL.Path, out.URL.RawPath = path, ""
 		q := out.URL.Query()
 		if q.Has("token") {
@@ -185,13 +207,9 @@ func (s *Server) serveService(c echo.Context, code, path, cookiePath string) err
 			out.URL.RawQuery = q.Encode()
 		}
 	})
-	if cookiePath != "/" {
-		// Under /s/ the service's pages share the platform's origin: run
-		// them as an opaque origin, so that their scripts cannot call the
-		// platform with the visitor's cookies. A service domain gives them
-		// an origin of their own instead.
+	if edit != nil {
 		rp.ModifyResponse = func(resp *http.Response) error {
-			resp.Header.Set("Content-Security-Policy", "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads")
+			edit(resp.Header)
 			return nil
 		}
 	}
@@ -234,13 +252,14 @@ type transportKey struct {
 
 type cachedTransport struct {
 	tr   *http.Transport
+	pool upPool // the lean path's connections
 	used time.Time
 }
 
 // transportIdle is how long an unused transport is kept.
 const transportIdle = 2 * time.Minute
 
-func (c *transportCache) get(sandboxID string, port int, newTransport func() *http.Transport) *http.Transport {
+func (c *transportCache) get(sandboxID string, port int, newTransport func() *http.Transport) *cachedTransport {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := time.Now()
@@ -250,15 +269,16 @@ func (c *transportCache) get(sandboxID string, port int, newTransport func() *ht
 	k := transportKey{sandboxID, port}
 	if e, ok := c.m[k]; ok {
 		e.used = now
-		return e.tr
+		return e
 	}
 	for key, e := range c.m {
 		if now.Sub(e.used) > transportIdle {
 			e.tr.CloseIdleConnections()
+			e.pool.closeAll()
 			delete(c.m, key)
 		}
 	}
-	tr := newTransport()
-	c.m[k] = &cachedTransport{tr: tr, used: now}
-	return tr
+	e := &cachedTransport{tr: newTransport(), used: now}
+	c.m[k] = e
+	return e
 }
