@@ -126,6 +126,8 @@ type Hooks struct {
 	OnEvent func(nodeID string, ev nodeapi.SandboxEvent)
 	// OpenBundle streams a bundle revision's archive to a node.
 	OpenBundle func(ctx context.Context, revisionID string) (io.ReadCloser, error)
+	// NodesOf lists the nodes an organization's live sandboxes run on.
+	NodesOf func(ctx context.Context, orgID string) ([]string, error)
 }
 
 // SetHooks connects the fleet to what listens to nodes.
@@ -158,9 +160,15 @@ func (f *Fleet) CheckToken(ctx context.Context, tok string) error {
 	return f.store.checkToken(ctx, tok)
 }
 
-// CreateEnrollToken makes a one-time token.
+// CreateEnrollToken makes a one-time token for a node of the shared
+// fleet.
 func (f *Fleet) CreateEnrollToken(ctx context.Context, createdBy string, ttl time.Duration, labels []string) (string, time.Time, error) {
-	return f.store.createToken(ctx, createdBy, ttl, labels)
+	return f.store.createToken(ctx, "", createdBy, ttl, labels)
+}
+
+// CreateOrgEnrollToken makes a one-time token for a node of orgID's own.
+func (f *Fleet) CreateOrgEnrollToken(ctx context.Context, orgID, createdBy string, ttl time.Duration, labels []string) (string, time.Time, error) {
+	return f.store.createToken(ctx, orgID, createdBy, ttl, labels)
 }
 
 // Authenticate returns the node holding a credential.
@@ -333,10 +341,10 @@ func (f *Fleet) status(r NodeRow) string {
 	return methods.NodeOnline
 }
 
-// Wire is a node as nodes.get shows it.
+// Wire is a node as nodes.get shows it to an operator or its owner.
 func (f *Fleet) Wire(r NodeRow) methods.Node {
 	n := methods.Node{ID: r.ID, Name: r.Name, Hostname: r.Hostname, Status: f.status(r), Labels: r.LabelList(),
-		Version: r.Version, CreatedAt: storage.FormatTime(r.CreatedAt)}
+		Version: r.Version, CreatedAt: storage.FormatTime(r.CreatedAt), Shared: r.OrgID == ""}
 	if r.Metrics.Valid {
 		var m methods.NodeMetrics
 		if json.Unmarshal([]byte(r.Metrics.String), &m) == nil {
@@ -348,6 +356,14 @@ func (f *Fleet) Wire(r NodeRow) methods.Node {
 		n.LastHeartbeatAt = &s
 	}
 	return n
+}
+
+// wireShared is a shared node as an organization that runs instances on
+// it sees it: what it is and whether it is up, not the machine's name,
+// load or what else it runs.
+func (f *Fleet) wireShared(r NodeRow) methods.Node {
+	return methods.Node{ID: r.ID, Name: r.Name, Status: f.status(r), Labels: r.LabelList(), Version: r.Version,
+		CreatedAt: storage.FormatTime(r.CreatedAt), Shared: true}
 }
 
 // Get returns a node's record.

@@ -44,6 +44,8 @@ var (
 		Message: "The node credential is not valid: the node was removed or its credential rotated. Enroll it again with a new token."}
 	ErrNotAdmin = &rpc.Error{Type: methods.Forbidden,
 		Message: "Node administration needs an admin API key (roost keys create --admin)."}
+	ErrShared = &rpc.Error{Type: methods.Forbidden,
+		Message: "This is a node of the platform's shared fleet: only a platform operator key (roost keys create --operator) may change it. Your organization can enroll nodes of its own with nodes.createEnrollToken."}
 )
 
 var labelPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
@@ -82,6 +84,9 @@ type NodeRow struct {
 	LastHeartbeatAt sql.NullInt64  `db:"last_heartbeat_at"`
 	ConnectedAt     sql.NullInt64  `db:"connected_at"`
 	CreatedAt       int64          `db:"created_at"`
+	// OrgID owns the node: only that organization's instances run on it,
+	// and only it (and operators) see it. "" is the shared fleet.
+	OrgID string `db:"org_id"`
 }
 
 // LabelList decodes the stored labels.
@@ -94,7 +99,7 @@ func (r NodeRow) LabelList() []string {
 	return l
 }
 
-const nodeColumns = `id, name, hostname, labels, version, credential_hash, draining, metrics, last_heartbeat_at, connected_at, created_at`
+const nodeColumns = `id, name, hostname, labels, version, credential_hash, draining, metrics, last_heartbeat_at, connected_at, created_at, org_id`
 
 // nodeStore keeps nodes and enrollment tokens.
 type nodeStore struct{ db *storage.DB }
@@ -134,14 +139,15 @@ func (s nodeStore) byCredential(ctx context.Context, cred string) (NodeRow, erro
 	return r, nil
 }
 
-// createToken stores a new one-time enrollment token and returns it.
-func (s nodeStore) createToken(ctx context.Context, createdBy string, ttl time.Duration, labels []string) (string, time.Time, error) {
+// createToken stores a new one-time enrollment token and returns it; the
+// node it enrolls belongs to orgID ("" for the shared fleet).
+func (s nodeStore) createToken(ctx context.Context, orgID, createdBy string, ttl time.Duration, labels []string) (string, time.Time, error) {
 	tok := storage.NewSecret(enrollTokenPrefix)
 	lj, _ := json.Marshal(labels)
 	now := time.Now()
 	exp := now.Add(ttl)
-	_, err := s.db.ExecContext(ctx, `INSERT INTO node_enroll_tokens (id, token_hash, labels, created_by, expires_at, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, storage.NewID("net"), storage.HashSecret(tok), string(lj), createdBy, exp.UnixMilli(), now.UnixMilli())
+	_, err := s.db.ExecContext(ctx, `INSERT INTO node_enroll_tokens (id, token_hash, labels, created_by, expires_at, created_at, org_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, storage.NewID("net"), storage.HashSecret(tok), string(lj), createdBy, exp.UnixMilli(), now.UnixMilli(), orgID)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("create enroll token: %w", err)
 	}
@@ -150,6 +156,7 @@ func (s nodeStore) createToken(ctx context.Context, createdBy string, ttl time.D
 
 type tokenRow struct {
 	ID        string        `db:"id"`
+	OrgID     string        `db:"org_id"`
 	Labels    string        `db:"labels"`
 	ExpiresAt int64         `db:"expires_at"`
 	SpentAt   sql.NullInt64 `db:"spent_at"`
@@ -158,7 +165,7 @@ type tokenRow struct {
 // checkToken tells whether a token may still enroll (for install.sh).
 func (s nodeStore) checkToken(ctx context.Context, tok string) error {
 	var t tokenRow
-	err := s.db.GetContext(ctx, &t, `SELECT id, labels, expires_at, spent_at FROM node_enroll_tokens WHERE token_hash = ?`, storage.HashSecret(tok))
+	err := s.db.GetContext(ctx, &t, `SELECT id, org_id, labels, expires_at, spent_at FROM node_enroll_tokens WHERE token_hash = ?`, storage.HashSecret(tok))
 	return tokenState(t, err)
 }
 
@@ -191,7 +198,7 @@ func (s nodeStore) enroll(ctx context.Context, req nodeapi.EnrollRequest) (strin
 	var nodeID string
 	err = s.db.InTx(ctx, func(tx *sqlx.Tx) error {
 		var t tokenRow
-		err := tx.GetContext(ctx, &t, `SELECT id, labels, expires_at, spent_at FROM node_enroll_tokens WHERE token_hash = ?`, storage.HashSecret(req.Token))
+		err := tx.GetContext(ctx, &t, `SELECT id, org_id, labels, expires_at, spent_at FROM node_enroll_tokens WHERE token_hash = ?`, storage.HashSecret(req.Token))
 		if err := tokenState(t, err); err != nil {
 			return err
 		}
@@ -202,8 +209,9 @@ func (s nodeStore) enroll(ctx context.Context, req nodeapi.EnrollRequest) (strin
 		now := storage.Now()
 		rotated := false
 		if req.NodeID != "" {
-			res, err := tx.ExecContext(ctx, `UPDATE nodes SET credential_hash = ?, name = ?, hostname = ?, labels = ?, version = ? WHERE id = ?`,
-				storage.HashSecret(cred), name, req.Hostname, string(lj), req.Version, req.NodeID)
+			// A token re-enrolls only a node of its own owner.
+			res, err := tx.ExecContext(ctx, `UPDATE nodes SET credential_hash = ?, name = ?, hostname = ?, labels = ?, version = ? WHERE id = ? AND org_id = ?`,
+				storage.HashSecret(cred), name, req.Hostname, string(lj), req.Version, req.NodeID, t.OrgID)
 			if err != nil {
 				return err
 			}
@@ -213,8 +221,8 @@ func (s nodeStore) enroll(ctx context.Context, req nodeapi.EnrollRequest) (strin
 		}
 		if !rotated {
 			nodeID = storage.NewID("node")
-			if _, err := tx.ExecContext(ctx, `INSERT INTO nodes (id, name, hostname, labels, version, credential_hash, created_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?)`, nodeID, name, req.Hostname, string(lj), req.Version, storage.HashSecret(cred), now); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO nodes (id, name, hostname, labels, version, credential_hash, created_at, org_id)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, nodeID, name, req.Hostname, string(lj), req.Version, storage.HashSecret(cred), now, t.OrgID); err != nil {
 				return err
 			}
 		}

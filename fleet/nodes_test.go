@@ -319,7 +319,7 @@ func TestNodeEnrollment(t *testing.T) {
 		slices.Sort(k)
 		return k
 	}
-	if got, want := keys(raw), []string{"createdAt", "hostname", "id", "labels", "lastHeartbeatAt", "metrics", "name", "status", "version"}; !slices.Equal(got, want) {
+	if got, want := keys(raw), []string{"createdAt", "hostname", "id", "labels", "lastHeartbeatAt", "metrics", "name", "shared", "status", "version"}; !slices.Equal(got, want) {
 		t.Errorf("nodes.get fields = %v, want %v", got, want)
 	}
 	var metrics map[string]json.RawMessage
@@ -634,7 +634,7 @@ func TestNodeDrainAndLabels(t *testing.T) {
 		t.Helper()
 		got := map[string]int{}
 		for range 20 {
-			row, err := fleet.Pick(flCtx(t), labels)
+			row, err := fleet.Pick(flCtx(t), "org_any", labels)
 			if err != nil {
 				t.Fatalf("Pick(%v): %v", labels, err)
 			}
@@ -666,7 +666,7 @@ func TestNodeDrainAndLabels(t *testing.T) {
 			t.Fatal(err)
 		}
 		status(t, n2.ID, methods.NodeDraining)
-		_, err := fleet.Pick(flCtx(t), nil)
+		_, err := fleet.Pick(flCtx(t), "org_any", nil)
 		flUnavailable(t, "Pick with every node draining", err, "All 2 connected nodes are draining")
 		for _, id := range []string{n1.ID, n2.ID} {
 			if err := admin.UndrainNode(flCtx(t), id); err != nil {
@@ -692,7 +692,7 @@ func TestNodeDrainAndLabels(t *testing.T) {
 	t.Run("labels", func(t *testing.T) {
 		only(t, []string{"gpu"}, n2.ID)
 		only(t, []string{"b", "a"}, n1.ID)
-		_, err := fleet.Pick(flCtx(t), []string{"gpu", "a"})
+		_, err := fleet.Pick(flCtx(t), "org_any", []string{"gpu", "a"})
 		re := flUnavailable(t, "Pick of labels no node has", err, "No connected node has the labels the template requires (gpu, a)")
 		if d, ok := re.Details.(map[string]any); !ok || !slices.Equal(d["requiredLabels"].([]string), []string{"gpu", "a"}) {
 			t.Errorf("details = %#v; want the required labels", re.Details)
@@ -701,7 +701,7 @@ func TestNodeDrainAndLabels(t *testing.T) {
 		if err := admin.DrainNode(flCtx(t), n2.ID); err != nil {
 			t.Fatal(err)
 		}
-		_, err = fleet.Pick(flCtx(t), []string{"gpu"})
+		_, err = fleet.Pick(flCtx(t), "org_any", []string{"gpu"})
 		flUnavailable(t, "Pick of gpu with the gpu node draining", err, "No connected node has the labels")
 		if err := admin.UndrainNode(flCtx(t), n2.ID); err != nil {
 			t.Fatal(err)
@@ -712,7 +712,7 @@ func TestNodeDrainAndLabels(t *testing.T) {
 	t.Run("offline nodes are not picked", func(t *testing.T) {
 		n2p.kill9(t)
 		flWait(t, admin, "n2", methods.NodeOffline, testutil.Short)
-		_, err := fleet.Pick(flCtx(t), []string{"gpu"})
+		_, err := fleet.Pick(flCtx(t), "org_any", []string{"gpu"})
 		flUnavailable(t, "Pick of gpu with the gpu node offline", err, "No connected node has the labels")
 		only(t, nil, n1.ID)
 		// Draining an offline node is recorded; it shows offline still.
@@ -1038,7 +1038,7 @@ func TestNodeLocalEmbedded(t *testing.T) {
 	if !slices.Equal(local.Labels, []string{"local"}) || local.Version != platform.Version {
 		t.Errorf("local node = %+v", local)
 	}
-	row, err := srv.Fleet().Pick(flCtx(t), []string{"local"})
+	row, err := srv.Fleet().Pick(flCtx(t), "org_any", []string{"local"})
 	if err != nil || row.ID != local.ID {
 		t.Errorf("Pick(local) = %s, %v; want %s", row.ID, err, local.ID)
 	}

@@ -73,11 +73,32 @@ func choose(all []NodeRow, online map[string]liveLoad, required []string) (NodeR
 	return fit[0].row, nil
 }
 
-// Pick chooses the node for new work needing the labels.
-func (f *Fleet) Pick(ctx context.Context, required []string) (NodeRow, error) {
+// Pick chooses the node for new work of an organization needing the
+// labels: one of the organization's own nodes if one fits, else one of
+// the shared fleet; never another organization's.
+func (f *Fleet) Pick(ctx context.Context, orgID string, required []string) (NodeRow, error) {
 	all, err := f.store.list(ctx)
 	if err != nil {
 		return NodeRow{}, fmt.Errorf("schedule: %w", err)
 	}
-	return choose(all, f.loads(), required)
+	return pickFor(all, f.loads(), orgID, required)
+}
+
+func pickFor(all []NodeRow, online map[string]liveLoad, orgID string, required []string) (NodeRow, error) {
+	var own, shared []NodeRow
+	for _, r := range all {
+		switch {
+		case r.OrgID == "":
+			shared = append(shared, r)
+		case r.OrgID == orgID:
+			own = append(own, r)
+		}
+	}
+	if len(own) > 0 {
+		n, err := choose(own, online, required)
+		if err == nil || len(shared) == 0 {
+			return n, err
+		}
+	}
+	return choose(shared, online, required)
 }

@@ -214,3 +214,39 @@ func TestSchedulerHasLabels(t *testing.T) {
 		}
 	}
 }
+
+// TestPickForOwners: an organization's work goes to its own nodes when
+// one fits, else to the shared fleet, and never to another
+// organization's node, however idle.
+func TestPickForOwners(t *testing.T) {
+	mk := func(id, org string) NodeRow { r := row(id, false); r.OrgID = org; return r }
+	online := map[string]liveLoad{
+		"shared": {running: 5}, "mine": {running: 9}, "theirs": {running: 0},
+	}
+	all := []NodeRow{mk("shared", ""), mk("mine", "org_a"), mk("theirs", "org_b")}
+	for _, tc := range []struct {
+		org  string
+		all  []NodeRow
+		want string
+	}{
+		{"org_a", all, "mine"},
+		{"org_b", all, "theirs"},
+		{"org_c", all, "shared"},
+		{"org_a", []NodeRow{mk("shared", ""), mk("theirs", "org_b")}, "shared"},
+	} {
+		got, err := pickFor(tc.all, online, tc.org, nil)
+		if err != nil || got.ID != tc.want {
+			t.Errorf("%s: picked %q, %v; want %s", tc.org, got.ID, err, tc.want)
+		}
+	}
+	// Only another organization's node is up: no node for this one.
+	if got, err := pickFor([]NodeRow{mk("theirs", "org_b")}, online, "org_a", nil); err == nil {
+		t.Errorf("org_a was scheduled on org_b's node %s", got.ID)
+	}
+	// Its own node draining, the shared fleet takes the work.
+	d := mk("mine", "org_a")
+	d.Draining = true
+	if got, err := pickFor([]NodeRow{d, mk("shared", "")}, online, "org_a", nil); err != nil || got.ID != "shared" {
+		t.Errorf("own node draining: picked %q, %v; want shared", got.ID, err)
+	}
+}

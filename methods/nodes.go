@@ -77,6 +77,12 @@ type Node struct {
 	LastHeartbeatAt *string      `json:"lastHeartbeatAt"`
 	Version         string       `json:"version"`
 	CreatedAt       string       `json:"createdAt"`
+	// Shared is true for a node of the platform's shared fleet, which the
+	// operator runs for every organization; false for a node of the
+	// caller's organization's own, which runs only its instances. An
+	// organization sees a shared node only while its instances run there,
+	// without its hostname and metrics.
+	Shared bool `json:"shared"`
 }
 
 // ListNodesInput is the input of nodes.list.
@@ -105,4 +111,8 @@ type CreateEnrollTokenOutput struct {
 	Token          string `json:"token"`
 	ExpiresAt      string `json:"expiresAt"`
 	InstallCommand string `json:"installCommand"`
+	// Shared says the node the token enrolls joins the platform's shared
+	// fleet (an operator's token); otherwise it is a node of the caller's
+	// organization's own, which only its instances use.
+	Shared bool `json:"shared"`
 }

@@ -56,7 +56,7 @@ func (s *Server) authenticateKey(r *http.Request) (rpc.Caller, error) {
 	if err != nil {
 		return rpc.Caller{}, err
 	}
-	return rpc.Caller{Kind: "key", ID: key.ID, OrgID: key.OrgID, Admin: key.Admin}, nil
+	return rpc.Caller{Kind: "key", ID: key.ID, OrgID: key.OrgID, Admin: key.Admin || key.Operator, Operator: key.Operator}, nil
 }
 
 func (s *Server) handlePlatformRPC(c echo.Context) error {

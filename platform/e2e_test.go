@@ -767,8 +767,11 @@ func TestCLI(t *testing.T) {
 			}
 		}
 		f := strings.Fields(line)
-		if len(f) != 7 || f[1] != "acme" || f[2] != "x" || f[4] != "false" || f[6] != "-" {
-			t.Errorf("keys list line of %s = %q; want org acme, name x, not admin, not revoked\n%s", keyID, line, res.stdout)
+		if len(f) != 8 || f[1] != "acme" || f[2] != "x" || f[4] != "false" || f[5] != "false" || f[7] != "-" {
+			t.Errorf("keys list line of %s = %q; want org acme, name x, not admin, not operator, not revoked\n%s", keyID, line, res.stdout)
+		}
+		if !strings.Contains(res.stderr, "keys of the platform in "+dir) {
+			t.Errorf("keys list does not say which data dir it read: %q", res.stderr)
 		}
 		if strings.Contains(res.stdout, secret) {
 			t.Errorf("keys list shows a secret")

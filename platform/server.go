@@ -255,7 +255,7 @@ func (s *Server) bootstrap(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	key, secret, err := s.keys.Create(ctx, org.ID, "admin", true)
+	key, secret, err := s.keys.CreateOperator(ctx, org.ID, "admin")
 	if err != nil {
 		return "", err
 	}
@@ -268,7 +268,7 @@ func (s *Server) bootstrap(ctx context.Context) (string, error) {
 		}
 		demo = fmt.Sprintf("Published the demo agent as bundle \"echo\" (revision %s).\n", rev)
 	}
-	return fmt.Sprintf("%sFirst start: created organization %q and an admin API key (shown once, store it now):\n%s\n", demo, org.Name, secret), nil
+	return fmt.Sprintf("%sFirst start: created organization %q and an operator API key (an admin key that also runs the fleet; shown once, store it now):\n%s\n", demo, org.Name, secret), nil
 }
 
 // Keys is the platform's API-key store (for admin commands and tests).

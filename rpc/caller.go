@@ -16,6 +16,9 @@ type Caller struct {
 	OrgID string
 	// Admin is true for admin API keys.
 	Admin bool
+	// Operator is true for operator keys: admin keys that also run the
+	// platform's shared fleet.
+	Operator bool
 	// InstanceID is the instance an instance token opens.
 	InstanceID string
 	// Origin is the origin an instance token is bound to, if any.

@@ -111,7 +111,7 @@ func NewService(o ServiceOptions) *Service {
 	}
 	s := &Service{o: o, store: newStore(o.DB), log: o.Logger, stop: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	o.Fleet.SetHooks(fleet.Hooks{OnHello: s.onHello, OnEvent: s.onEvent, OpenBundle: s.openBundle})
+	o.Fleet.SetHooks(fleet.Hooks{OnHello: s.onHello, OnEvent: s.onEvent, OpenBundle: s.openBundle, NodesOf: s.store.nodesOf})
 	s.wg.Add(1)
 	go s.idleLoop()
 	return s
@@ -223,7 +223,7 @@ func (s *Service) Create(ctx context.Context, inst instance.Row) (Row, error) {
 			spec.Health = *m.Health
 		}
 	}
-	n, err := s.o.Fleet.Pick(ctx, tpl.RequiredLabels)
+	n, err := s.o.Fleet.Pick(ctx, inst.OrgID, tpl.RequiredLabels)
 	if err != nil {
 		return Row{}, err
 	}

@@ -102,6 +102,14 @@ func (s store) onNode(ctx context.Context, nodeID string) ([]Row, error) {
 	return rows, err
 }
 
+// nodesOf lists the nodes an organization's live sandboxes run on.
+func (s store) nodesOf(ctx context.Context, orgID string) ([]string, error) {
+	var ids []string
+	err := s.db.SelectContext(ctx, &ids, `SELECT DISTINCT node_id FROM sandboxes WHERE org_id = ?
+		AND state IN (`+Lifecycle.LiveSQL()+`)`, orgID)
+	return ids, err
+}
+
 // move changes the state if it is still from, with the event, in one
 // transaction; it reports whether it did.
 func (s store) move(ctx context.Context, r Row, to State, pausedBy, errText, reason string) (bool, error) {

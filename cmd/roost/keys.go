@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/roosthq/roost/platform"
@@ -20,11 +21,12 @@ func cmdKeys(args []string) error {
 	fs := newFlags("keys " + sub)
 	dataDir := fs.String("data", "./data", "data directory of the platform")
 	var org, name string
-	var admin bool
+	var admin, operator bool
 	if sub == "create" {
 		fs.StringVar(&org, "org", "", "organization (created if missing)")
 		fs.StringVar(&name, "name", "", "a label for the key")
 		fs.BoolVar(&admin, "admin", false, "make an admin key")
+		fs.BoolVar(&operator, "operator", false, "make an operator key: an admin key that also runs the shared fleet (nodes.*)")
 	}
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -32,7 +34,10 @@ func cmdKeys(args []string) error {
 	}
 	ctx := context.Background()
 	if _, err := os.Stat(*dataDir); err != nil {
-		return fmt.Errorf("data dir %s: %w", *dataDir, err)
+		return fmt.Errorf("data dir %s: %w (give the platform's with --data)", *dataDir, err)
+	}
+	if abs, err := filepath.Abs(*dataDir); err == nil {
+		fmt.Fprintf(os.Stderr, "keys of the platform in %s\n", abs)
 	}
 	db, err := storage.OpenSQLite(ctx, platform.DBPath(*dataDir))
 	if err != nil {
@@ -56,12 +61,19 @@ func cmdKeys(args []string) error {
 		if created {
 			fmt.Printf("created organization %q (%s)\n", o.Name, o.ID)
 		}
-		k, secret, err := keys.Create(ctx, o.ID, name, admin)
+		create := func() (auth.Key, string, error) { return keys.Create(ctx, o.ID, name, admin) }
+		if operator {
+			create = func() (auth.Key, string, error) { return keys.CreateOperator(ctx, o.ID, name) }
+		}
+		k, secret, err := create()
 		if err != nil {
 			return err
 		}
 		kind := "key"
-		if admin {
+		switch {
+		case operator:
+			kind = "operator key"
+		case admin:
 			kind = "admin key"
 		}
 		fmt.Printf("created %s %s %q for organization %q; it is shown once:\n%s\n", kind, k.ID, k.Name, o.Name, secret)
@@ -74,13 +86,13 @@ func cmdKeys(args []string) error {
 			return err
 		}
 		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tORG\tNAME\tPREFIX\tADMIN\tCREATED\tREVOKED")
+		fmt.Fprintln(tw, "ID\tORG\tNAME\tPREFIX\tADMIN\tOPERATOR\tCREATED\tREVOKED")
 		for _, k := range list {
 			revoked := "-"
 			if k.RevokedAt.Valid {
 				revoked = storage.FormatTime(k.RevokedAt.Int64)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s…\t%v\t%s\t%s\n", k.ID, k.OrgName, k.Name, k.Prefix, k.Admin, storage.FormatTime(k.CreatedAt), revoked)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s…\t%v\t%v\t%s\t%s\n", k.ID, k.OrgName, k.Name, k.Prefix, k.Admin || k.Operator, k.Operator, storage.FormatTime(k.CreatedAt), revoked)
 		}
 		return tw.Flush()
 	case "revoke":

@@ -47,6 +47,9 @@ type Key struct {
 	Name      string        `db:"name"`
 	Prefix    string        `db:"prefix"`
 	Admin     bool          `db:"admin"`
+	// Operator keys are admin keys that also run the shared fleet
+	// (nodes.* on every node); only they may.
+	Operator  bool          `db:"operator"`
 	CreatedAt int64         `db:"created_at"`
 	RevokedAt sql.NullInt64 `db:"revoked_at"`
 }
@@ -115,14 +118,24 @@ func (k *Keys) EnsureOrg(ctx context.Context, name string) (Org, bool, error) {
 // Create makes a new key in the org and returns its record and the secret,
 // which exists nowhere else afterwards.
 func (k *Keys) Create(ctx context.Context, orgID, name string, admin bool) (Key, string, error) {
+	return k.create(ctx, orgID, name, admin, false)
+}
+
+// CreateOperator makes a new operator key (an admin key of the org that
+// also runs the shared fleet) and returns its record and the secret.
+func (k *Keys) CreateOperator(ctx context.Context, orgID, name string) (Key, string, error) {
+	return k.create(ctx, orgID, name, true, true)
+}
+
+func (k *Keys) create(ctx context.Context, orgID, name string, admin, operator bool) (Key, string, error) {
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return Key{}, "", err
 	}
 	secret := KeyPrefix + base64url(raw[:])
-	key := Key{ID: storage.NewID("key"), OrgID: orgID, Name: name, Prefix: secret[:len(KeyPrefix)+6], Admin: admin, CreatedAt: storage.Now()}
-	_, err := k.db.ExecContext(ctx, `INSERT INTO api_keys (id, org_id, name, prefix, hash, admin, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		key.ID, key.OrgID, key.Name, key.Prefix, hashKey(secret), key.Admin, key.CreatedAt)
+	key := Key{ID: storage.NewID("key"), OrgID: orgID, Name: name, Prefix: secret[:len(KeyPrefix)+6], Admin: admin, Operator: operator, CreatedAt: storage.Now()}
+	_, err := k.db.ExecContext(ctx, `INSERT INTO api_keys (id, org_id, name, prefix, hash, admin, operator, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		key.ID, key.OrgID, key.Name, key.Prefix, hashKey(secret), key.Admin, key.Operator, key.CreatedAt)
 	if err != nil {
 		return Key{}, "", fmt.Errorf("create key: %w", err)
 	}
@@ -132,7 +145,7 @@ func (k *Keys) Create(ctx context.Context, orgID, name string, admin bool) (Key,
 // List returns every key, of every org, oldest first.
 func (k *Keys) List(ctx context.Context) ([]Key, error) {
 	keys := []Key{}
-	err := k.db.SelectContext(ctx, &keys, `SELECT k.id, k.org_id, o.name AS org_name, k.name, k.prefix, k.admin, k.created_at, k.revoked_at
+	err := k.db.SelectContext(ctx, &keys, `SELECT k.id, k.org_id, o.name AS org_name, k.name, k.prefix, k.admin, k.operator, k.created_at, k.revoked_at
 		FROM api_keys k JOIN orgs o ON o.id = k.org_id ORDER BY k.created_at, k.id`)
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
@@ -176,7 +189,7 @@ func (k *Keys) Authenticate(ctx context.Context, secret string) (Key, error) {
 		return c.key, c.err
 	}
 	var key Key
-	err := k.db.GetContext(ctx, &key, `SELECT k.id, k.org_id, o.name AS org_name, k.name, k.prefix, k.admin, k.created_at, k.revoked_at
+	err := k.db.GetContext(ctx, &key, `SELECT k.id, k.org_id, o.name AS org_name, k.name, k.prefix, k.admin, k.operator, k.created_at, k.revoked_at
 		FROM api_keys k JOIN orgs o ON o.id = k.org_id WHERE k.hash = ?`, hex.EncodeToString(sum[:]))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):

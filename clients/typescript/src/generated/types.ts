@@ -88,6 +88,7 @@ export interface CreateEnrollTokenInput {
 export interface CreateEnrollTokenOutput {
   expiresAt: string
   installCommand: string
+  shared: boolean
   token: string
 }
 
@@ -486,6 +487,7 @@ export interface Node {
   lastHeartbeatAt: string | null
   metrics: NodeMetrics | null
   name: string
+  shared: boolean
   status: string
   version: string
 }
