@@ -183,16 +183,7 @@ func (s *Server) serveService(c echo.Context, code, path, cookiePath string) err
 	}
 	up := s.transports.get(sb.ID, u.Port, func() *http.Transport { return s.sandboxes.Transport(sb, u.Port) })
 	host := "127.0.0.1:" + strconv.Itoa(u.Port)
-	var edit func(http.Header)
-	if cookiePath != "/" {
-		// Under /s/ the service's pages share the platform's origin: run
-		// them as an opaque origin, so that their scripts cannot call the
-		// platform with the visitor's cookies. A service domain gives them
-		// an origin of their own instead.
-		edit = func(h http.Header) {
-			h.Set("Content-Security-Policy", "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads")
-		}
-	}
+	edit := serviceAnswer(cookiePath == "/")
 	if leanOK(req) {
 		s.serveLean(c.Response(), req, &up.pool, func(ctx context.Context) (net.Conn, error) {
 			return up.tr.DialContext(ctx, "tcp", host)
@@ -207,14 +198,47 @@ func (s *Server) serveService(c echo.Context, code, path, cookiePath string) err
 			out.URL.RawQuery = q.Encode()
 		}
 	})
-	if edit != nil {
-		rp.ModifyResponse = func(resp *http.Response) error {
-			edit(resp.Header)
-			return nil
-		}
+	rp.ModifyResponse = func(resp *http.Response) error {
+		edit(resp.Header)
+		return nil
 	}
 	rp.ServeHTTP(c.Response(), req)
 	return nil
+}
+
+// serviceAnswer edits the headers of a service's answer before they reach
+// the visitor. Under /s/ (ownOrigin false) the service's pages share the
+// platform's origin: they run as an opaque origin, so that their scripts
+// cannot call the platform with the visitor's cookies, and every cookie
+// the service sets is dropped, since it would land on the platform's
+// origin (a Path of /api/v1/instances/... or / would shadow the platform's
+// own cookies). On a service domain (ownOrigin) the service's cookies stay
+// on its own host: a Domain attribute, which would spread one over the
+// platform's names, is removed.
+func serviceAnswer(ownOrigin bool) func(http.Header) {
+	if !ownOrigin {
+		return func(h http.Header) {
+			h.Set("Content-Security-Policy", "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads")
+			h.Del("Set-Cookie")
+		}
+	}
+	return func(h http.Header) {
+		set := h.Values("Set-Cookie")
+		if len(set) == 0 {
+			return
+		}
+		h.Del("Set-Cookie")
+		for _, line := range set {
+			c, err := http.ParseSetCookie(line)
+			if err != nil {
+				continue // a cookie the browser would refuse too
+			}
+			c.Domain = ""
+			if v := c.String(); v != "" {
+				h.Add("Set-Cookie", v)
+			}
+		}
+	}
 }
 
 // serviceHost routes {code}.SERVICE_DOMAIN requests to their service.

@@ -208,6 +208,22 @@ func TestServiceProxy(t *testing.T) {
 	webA, webB := a.ServiceURL(t, a.Created.SessionID, "web"), b.ServiceURL(t, b.Created.SessionID, "web")
 	codeA := codeOf(t, e, webA)
 
+	t.Run("no cookie of a service lands on the platform's origin", func(t *testing.T) {
+		resp, body := seGet(t, webA+"cookies?victim="+b.ID, rpctest.Bearer(a.Token))
+		if resp.StatusCode != 200 || body != "cookies set" {
+			t.Fatalf("/cookies answered HTTP %d %s", resp.StatusCode, body)
+		}
+		if sc := resp.Header.Values("Set-Cookie"); len(sc) > 0 {
+			t.Errorf("a service under /s/ set cookies on the platform's origin: %q", sc)
+		}
+	})
+	t.Run("the platform's credentials never reach a service", func(t *testing.T) {
+		resp, body := seGet(t, webA+"headers", rpctest.Header("Authorization", "Bearer "+a.Token, "Cookie",
+			"roost_instance="+b.Token+"; roost_service="+a.Token+"; theirs=1"))
+		if resp.StatusCode != 200 || body != `authorization="" cookie="theirs=1"` {
+			t.Errorf("the service saw %s (HTTP %d); want no Authorization and only its own cookie", body, resp.StatusCode)
+		}
+	})
 	t.Run("access", func(t *testing.T) {
 		expired := e.Srv.SignToken(t, e.OrgID, a.ID, "", -time.Minute)
 		cases := []struct {
@@ -505,6 +521,25 @@ func TestServiceDomain(t *testing.T) {
 		defer ws.CloseNow()
 		sessiontest.Echo(t, ctx, ws, websocket.MessageText, []byte("by host"), "")
 		ws.Close(websocket.StatusNormalClosure, "")
+	})
+	t.Run("a service's cookies stay on its own host", func(t *testing.T) {
+		resp, body := get(t, "/cookies?domain=svc.test&victim="+a.ID, host, rpctest.Bearer(a.Token))
+		if resp.StatusCode != 200 || body != "cookies set" {
+			t.Fatalf("/cookies answered HTTP %d %s", resp.StatusCode, body)
+		}
+		sc := resp.Header.Values("Set-Cookie")
+		if len(sc) != 4 {
+			t.Errorf("Set-Cookie = %q, want the service's 4 cookies", sc)
+		}
+		for _, c := range sc {
+			if strings.Contains(strings.ToLower(c), "domain=") {
+				t.Errorf("a service's cookie reaches beyond its host: %q", c)
+			}
+		}
+		resp, body = get(t, "/headers", host, rpctest.Header("Authorization", "Bearer "+a.Token, "Cookie", "roost_service="+a.Token+"; theirs=1"))
+		if body != `authorization="" cookie="theirs=1"` {
+			t.Errorf("the service saw %s (HTTP %d); want no Authorization and only its own cookie", body, resp.StatusCode)
+		}
 	})
 	t.Run("unknown code", func(t *testing.T) {
 		resp, body := get(t, "/", "aaaaaaaaaaaaaaaaaaaaaaaaaa.svc.test", rpctest.Bearer(a.Token))

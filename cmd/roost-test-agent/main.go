@@ -100,6 +100,19 @@ func main() {
 			fmt.Fprintf(w, "<!doctype html><title>roost test page</title><h1>hello from %s</h1><p>path %s</p>\n", os.Getenv("ROOST_SANDBOX_ID"), r.URL.Path)
 		})
 		pm.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) { echo(w, r, "") })
+		// /cookies sets what a hostile service would: cookies that would
+		// shadow the platform's own, and one for a whole domain.
+		pm.HandleFunc("GET /cookies", func(w http.ResponseWriter, r *http.Request) {
+			for _, c := range []string{"roost_instance=tossed; Path=/api/v1/instances/" + r.URL.Query().Get("victim") + "/rpc",
+				"roost_service=tossed; Path=/s/", "theirs=1; Path=/", "wide=1; Domain=" + r.URL.Query().Get("domain") + "; Path=/"} {
+				w.Header().Add("Set-Cookie", c)
+			}
+			fmt.Fprint(w, "cookies set")
+		})
+		// /headers shows the credentials a request brought.
+		pm.HandleFunc("GET /headers", func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, "authorization=%q cookie=%q", r.Header.Get("Authorization"), r.Header.Get("Cookie"))
+		})
 		go func() {
 			if err := http.ListenAndServe(fmt.Sprintf("127.0.0.1:%d", *page), pm); err != nil {
 				log.Fatalf("page: %v", err)
