@@ -41,12 +41,12 @@ var (
 
 // Key is an API key's record; the secret itself is never stored.
 type Key struct {
-	ID        string        `db:"id"`
-	OrgID     string        `db:"org_id"`
-	OrgName   string        `db:"org_name"`
-	Name      string        `db:"name"`
-	Prefix    string        `db:"prefix"`
-	Admin     bool          `db:"admin"`
+	ID      string `db:"id"`
+	OrgID   string `db:"org_id"`
+	OrgName string `db:"org_name"`
+	Name    string `db:"name"`
+	Prefix  string `db:"prefix"`
+	Admin   bool   `db:"admin"`
 	// Operator keys are admin keys that also run the shared fleet
 	// (nodes.* on every node); only they may.
 	Operator  bool          `db:"operator"`
