@@ -23,6 +23,8 @@ var (
 		Message: "Instance tokens cannot call the platform RPC; it needs an API key (Authorization: Bearer rk_...)."}
 	errTokenNotForInstance = &rpc.Error{Type: methods.NotFound,
 		Message: "No instance with this id is open to this token. Use the token issued for this instance."}
+	errCookieCrossSite = &rpc.Error{Type: methods.Unauthorized,
+		Message: "The instance cookie is accepted only on requests from the platform's own pages (or an origin of --allowed-origins). From another page, send the instance token as Authorization: Bearer."}
 	errTokenInstanceGone = &rpc.Error{Type: methods.Unauthorized,
 		Message: "The instance token no longer opens this instance: it was archived or removed."}
 )
@@ -130,6 +132,12 @@ func (s *Server) authenticateInstance(c echo.Context, allowCookie bool) (context
 	token, present := bearer(req)
 	if !present && allowCookie {
 		if ck, err := req.Cookie(cookieName); err == nil {
+			// A browser sends the cookie with requests of every page of the
+			// same site (a service domain under the platform's, say): it
+			// counts only on the platform's own requests.
+			if !s.sameOrigin(req) {
+				return nil, nil, errCookieCrossSite
+			}
 			token, present = ck.Value, true
 		}
 	}
@@ -194,19 +202,61 @@ func isHTTPS(r *http.Request) bool {
 	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
-// cors lets browser apps on any origin call the instance endpoints: the
-// token, not the origin, is the credential, and a token bound to an origin is
-// checked against it.
+// cors lets browser apps on any origin call the instance endpoints with
+// a token (Authorization: Bearer): the token, not the origin, is the
+// credential, and a token bound to an origin is checked against it.
+// Credentialed requests (the instance cookie) are allowed only from the
+// platform's own origin and the origins of --allowed-origins.
 func (s *Server) cors(c echo.Context) {
 	origin := c.Request().Header.Get("Origin")
 	if origin == "" {
 		return
 	}
 	h := c.Response().Header()
-	h.Set("Access-Control-Allow-Origin", origin)
 	h.Add("Vary", "Origin")
-	h.Set("Access-Control-Allow-Credentials", "true")
 	h.Set("Access-Control-Expose-Headers", "X-Request-Id")
+	if origin == "null" {
+		// An opaque origin (a sandboxed page, a file): no access at all.
+		return
+	}
+	h.Set("Access-Control-Allow-Origin", origin)
+	if s.trustedOrigin(c.Request(), origin) {
+		h.Set("Access-Control-Allow-Credentials", "true")
+	}
+}
+
+// ownOrigin is the origin the request reached the platform at.
+func ownOrigin(r *http.Request) string {
+	scheme := "http"
+	if isHTTPS(r) {
+		scheme = "https"
+	}
+	return scheme + "://" + strings.ToLower(r.Host)
+}
+
+// trustedOrigin reports whether origin may send the platform's cookies:
+// the platform's own, its base URL's, or one of --allowed-origins.
+func (s *Server) trustedOrigin(r *http.Request, origin string) bool {
+	origin = strings.ToLower(origin)
+	if origin == ownOrigin(r) || origin == s.baseOrigin {
+		return true
+	}
+	return s.allowedOrigins[origin]
+}
+
+// sameOrigin reports whether a request that carries the instance cookie
+// comes from the platform's own pages: a browser says where a request
+// comes from (Sec-Fetch-Site, else Origin); a request without either is
+// not a browser's (curl, a backend), which holds the cookie itself.
+func (s *Server) sameOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "same-origin", "none":
+		return origin == "" || s.trustedOrigin(r, origin)
+	case "":
+		return origin == "" || s.trustedOrigin(r, origin)
+	}
+	return origin != "" && origin != "null" && s.allowedOrigins[strings.ToLower(origin)]
 }
 
 func (s *Server) handlePreflight(c echo.Context) error {

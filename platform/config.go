@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/roosthq/roost/files"
@@ -49,6 +51,9 @@ type Config struct {
 	// SandboxWait bounds how long a call that needs a sandbox waits while
 	// it starts. Default 30 s.
 	SandboxWait time.Duration
+	// AllowedOrigins are the origins (scheme://host[:port]) besides the
+	// platform's own whose pages may send the instance cookie.
+	AllowedOrigins []string
 	// WarmPool is how many sandboxes of each template every node keeps
 	// started and idle, for templates without their own warmPool.
 	WarmPool int
@@ -71,6 +76,13 @@ func (c *Config) fill() error {
 	}
 	if c.Out == nil {
 		c.Out = os.Stdout
+	}
+	for i, o := range c.AllowedOrigins {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			return fmt.Errorf("--allowed-origins: %q is not an origin; give scheme://host[:port], like https://app.example.com", o)
+		}
+		c.AllowedOrigins[i] = strings.ToLower(u.Scheme + "://" + u.Host)
 	}
 	if c.WarmPool < 0 || c.WarmPool > nodeapi.MaxPoolSize {
 		return fmt.Errorf("--warm-pool %d must be 0 to %d", c.WarmPool, nodeapi.MaxPoolSize)

@@ -417,8 +417,17 @@ func TestSessionCookie(t *testing.T) {
 	})
 }
 
+func TestAllowedOriginsRefused(t *testing.T) {
+	for _, bad := range []string{"app.example.com", "ftp://x.example.com", "https://x.example.com/path", "https://u@x.example.com", "https://"} {
+		_, err := platform.New(ctx(t), platform.Config{DataDir: t.TempDir(), AllowedOrigins: []string{bad}, NoLocalNode: true})
+		if err == nil || !strings.Contains(err.Error(), "not an origin") {
+			t.Errorf("--allowed-origins %q: %v, want a refusal saying it is not an origin", bad, err)
+		}
+	}
+}
+
 func TestCORS(t *testing.T) {
-	srv := testutil.StartServer(t, platform.Config{})
+	srv := testutil.StartServer(t, platform.Config{AllowedOrigins: []string{"https://App.example.com"}})
 	id := rpctest.CreateInstance(t, srv.Admin(), "cors")
 	tok := rpctest.CreateToken(t, srv.Admin(), methods.CreateInstanceTokenInput{InstanceID: id}).Token
 	const origin = "https://app.example.com"
@@ -450,6 +459,54 @@ func TestCORS(t *testing.T) {
 		})
 	}
 
+	t.Run("other origins: tokens yes, credentials no", func(t *testing.T) {
+		for _, o := range []string{"https://evil.example.com", "http://app.example.com", "http://127.0.0.1:1"} {
+			h := rpctest.Bearer(tok)
+			h.Set("Origin", o)
+			r := rpctest.CallInstance(t, srv, id, h, methods.ListSessions, nil)
+			if r.Status != http.StatusOK || r.Header.Get("Access-Control-Allow-Origin") != o || r.Header.Get("Access-Control-Allow-Credentials") != "" {
+				t.Errorf("origin %s: HTTP %d, allow-origin %q, credentials %q; want 200, the origin, and no credentials",
+					o, r.Status, r.Header.Get("Access-Control-Allow-Origin"), r.Header.Get("Access-Control-Allow-Credentials"))
+			}
+		}
+		h := rpctest.Bearer(tok)
+		h.Set("Origin", "null")
+		if r := rpctest.CallInstance(t, srv, id, h, methods.ListSessions, nil); r.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("the opaque origin null is allowed: %q", r.Header.Get("Access-Control-Allow-Origin"))
+		}
+	})
+
+	t.Run("the cookie counts only on the platform's own requests", func(t *testing.T) {
+		own := srv.URL
+		ck := "roost_instance=" + tok
+		for _, tc := range []struct {
+			name string
+			h    http.Header
+			ok   bool
+		}{
+			{"no browser headers (curl, a backend)", rpctest.Header("Cookie", ck), true},
+			{"same-origin", rpctest.Header("Cookie", ck, "Sec-Fetch-Site", "same-origin", "Origin", own), true},
+			{"same-origin without Origin", rpctest.Header("Cookie", ck, "Sec-Fetch-Site", "same-origin"), true},
+			{"Origin of the platform, no Sec-Fetch-Site", rpctest.Header("Cookie", ck, "Origin", own), true},
+			{"an allowed origin, cross-site", rpctest.Header("Cookie", ck, "Sec-Fetch-Site", "cross-site", "Origin", origin), true},
+			{"same-site (a service domain)", rpctest.Header("Cookie", ck, "Sec-Fetch-Site", "same-site", "Origin", "http://abc.svc.example.com"), false},
+			{"cross-site", rpctest.Header("Cookie", ck, "Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example.com"), false},
+			{"another Origin, no Sec-Fetch-Site", rpctest.Header("Cookie", ck, "Origin", "https://evil.example.com"), false},
+			{"the opaque origin", rpctest.Header("Cookie", ck, "Sec-Fetch-Site", "cross-site", "Origin", "null"), false},
+		} {
+			r := rpctest.CallInstance(t, srv, id, tc.h, methods.ListSessions, nil)
+			if tc.ok && r.Status != http.StatusOK {
+				t.Errorf("%s: %s, want ok", tc.name, r)
+			}
+			if !tc.ok {
+				rpctest.WantError(t, r, http.StatusUnauthorized, methods.Unauthorized)
+				if r.Error != nil && !strings.Contains(r.Error.Message, "Bearer") {
+					t.Errorf("%s: the refusal does not say what to do: %s", tc.name, r.Error.Message)
+				}
+			}
+		}
+	})
+
 	t.Run("preflight without Origin", func(t *testing.T) {
 		r := rpctest.Do(t, rpctest.NewRequest(t, http.MethodOptions, rpctest.InstanceURL(srv, id), nil, nil))
 		if r.Status != http.StatusNoContent || r.Header.Get("Access-Control-Allow-Origin") != "" {
@@ -467,6 +524,9 @@ func TestCORS(t *testing.T) {
 			}
 			if !strings.Contains(r.Header.Get("Access-Control-Expose-Headers"), "X-Request-Id") {
 				t.Errorf("reply does not expose X-Request-Id to the page")
+			}
+			if r.Header.Get("Access-Control-Allow-Credentials") != "true" {
+				t.Errorf("an origin of --allowed-origins is not allowed credentials")
 			}
 		}
 	})

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,30 +37,33 @@ import (
 
 // Server is a running platform.
 type Server struct {
-	cfg       Config
-	log       *slog.Logger
-	db        *storage.DB
-	auditDB   *storage.DB
-	keys      *auth.Keys
-	signer    *auth.Signer
-	templates *sandbox.Templates
-	instances *instance.Service
-	blobs     blob.Store
-	files     *files.Service
-	resources *resources.Service
-	bundles   *bundles.Service
-	fleet     *fleet.Fleet
-	sandboxes *sandbox.Service
-	sessions  *sessions.Service
-	services  *services.Service
-	publish   *publish.Service
-	localNode *node.Node
-	audit     *audit.Log
-	metrics   *metrics
-	platform  *rpc.Registry
-	instance  *rpc.Registry
-	echo      *echo.Echo
-	http      *http.Server
+	cfg     Config
+	log     *slog.Logger
+	db      *storage.DB
+	auditDB *storage.DB
+	keys    *auth.Keys
+	signer  *auth.Signer
+	// baseOrigin and allowedOrigins may send the instance cookie.
+	baseOrigin     string
+	allowedOrigins map[string]bool
+	templates      *sandbox.Templates
+	instances      *instance.Service
+	blobs          blob.Store
+	files          *files.Service
+	resources      *resources.Service
+	bundles        *bundles.Service
+	fleet          *fleet.Fleet
+	sandboxes      *sandbox.Service
+	sessions       *sessions.Service
+	services       *services.Service
+	publish        *publish.Service
+	localNode      *node.Node
+	audit          *audit.Log
+	metrics        *metrics
+	platform       *rpc.Registry
+	instance       *rpc.Registry
+	echo           *echo.Echo
+	http           *http.Server
 
 	// transports keeps the transports of the service proxy.
 	transports transportCache
@@ -76,7 +80,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger}
+	s := &Server{cfg: cfg, log: cfg.Logger, allowedOrigins: map[string]bool{}}
+	for _, o := range cfg.AllowedOrigins {
+		s.allowedOrigins[o] = true
+	}
 	var err error
 	if s.templates, err = sandbox.LoadTemplates(cfg.TemplatesDir); err != nil {
 		return nil, err
@@ -149,6 +156,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.cfg.BaseURL = "http://" + s.ln.Addr().String()
 	}
 	s.cfg.BaseURL = strings.TrimRight(s.cfg.BaseURL, "/")
+	if u, err := url.Parse(s.cfg.BaseURL); err == nil && u.Host != "" {
+		s.baseOrigin = strings.ToLower(u.Scheme + "://" + u.Host)
+	}
 	if !cfg.NoLocalNode {
 		if s.localNode, err = s.prepareLocalNode(ctx); err != nil {
 			s.ln.Close()

@@ -31,6 +31,7 @@ func cmdServe(args []string) error {
 	fs.BoolVar(&cfg.NoLocalNode, "no-local-node", false, "do not start the embedded node")
 	fs.DurationVar(&cfg.SandboxWait, "sandbox-wait", 30*time.Second, "how long a call that needs a sandbox waits while it starts")
 	fs.IntVar(&cfg.WarmPool, "warm-pool", 0, "sandboxes of each template every node keeps started, for templates without their own warmPool (0 to 64)")
+	allowedOrigins := fs.String("allowed-origins", "", "comma-separated origins (https://app.example.com) besides the platform's own whose pages may use the instance cookie")
 	fs.StringVar(&cfg.ServiceDomain, "service-domain", "", "also serve services at https://{code}.DOMAIN/ (needs wildcard DNS to the platform)")
 	fs.StringVar(&cfg.GitRemote, "git-remote", "", "where vcsType github instances push ({instanceId} is replaced), like https://github.com/acme/{instanceId}.git")
 	fs.StringVar(&cfg.GitToken, "git-token", "", "token for pushing to --git-remote")
@@ -40,6 +41,11 @@ func cmdServe(args []string) error {
 		return err
 	} else if len(pos) > 0 {
 		return fmt.Errorf("serve takes no arguments, got %q", pos)
+	}
+	for _, o := range strings.Split(*allowedOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)
+		}
 	}
 	var err error
 	if cfg.MaxUpload, err = parseSize(*maxUpload); err != nil {

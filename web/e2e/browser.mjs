@@ -15,7 +15,7 @@ export function missingBrowser() {
   return why
 }
 
-export async function launch() {
+export async function launch(extraArgs = []) {
   const profile = mkdtempSync(join(tmpdir(), 'roost-chromium-'))
   // A persistent context on a fresh directory: a clean profile each run.
   const context = await chromium.launchPersistentContext(profile, {
@@ -30,6 +30,7 @@ export async function launch() {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      ...extraArgs,
     ],
     viewport: { width: 1280, height: 900 },
   })

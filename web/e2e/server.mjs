@@ -8,14 +8,14 @@ import { join, resolve } from 'node:path'
 
 export const repo = resolve(import.meta.dirname, '..', '..')
 
-export async function startServer() {
+export async function startServer(extraArgs = []) {
   const bin = process.env.ROOST_BIN ?? join(repo, 'bin', 'roost')
   const agent = process.env.ROOST_TEST_AGENT ?? join(repo, 'bin', 'roost-test-agent')
   const parent = mkdtempSync(join(tmpdir(), 'roost-web-'))
   // The embedded node's sandboxes pass through the data dir's parent.
   chmodSync(parent, 0o711)
   const data = join(parent, 'data')
-  const proc = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--data', data, '--demo-agent', agent, '--log-level', 'warn'], {
+  const proc = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--data', data, '--demo-agent', agent, '--log-level', 'warn', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   let out = ''
