@@ -315,6 +315,9 @@ func (n *Node) connectOnce(ctx context.Context) (connected bool, err error) {
 	}
 }
 
+// Running is how many sandboxes the node runs.
+func (n *Node) Running() int { return len(n.rt.ids()) }
+
 // Metrics is what the node's next heartbeat would report.
 func (n *Node) Metrics() nodeapi.Metrics { return n.sample() }
 

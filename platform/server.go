@@ -208,6 +208,12 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.log.Info("shutting down")
 	stopNode()
 	<-nodeDone
+	if s.localNode != nil {
+		if n := s.localNode.Running(); n > 0 {
+			fmt.Fprintf(s.cfg.Out, "roost stopped. %d sandboxes of the embedded node keep running; the next start picks them up again.\n"+
+				"To end them now: roost node --data %s --kill-sandboxes\n", n, filepath.Join(s.cfg.DataDir, "node"))
+		}
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := s.http.Shutdown(sctx)

@@ -148,11 +148,6 @@ func gitReason(out string) string {
 	return pick
 }
 
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return strings.TrimSpace(lines[len(lines)-1])
-}
-
 // fetchBundle copies the session's branch from the sandbox into the
 // instance's bare repository.
 func (s *Service) fetchBundle(ctx context.Context, sb sandbox.Row, inst instance.Row, sessionID string) error {
@@ -177,13 +172,13 @@ func (s *Service) fetchBundle(ctx context.Context, sb sandbox.Row, inst instance
 	repo := s.RepoPath(inst.ID)
 	if _, err := os.Stat(repo); err != nil {
 		if out, err := git(ctx, "", "init", "-q", "--bare", repo); err != nil {
-			return fmt.Errorf("git init: %s", out)
+			return fmt.Errorf("git init: %s", s.scrub(gitReason(out)))
 		}
 		_, _ = git(ctx, repo, "config", "http.uploadpack", "true")
 	}
 	branch := "refs/heads/session/" + sessionID
 	if out, err := git(ctx, repo, "fetch", "-q", tmp.Name(), "+"+branch+":"+branch); err != nil {
-		return fmt.Errorf("git fetch: %s", lastLine(out))
+		return fmt.Errorf("git fetch: %s", s.scrub(gitReason(out)))
 	}
 	return nil
 }
@@ -201,13 +196,26 @@ func (s *Service) pushRemote(ctx context.Context, inst instance.Row, sessionID s
 	branch := "refs/heads/session/" + sessionID
 	args = append(args, "push", "-q", remote, "+"+branch+":"+branch)
 	if out, err := git(ctx, s.RepoPath(inst.ID), args...); err != nil {
-		reason := gitReason(out)
+		reason := s.scrub(gitReason(out))
 		if s.o.Git.Token != "" {
 			reason = strings.ReplaceAll(reason, s.o.Git.Token, "***")
 		}
 		return fmt.Errorf("Pushing the session's branch to the git remote failed: %s.", reason)
 	}
 	return nil
+}
+
+// scrub keeps the platform's own paths out of what git said, before it
+// reaches a client: the repositories' directory is named, not shown.
+func (s *Service) scrub(out string) string {
+	if s.o.Git.Dir == "" {
+		return out
+	}
+	dir := filepath.Clean(s.o.Git.Dir)
+	if abs, err := filepath.Abs(dir); err == nil {
+		out = strings.ReplaceAll(out, abs, "<platform repositories>")
+	}
+	return strings.ReplaceAll(out, dir, "<platform repositories>")
 }
 
 func git(ctx context.Context, dir string, args ...string) (string, error) {

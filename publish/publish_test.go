@@ -1,6 +1,8 @@
 package publish
 
 import (
+	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -33,5 +35,25 @@ func TestPublishScriptBranch(t *testing.T) {
 		if !strings.Contains(s, want) {
 			t.Errorf("publishScript lacks %q", want)
 		}
+	}
+}
+
+// TestGitErrorsHideHostPaths: what git says of the platform's own
+// repositories reaches a client without the host's paths.
+func TestGitErrorsHideHostPaths(t *testing.T) {
+	dir := t.TempDir()
+	s := &Service{o: Options{Git: GitOptions{Dir: dir}}}
+	ctx := context.Background()
+	repo := s.RepoPath("ins_x")
+	if out, err := git(ctx, "", "init", "-q", "--bare", repo); err != nil {
+		t.Fatalf("git init: %v %s", err, out)
+	}
+	out, err := git(ctx, repo, "fetch", "-q", filepath.Join(dir, "publish-1.bundle"), "+refs/heads/a:refs/heads/a")
+	if err == nil || !strings.Contains(out, dir) {
+		t.Fatalf("git fetch of a missing bundle: %v %q; want a failure naming the path", err, out)
+	}
+	got := s.scrub(gitReason(out))
+	if strings.Contains(got, dir) || !strings.Contains(got, "<platform repositories>") {
+		t.Errorf("the client would see %q", got)
 	}
 }

@@ -26,7 +26,41 @@ var (
 	errBadValue = &Error{Type: methods.InvalidInput,
 		Message: "The input has a value that is not in the form its field takes. Check it against the method's schema."}
 	errEnvelopeType = InvalidField("", "type", "The request body must be a JSON object with \"method\" and \"input\".")
+	errTooDeep      = &Error{Type: methods.InvalidInput,
+		Message: fmt.Sprintf("The request body nests arrays and objects more than %d deep. Send a flatter input.", maxDepth)}
 )
+
+// maxDepth is the deepest nesting of arrays and objects the decoder reads
+// (encoding/json's own limit).
+const maxDepth = 10000
+
+// notJSON is why a body that is not valid JSON is refused: nested too
+// deeply, or not JSON at all.
+func notJSON(b []byte) *Error {
+	depth, inString, escaped := 0, false, false
+	for _, c := range b {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '[' || c == '{':
+			if depth++; depth > maxDepth {
+				return errTooDeep
+			}
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return errNotJSON
+}
 
 type envelope struct {
 	Method string
@@ -40,7 +74,7 @@ type envelope struct {
 func decodeEnvelope(body []byte) (envelope, error) {
 	var env envelope
 	if !json.Valid(body) {
-		return env, errNotJSON
+		return env, notJSON(body)
 	}
 	i := skipWS(body, 0)
 	if body[i] != '{' {
@@ -81,7 +115,7 @@ func decodeInput(raw json.RawMessage, in any, valid bool) error {
 	if len(raw) == 0 || isNull(raw) {
 		raw = json.RawMessage("{}")
 	} else if !valid && !json.Valid(raw) {
-		return errNotJSON
+		return notJSON(raw)
 	}
 	tc := checkFor(reflect.TypeOf(in).Elem())
 	if err := tc.check(raw, skipWS(raw, 0), nil); err != nil {

@@ -355,3 +355,25 @@ func TestCheckIsCachedPerType(t *testing.T) {
 		t.Errorf("required = %v, want %v", a.required, want)
 	}
 }
+
+// TestDecodeTooDeep: JSON nested past the limit is refused as too deep,
+// not as "not valid JSON"; a deep but allowed body, and brackets inside
+// strings, are not.
+func TestDecodeTooDeep(t *testing.T) {
+	deep := strings.Repeat("[", 100_000) + strings.Repeat("]", 100_000)
+	body := `{"method":"instances.list","input":{"x":` + deep + `}}`
+	_, err := decodeEnvelope([]byte(body))
+	if err != errTooDeep {
+		t.Errorf("100000 deep: %v, want the nested-too-deeply error", err)
+	}
+	if !strings.Contains(errTooDeep.Message, "deep") {
+		t.Errorf("the message does not say what is wrong: %s", errTooDeep.Message)
+	}
+	if err := decodeInput(json.RawMessage(`{"x":`+deep+`}`), &map[string]any{}, false); err != errTooDeep {
+		t.Errorf("decodeInput 100000 deep: %v, want the nested-too-deeply error", err)
+	}
+	// Not JSON, with deep brackets only inside a string: not too deep.
+	if _, err := decodeEnvelope([]byte(`{"method":"` + strings.Repeat("[", 20_000) + `"`)); err != errNotJSON {
+		t.Errorf("brackets in a string: %v, want not-JSON", err)
+	}
+}
