@@ -3,8 +3,8 @@
 
 GO        ?= go
 BIN       ?= bin/roost
-DATA      ?= ./data
-LISTEN    ?= 127.0.0.1:8080
+DATA      ?= $(or $(ROOST_DATA),./data)
+LISTEN    ?= $(or $(ROOST_LISTEN),127.0.0.1:8080)
 FUZZTIME  ?= 20s
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)

@@ -138,6 +138,12 @@ func (c Client) Remove(ctx context.Context, sandboxID string) error {
 	return c.call(ctx, http.MethodDelete, sandboxPath(nodeapi.SandboxPath, sandboxID), nil, nil)
 }
 
+// RemoveKeepWorkspace stops a sandbox and deletes all of it from the node
+// but its workspace, which a later sandbox of the instance takes over.
+func (c Client) RemoveKeepWorkspace(ctx context.Context, sandboxID string) error {
+	return c.call(ctx, http.MethodDelete, sandboxPath(nodeapi.SandboxPath, sandboxID)+"?keep=workspace", nil, nil)
+}
+
 // Pause freezes a sandbox.
 func (c Client) Pause(ctx context.Context, sandboxID string) error {
 	return c.call(ctx, http.MethodPost, sandboxPath(nodeapi.SandboxPausePath, sandboxID), nil, nil)

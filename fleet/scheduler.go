@@ -84,6 +84,18 @@ func (f *Fleet) Pick(ctx context.Context, orgID string, required []string) (Node
 	return pickFor(all, f.loads(), orgID, required)
 }
 
+// PickOn is the node nodeID for new work of the organization needing the
+// labels, if Pick could choose it: connected, not draining, with the
+// labels, and the organization's own or shared.
+func (f *Fleet) PickOn(ctx context.Context, nodeID, orgID string, required []string) (NodeRow, bool) {
+	r, err := f.store.get(ctx, nodeID)
+	if err != nil || (r.OrgID != "" && r.OrgID != orgID) {
+		return NodeRow{}, false
+	}
+	n, err := choose([]NodeRow{r}, f.loads(), required)
+	return n, err == nil
+}
+
 func pickFor(all []NodeRow, online map[string]liveLoad, orgID string, required []string) (NodeRow, error) {
 	var own, shared []NodeRow
 	for _, r := range all {

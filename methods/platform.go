@@ -380,15 +380,18 @@ type ListTemplatesInput struct{}
 
 // Template describes a sandbox environment an instance can be created from.
 type Template struct {
-	Slug               string  `json:"slug"`
-	Name               string  `json:"name"`
-	Description        string  `json:"description,omitempty"`
-	Isolation          string  `json:"isolation"`
-	MemoryMB           int     `json:"memoryMb"`
-	CPUs               float64 `json:"cpus"`
-	Pids               int     `json:"pids"`
-	Network            string  `json:"network"`
-	IdleTimeoutSeconds int     `json:"idleTimeoutSeconds"`
+	Slug        string  `json:"slug"`
+	Name        string  `json:"name"`
+	Description string  `json:"description,omitempty"`
+	Isolation   string  `json:"isolation"`
+	MemoryMB    int     `json:"memoryMb"`
+	CPUs        float64 `json:"cpus"`
+	Pids        int     `json:"pids"`
+	Network     string  `json:"network"`
+	// TmpMB sizes the sandbox's /tmp and /dev/shm (each); their pages
+	// count in MemoryMB. Default a quarter of MemoryMB.
+	TmpMB              int `json:"tmpMb"`
+	IdleTimeoutSeconds int `json:"idleTimeoutSeconds"`
 	// StartTimeoutSeconds is how long a sandbox's agent has to answer
 	// health before its start fails. Default 60.
 	StartTimeoutSeconds int      `json:"startTimeoutSeconds"`

@@ -38,6 +38,9 @@ type InstanceExecInSandboxOutputFull struct {
 	Cancelled       bool   `json:"cancelled"`
 	StdoutTruncated bool   `json:"stdoutTruncated"`
 	StderrTruncated bool   `json:"stderrTruncated"`
+	// OutOfMemory says the command was killed because the sandbox reached
+	// its memory limit; stderr ends with a line that says so.
+	OutOfMemory bool `json:"outOfMemory,omitempty"`
 }
 
 // GetExecOutputInput reads a command's full output.

@@ -176,6 +176,32 @@ func (g *sandboxCgroup) freeze(frozen bool) error {
 	return errNoFreezer
 }
 
+// oomKills is how many processes the kernel killed in the sandbox's
+// memory group for lack of memory, or -1 where it does not say.
+func (g *sandboxCgroup) oomKills() int64 {
+	for ctrl, d := range g.dirs {
+		file := "memory.events" // v2
+		if ctrl == "memory" {
+			file = "memory.oom_control" // v1
+		} else if ctrl != "" && ctrl != "unified" {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(d, file))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
+				n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				if err == nil {
+					return n
+				}
+			}
+		}
+	}
+	return -1
+}
+
 // remove deletes the sandbox's groups (they must be empty).
 func (g *sandboxCgroup) remove() {
 	for _, d := range g.dirs {

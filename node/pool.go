@@ -93,18 +93,18 @@ func (p *warmPools) wake() {
 }
 
 // poolKey is the shape a sandbox's spec asks for.
-func poolKey(isolation, network string, memoryMB int, cpus float64, pids int) string {
+func poolKey(isolation, network string, memoryMB int, cpus float64, pids, tmpMB int) string {
 	if isolation != nodeapi.IsolationNone {
 		isolation = nodeapi.IsolationBubblewrap
 	}
 	if network == "" {
 		network = "none"
 	}
-	return fmt.Sprintf("%s/%s/%dmb/%scpu/%dpids", isolation, network, memoryMB, strconv.FormatFloat(cpus, 'f', -1, 64), pids)
+	return fmt.Sprintf("%s/%s/%dmb/%scpu/%dpids/%dmbtmp", isolation, network, memoryMB, strconv.FormatFloat(cpus, 'f', -1, 64), pids, tmpMB)
 }
 
 func specKey(s nodeapi.SandboxSpec) string {
-	return poolKey(s.Isolation, s.Network, s.MemoryMB, s.CPUs, s.Pids)
+	return poolKey(s.Isolation, s.Network, s.MemoryMB, s.CPUs, s.Pids, s.TmpMB)
 }
 
 // poolDir holds the members' directories.
@@ -126,7 +126,7 @@ func (r *runtime) setPools(cfg nodeapi.PoolConfig) error {
 		if ps.Size == 0 {
 			continue
 		}
-		k := poolKey(ps.Isolation, ps.Network, ps.MemoryMB, ps.CPUs, ps.Pids)
+		k := poolKey(ps.Isolation, ps.Network, ps.MemoryMB, ps.CPUs, ps.Pids, ps.TmpMB)
 		w := want[k]
 		size := w.Size + ps.Size
 		w = ps
@@ -287,7 +287,7 @@ func (r *runtime) startMember(key string, ps nodeapi.PoolSpec) (*sbox, error) {
 	}
 	_ = os.Chmod(r.poolDir(), 0o711)
 	spec := nodeapi.SandboxSpec{SandboxID: id, Isolation: ps.Isolation, Network: ps.Network,
-		MemoryMB: ps.MemoryMB, CPUs: ps.CPUs, Pids: ps.Pids}
+		MemoryMB: ps.MemoryMB, CPUs: ps.CPUs, Pids: ps.Pids, TmpMB: ps.TmpMB}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	m, err := r.start(ctx, spec, dir, key)
@@ -302,7 +302,7 @@ func (r *runtime) startMember(key string, ps nodeapi.PoolSpec) (*sbox, error) {
 // sandbox spec describes; nil when there is none (or the claim failed),
 // and the sandbox starts cold.
 func (r *runtime) claim(ctx context.Context, spec nodeapi.SandboxSpec) *sbox {
-	if r.bwrap == "" || spec.Isolation == nodeapi.IsolationNone || spec.Paused {
+	if r.bwrap == "" || spec.Isolation == nodeapi.IsolationNone || spec.Paused || spec.ReuseWorkspace != "" {
 		return nil
 	}
 	dir := filepath.Join(r.dir, spec.SandboxID)

@@ -160,7 +160,7 @@ var (
 )
 
 func keyOf(p nodeapi.PoolSpec) string {
-	return poolKey(p.Isolation, p.Network, p.MemoryMB, p.CPUs, p.Pids)
+	return poolKey(p.Isolation, p.Network, p.MemoryMB, p.CPUs, p.Pids, p.TmpMB)
 }
 
 // TestPoolFillsClaimsAndRetires: a pool fills to its size; a start of its

@@ -317,6 +317,13 @@ func (r *runtime) create(ctx context.Context, spec nodeapi.SandboxSpec) (nodeapi
 	if err := os.MkdirAll(dir, 0o711); err != nil {
 		return nodeapi.SandboxInfo{}, err
 	}
+	if spec.ReuseWorkspace != "" {
+		if _, err := os.Stat(filepath.Join(dir, "workspace")); errors.Is(err, os.ErrNotExist) {
+			if err := r.takeWorkspace(spec.ReuseWorkspace, dir); err != nil {
+				return nodeapi.SandboxInfo{}, fmt.Errorf("take over the workspace of %s: %w", spec.ReuseWorkspace, err)
+			}
+		}
+	}
 	b, _ := json.Marshal(spec)
 	if err := writeFileAtomic(filepath.Join(dir, "spec.json"), b, 0o600); err != nil {
 		return nodeapi.SandboxInfo{}, err
@@ -433,6 +440,7 @@ func (r *runtime) start(ctx context.Context, spec nodeapi.SandboxSpec, dir, pool
 	}
 
 	var argv []string
+	var extra []*os.File
 	specInside := filepath.Join(s.runDir(), "supervisor.json")
 	if s.isol == nodeapi.IsolationBubblewrap {
 		if err := writeIdentity(s.runDir()); err != nil {
@@ -440,6 +448,22 @@ func (r *runtime) start(ctx context.Context, spec nodeapi.SandboxSpec, dir, pool
 		}
 		specInside = "/run/roost/supervisor.json"
 		argv = append([]string{r.bwrap}, bwrapArgs(r.exe, r.initExe, s, agentDir)...)
+		if prog, ok := seccompBytes(); ok {
+			// bubblewrap reads the filter from fd 3 (the first extra file).
+			sr, sw, err := os.Pipe()
+			if err != nil {
+				return nil, err
+			}
+			_, err = sw.Write(prog)
+			sw.Close()
+			if err != nil {
+				sr.Close()
+				return nil, err
+			}
+			defer sr.Close()
+			extra = append(extra, sr)
+			argv = append(argv, "--seccomp", "3")
+		}
 		if r.initExe != "" {
 			argv = append(argv, sandboxInitInside, specInside)
 		} else {
@@ -469,6 +493,7 @@ func (r *runtime) start(ctx context.Context, spec nodeapi.SandboxSpec, dir, pool
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = gateR, logf, logf
+	cmd.ExtraFiles = extra
 	cmd.Dir = "/"
 	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin"}
 	// A session of its own: it survives the node's exit, so a restarted
@@ -491,6 +516,13 @@ func (r *runtime) start(ctx context.Context, spec nodeapi.SandboxSpec, dir, pool
 			err = fmt.Errorf("join cgroup %s: %w", f, err)
 			break
 		}
+	}
+	if err == nil && root {
+		// Where the node holds CAP_SYS_RESOURCE, the sandbox's first
+		// process, and so bubblewrap and the supervisor after it, are out
+		// of the OOM killer's reach. Either way the supervisor makes what
+		// it starts the killer's first choice (oom_score_adj 1000).
+		_ = os.WriteFile("/proc/"+string(pid)+"/oom_score_adj", []byte("-1000"), 0)
 	}
 	if err == nil {
 		_, err = io.WriteString(gateW, "go\n")
@@ -636,8 +668,17 @@ func bwrapArgs(exe, initExe string, s *sbox, agentDir string) []string {
 		"--ro-bind", "/usr", "/usr",
 		"--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
 		"--symlink", "usr/lib", "/lib",
-		"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run",
+		"--proc", "/proc", "--dev", "/dev",
 		"--dir", "/etc",
+	}
+	// /tmp and /dev/shm hold at most the template's tmpMb each, /run a
+	// little: their pages count in the sandbox's memory, and a full tmpfs
+	// is ENOSPC for the writer, not an out-of-memory kill of the sandbox.
+	if s.spec.TmpMB > 0 {
+		size := strconv.FormatInt(int64(s.spec.TmpMB)<<20, 10)
+		a = append(a, "--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/dev/shm", "--size", strconv.Itoa(16<<20), "--tmpfs", "/run")
+	} else {
+		a = append(a, "--tmpfs", "/tmp", "--tmpfs", "/run")
 	}
 	if _, err := os.Stat("/usr/lib64"); err == nil {
 		a = append(a, "--symlink", "usr/lib64", "/lib64")
@@ -963,7 +1004,13 @@ func (r *runtime) kill(s *sbox) {
 }
 
 // stop terminates a sandbox and removes it, workspace included.
-func (r *runtime) stop(ctx context.Context, s *sbox) error {
+func (r *runtime) stop(ctx context.Context, s *sbox) error { return r.terminate(ctx, s, false) }
+
+// stopKeepWorkspace terminates a sandbox and removes all of it but its
+// workspace.
+func (r *runtime) stopKeepWorkspace(ctx context.Context, s *sbox) error { return r.terminate(ctx, s, true) }
+
+func (r *runtime) terminate(ctx context.Context, s *sbox, keepWorkspace bool) error {
 	if s.paused {
 		_ = r.pause(s, false)
 	}
@@ -984,11 +1031,73 @@ func (r *runtime) stop(ctx context.Context, s *sbox) error {
 	delete(r.sandboxes, s.spec.SandboxID)
 	r.mu.Unlock()
 	s.cg.remove()
-	err := os.RemoveAll(s.dir)
+	err := removeSandboxDir(s.dir, keepWorkspace)
 	r.mu.Lock()
 	delete(r.uids, s.uid)
 	r.mu.Unlock()
 	return err
+}
+
+// removeSandboxDir removes a sandbox's directory, or all of it but its
+// workspace.
+func removeSandboxDir(dir string, keepWorkspace bool) error {
+	if !keepWorkspace {
+		return os.RemoveAll(dir)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	for _, e := range entries {
+		if e.Name() != "workspace" {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// removeDead removes what a sandbox that no longer runs left on disk (or
+// all but its workspace), its cgroups included.
+func (r *runtime) removeDead(id string, keepWorkspace bool) error {
+	if !idForm(id) {
+		return errNoSandbox
+	}
+	dir := filepath.Join(r.dir, id)
+	if _, err := os.Stat(dir); err != nil {
+		return nil
+	}
+	if os.Geteuid() == 0 {
+		g, _ := r.cg.create(cgroupName(dir, id), nodeapi.SandboxSpec{})
+		g.remove()
+	}
+	return removeSandboxDir(dir, keepWorkspace)
+}
+
+// takeWorkspace moves the workspace of an ended sandbox of the same
+// instance into dir, and removes the rest of it.
+func (r *runtime) takeWorkspace(from, dir string) error {
+	if !idForm(from) {
+		return fmt.Errorf("reuseWorkspace %q is not a sandbox id", from)
+	}
+	r.mu.Lock()
+	_, live := r.sandboxes[from]
+	r.mu.Unlock()
+	if live {
+		return fmt.Errorf("sandbox %s still runs; its workspace is its own", from)
+	}
+	old := filepath.Join(r.dir, from)
+	if _, err := os.Stat(filepath.Join(old, "workspace")); err != nil {
+		return nil // nothing kept: the sandbox starts empty
+	}
+	if err := os.Rename(filepath.Join(old, "workspace"), filepath.Join(dir, "workspace")); err != nil {
+		return err
+	}
+	return r.removeDead(from, false)
 }
 
 // close detaches from every sandbox without stopping them: they keep

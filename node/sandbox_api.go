@@ -83,16 +83,30 @@ func (n *Node) sandboxRoutes(mux *http.ServeMux) {
 	}))
 	mux.HandleFunc("DELETE "+nodeapi.SandboxPath, func(w http.ResponseWriter, r *http.Request) {
 		// A sandbox still starting is stopped once it has started.
-		s, err := rt.getStarted(r.Context(), r.PathValue("id"))
+		// ?keep=workspace removes all of it but its workspace, which a
+		// later sandbox of the instance takes over (ReuseWorkspace).
+		keep := r.URL.Query().Get("keep") == "workspace"
+		id := r.PathValue("id")
+		s, err := rt.getStarted(r.Context(), id)
 		if errors.Is(err, errNoSandbox) {
-			writeJSON(w, http.StatusOK, map[string]bool{"ok": true}) // already gone
+			// Not running: what is left of it on disk goes (or all but
+			// its workspace).
+			if err := rt.removeDead(id, keep); err != nil {
+				apiError(w, err)
+				return
+			}
+			writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 			return
 		}
 		if err != nil {
 			apiError(w, err)
 			return
 		}
-		if err := rt.stop(r.Context(), s); err != nil {
+		stop := rt.stop
+		if keep {
+			stop = rt.stopKeepWorkspace
+		}
+		if err := stop(r.Context(), s); err != nil {
 			apiError(w, err)
 			return
 		}
@@ -133,9 +147,15 @@ func (n *Node) sandboxRoutes(mux *http.ServeMux) {
 			return
 		}
 		var res nodeapi.ExecResult
+		kills := s.cg.oomKills()
 		if err := s.postJSON(r.Context(), supervisor.ExecPath, req, &res); err != nil {
 			apiError(w, err)
 			return
+		}
+		// Killed (SIGKILL: 137) while the sandbox's memory cgroup killed
+		// for lack of memory: the command ran out of it.
+		if res.ExitCode == 137 && !res.TimedOut && !res.Cancelled && kills >= 0 && s.cg.oomKills() > kills {
+			res.OutOfMemory, res.LimitMB = true, s.spec.MemoryMB
 		}
 		writeJSON(w, http.StatusOK, res)
 	}))

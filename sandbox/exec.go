@@ -138,6 +138,12 @@ func (s *Service) Exec(ctx context.Context, inst instance.Row, callerID string, 
 		status, why = ExecCancelled, "cancelled by cancelExec"
 	case res.TimedOut:
 		status, why = ExecTimedOut, fmt.Sprintf("timed out after %d ms", timeout.Milliseconds())
+	case res.OutOfMemory:
+		why = fmt.Sprintf("the command ran out of memory (limit %s) and was killed", memoryLimit(res.LimitMB))
+		if res.Stderr != "" && !strings.HasSuffix(res.Stderr, "\n") {
+			res.Stderr += "\n"
+		}
+		res.Stderr += "roost: " + why + "\n"
 	}
 	s.endExec(cctx, e, status, why, lifecycle.Set{Column: "exit_code", Value: res.ExitCode}, lifecycle.Set{Column: "timed_out", Value: res.TimedOut},
 		lifecycle.Set{Column: "stdout_size", Value: res.StdoutSize}, lifecycle.Set{Column: "stderr_size", Value: res.StderrSize},
@@ -146,8 +152,16 @@ func (s *Service) Exec(ctx context.Context, inst instance.Row, callerID string, 
 	return methods.InstanceExecInSandboxOutputFull{
 		Stdout: res.Stdout, Stderr: res.Stderr, Success: res.ExitCode == 0 && !res.TimedOut && !res.Cancelled,
 		ExitCode: res.ExitCode, ExecID: e.ID, DurationMs: res.DurationMs, TimedOut: res.TimedOut, Cancelled: res.Cancelled,
-		StdoutTruncated: res.StdoutTruncated, StderrTruncated: res.StderrTruncated,
+		StdoutTruncated: res.StdoutTruncated, StderrTruncated: res.StderrTruncated, OutOfMemory: res.OutOfMemory,
 	}, nil
+}
+
+// memoryLimit says a limit in MiB as a person would: 1 GiB, 512 MiB.
+func memoryLimit(mb int) string {
+	if mb >= 1024 && mb%1024 == 0 {
+		return fmt.Sprintf("%d GiB", mb/1024)
+	}
+	return fmt.Sprintf("%d MiB", mb)
 }
 
 // endExec records how a running command ended. A command already ended

@@ -350,3 +350,42 @@ func TestSandboxDeepDataDir(t *testing.T) {
 		})
 	}
 }
+
+// TestWorkspaceSurvivesError: a sandbox whose supervisor dies goes to
+// error, and the next ensureSandbox starts a new sandbox on the same node
+// with the old one's workspace; what is left of the old one goes, and the
+// instance's archive removes what an errored sandbox kept.
+func TestWorkspaceSurvivesError(t *testing.T) {
+	e := sandboxtest.Start(t, platform.Config{})
+	i := e.Instance("survives", "default", "")
+	id := i.Ensure(t)
+	i.Sh(t, "mkdir -p /workspace/src && echo precious > /workspace/src/work.txt")
+	sandboxtest.KillOne(e.NodeDir(), id)
+	i.WaitSandbox(t, methods.SandboxError)
+
+	out := sandboxtest.Must[methods.InstanceEnsureSandboxOutput](t, i, methods.EnsureSandbox, struct{}{})
+	if got := i.Sh(t, "cat /workspace/src/work.txt"); got != "precious" {
+		t.Fatalf("the new sandbox's workspace holds %q, want the old one's file", got)
+	}
+	newID, _ := liveSandboxDir(t, i)
+	if newID == id {
+		t.Fatalf("no new sandbox was made (still %s)", id)
+	}
+	if _, err := os.Stat(filepath.Join(e.NodeDir(), "sandboxes", id)); !os.IsNotExist(err) {
+		t.Errorf("the old sandbox's directory is still on the node: %v", err)
+	}
+	_ = out
+
+	// An errored sandbox's kept workspace goes with the instance.
+	sandboxtest.KillOne(e.NodeDir(), newID)
+	i.WaitSandbox(t, methods.SandboxError)
+	if _, err := os.Stat(filepath.Join(e.NodeDir(), "sandboxes", newID, "workspace")); err != nil {
+		t.Fatalf("the errored sandbox's workspace is gone before the archive: %v", err)
+	}
+	if _, err := e.Admin.ArchiveInstance(e.Ctx, i.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(e.NodeDir(), "sandboxes", newID)); !os.IsNotExist(err) {
+		t.Errorf("after the archive the errored sandbox's directory is still on the node: %v", err)
+	}
+}

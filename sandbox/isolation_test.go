@@ -340,6 +340,9 @@ func TestSandboxLimits(t *testing.T) {
 				if o.Success || o.ExitCode != 137 || strings.Contains(o.Stdout, "200000000") {
 					t.Errorf("exit %d, stdout %q: want killed (137)", o.ExitCode, o.Stdout)
 				}
+				if !o.OutOfMemory || !strings.Contains(o.Stderr, "the command ran out of memory (limit 64 MiB)") {
+					t.Errorf("outOfMemory %v, stderr %q: want the answer to say the command ran out of memory", o.OutOfMemory, o.Stderr)
+				}
 			}},
 		{"pids 50: forking past the limit fails", "pids",
 			map[string]string{"pids/pids.max": "50", "pids.max": "50"},
@@ -388,5 +391,53 @@ func TestSandboxLimits(t *testing.T) {
 				t.Errorf("sandbox state %q after the limit, want running", s)
 			}
 		})
+	}
+}
+
+// TestFullTmpfs: filling /tmp is ENOSPC for the writer, not the end of
+// the sandbox; when a tmpfs does fill the sandbox's memory, the command is
+// killed, with an answer that says so, and the supervisor lives on; the
+// workspace stays.
+func TestFullTmpfs(t *testing.T) {
+	tpl := sbTemplates(t, map[string]map[string]any{
+		"small": {"name": "Small", "memoryMb": 256},
+		"shm":   {"name": "All of memory in /dev/shm", "memoryMb": 128, "tmpMb": 128},
+	})
+	e := sandboxtest.Start(t, platform.Config{TemplatesDir: tpl})
+	i := e.Instance("fill-tmp", "small", "")
+	i.Ensure(t)
+	i.Sh(t, "echo kept > /workspace/kept")
+	o := i.Exec(t, "head -c 300M /dev/zero > /tmp/big; echo $?; df -m /tmp | tail -1")
+	if strings.HasPrefix(o.Stdout, "0\n") || !strings.Contains(o.Stderr, "No space left on device") {
+		t.Errorf("writing 300 MB to a 64 MiB /tmp: stdout %q stderr %q; want ENOSPC", o.Stdout, o.Stderr)
+	}
+	if !strings.Contains(o.Stdout, " 64 ") {
+		t.Errorf("/tmp is not 64 MiB (a quarter of 256): %q", o.Stdout)
+	}
+	if got := i.Sh(t, "cat /workspace/kept; cat /proc/self/oom_score_adj"); got != "kept\n1000" {
+		t.Errorf("after a full /tmp: %q, want the workspace kept and commands first in the OOM killer's line (1000)", got)
+	}
+	if s := i.SandboxState(); s != methods.SandboxRunning {
+		t.Errorf("sandbox state %q after a full /tmp, want running", s)
+	}
+
+	j := e.Instance("fill-shm", "shm", "")
+	id := j.Ensure(t)
+	sup := sandboxtest.FindProc(e.NodeDir(), id, "/run/roost/supervisor.json")
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/oom_score_adj", sup)); err != nil || strings.TrimSpace(string(b)) == "1000" {
+		t.Errorf("the supervisor's oom_score_adj is %q (%v), want below its commands'", b, err)
+	}
+	o = sandboxtest.Must[methods.InstanceExecInSandboxOutputFull](t, j, methods.ExecInSandbox,
+		map[string]any{"command": "head -c 200M /dev/zero > /dev/shm/big", "timeoutMs": 60000})
+	if enforced := strings.Contains(j.Events("sandbox_running")[0].Detail, "memory true"); enforced {
+		if o.ExitCode != 137 || !o.OutOfMemory || !strings.Contains(o.Stderr, "ran out of memory (limit 128 MiB)") {
+			t.Errorf("filling memory through /dev/shm: exit %d, outOfMemory %v, stderr %q; want killed with a sentence", o.ExitCode, o.OutOfMemory, o.Stderr)
+		}
+	}
+	if now := sandboxtest.FindProc(e.NodeDir(), id, "/run/roost/supervisor.json"); now != sup || now == 0 {
+		t.Errorf("the supervisor was %d and is %d after the sandbox ran out of memory, want the same", sup, now)
+	}
+	if s := j.SandboxState(); s != methods.SandboxRunning {
+		t.Errorf("sandbox state %q after it ran out of memory, want running", s)
 	}
 }

@@ -209,7 +209,7 @@ func (s *Service) Create(ctx context.Context, inst instance.Row) (Row, error) {
 		tpl = DefaultTemplate
 	}
 	spec := nodeapi.SandboxSpec{InstanceID: inst.ID, Isolation: tpl.Isolation, Network: tpl.Network,
-		MemoryMB: tpl.MemoryMB, CPUs: tpl.CPUs, Pids: tpl.Pids,
+		MemoryMB: tpl.MemoryMB, CPUs: tpl.CPUs, Pids: tpl.Pids, TmpMB: tpl.TmpMB,
 		GitInit: inst.VCSType == methods.VCSGitLocal || inst.VCSType == methods.VCSGitHub}
 	if inst.BundleRevisionID != "" {
 		rev, err := s.o.Bundles.Revision(ctx, inst.OrgID, inst.BundleRevisionID)
@@ -223,9 +223,22 @@ func (s *Service) Create(ctx context.Context, inst instance.Row) (Row, error) {
 			spec.Health = *m.Health
 		}
 	}
-	n, err := s.o.Fleet.Pick(ctx, inst.OrgID, tpl.RequiredLabels)
-	if err != nil {
-		return Row{}, err
+	// After an error, the new sandbox takes over the workspace its
+	// predecessor left on its node, when that node can take it.
+	var n fleet.NodeRow
+	if prev, err := s.store.lastFailed(ctx, inst.ID); err == nil {
+		if on, ok := s.o.Fleet.PickOn(ctx, prev.NodeID, inst.OrgID, tpl.RequiredLabels); ok {
+			n, spec.ReuseWorkspace = on, prev.ID
+		} else {
+			_ = s.o.Instances.Event(ctx, inst.ID, "workspace_left_behind", fmt.Sprintf(
+				"the workspace of sandbox %s stays on node %s, which cannot take the new sandbox now; this one starts empty", prev.ID, prev.NodeID))
+		}
+	}
+	if n.ID == "" {
+		var err error
+		if n, err = s.o.Fleet.Pick(ctx, inst.OrgID, tpl.RequiredLabels); err != nil {
+			return Row{}, err
+		}
 	}
 	now := storage.Now()
 	token := storage.NewSecret("rst_")
@@ -263,7 +276,7 @@ func WarmPools(ts *Templates, def int, labels []string) nodeapi.PoolConfig {
 			continue
 		}
 		cfg.Pools = append(cfg.Pools, nodeapi.PoolSpec{Template: t.Slug, Isolation: t.Isolation, Network: t.Network,
-			MemoryMB: t.MemoryMB, CPUs: t.CPUs, Pids: t.Pids, Size: min(size, nodeapi.MaxPoolSize)})
+			MemoryMB: t.MemoryMB, CPUs: t.CPUs, Pids: t.Pids, TmpMB: t.TmpMB, Size: min(size, nodeapi.MaxPoolSize)})
 	}
 	return cfg
 }
@@ -516,6 +529,14 @@ func (s *Service) terminate(ctx context.Context, r *Row, why string) error {
 
 // TerminateLive terminates the instance's live sandbox, if any (archive).
 func (s *Service) TerminateLive(ctx context.Context, instanceID, why string) error {
+	// What sandboxes that ended in error kept on their nodes goes too.
+	if failed, err := s.store.failedOf(ctx, instanceID); err == nil {
+		for _, f := range failed {
+			if err := s.node(f).Remove(ctx, f.ID); err != nil {
+				s.log.Warn("the workspace of a failed sandbox was not removed from its node", "sandbox", f.ID, "err", err)
+			}
+		}
+	}
 	r, err := s.store.live(ctx, instanceID)
 	if errors.Is(err, ErrNoLiveSandbox) {
 		return nil
@@ -745,7 +766,8 @@ func (s *Service) onEvent(nodeID string, ev nodeapi.SandboxEvent) {
 			// not start; its restarts would only repeat that.
 			_ = s.o.Instances.Event(ctx, r.InstanceID, ev.Type, detail)
 			s.fail(ctx, &r, "its "+detail+" before it answered health"+s.lastLines(ctx, r, 20))
-			if err := s.node(r).Remove(ctx, r.ID); err != nil {
+			// Its workspace stays for the next sandbox of the instance.
+			if err := s.node(r).RemoveKeepWorkspace(ctx, r.ID); err != nil {
 				s.log.Warn("failed sandbox not removed from its node", "sandbox", r.ID, "err", err)
 			}
 			return

@@ -102,6 +102,28 @@ func (s store) onNode(ctx context.Context, nodeID string) ([]Row, error) {
 	return rows, err
 }
 
+// lastFailed is the instance's newest sandbox, if it ended in error: its
+// workspace may be on its node still.
+func (s store) lastFailed(ctx context.Context, instanceID string) (Row, error) {
+	var r Row
+	err := s.db.GetContext(ctx, &r, `SELECT `+sandboxColumns+` FROM sandboxes WHERE instance_id = ?
+		ORDER BY created_at DESC, id DESC LIMIT 1`, instanceID)
+	if err != nil {
+		return r, err
+	}
+	if r.State != Failed {
+		return r, ErrNoLiveSandbox
+	}
+	return r, nil
+}
+
+// failedOf lists the instance's sandboxes that ended in error.
+func (s store) failedOf(ctx context.Context, instanceID string) ([]Row, error) {
+	var rows []Row
+	err := s.db.SelectContext(ctx, &rows, `SELECT `+sandboxColumns+` FROM sandboxes WHERE instance_id = ? AND state = ?`, instanceID, Failed)
+	return rows, err
+}
+
 // nodesOf lists the nodes an organization's live sandboxes run on.
 func (s store) nodesOf(ctx context.Context, orgID string) ([]string, error) {
 	var ids []string

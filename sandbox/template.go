@@ -35,6 +35,7 @@ var DefaultTemplate = Template{
 	MemoryMB:            1024,
 	CPUs:                1,
 	Pids:                256,
+	TmpMB:               256,
 	Network:             NetworkNone,
 	IdleTimeoutSeconds:  1800,
 	StartTimeoutSeconds: 60,
@@ -79,6 +80,12 @@ func Validate(t *Template) error {
 	}
 	if t.Pids == 0 {
 		t.Pids = DefaultTemplate.Pids
+	}
+	if t.TmpMB < 0 || t.TmpMB > t.MemoryMB {
+		return fmt.Errorf("tmpMb %d must be 0 (a quarter of memoryMb) to memoryMb (%d)", t.TmpMB, t.MemoryMB)
+	}
+	if t.TmpMB == 0 {
+		t.TmpMB = max(t.MemoryMB/4, 1)
 	}
 	if t.IdleTimeoutSeconds == 0 {
 		t.IdleTimeoutSeconds = DefaultTemplate.IdleTimeoutSeconds

@@ -31,7 +31,7 @@ func TestTemplatesList(t *testing.T) {
 		t.Fatalf("templates.list = %s, want default and small", v)
 	}
 	rpctest.WantKeys(t, "default template", items[0], "slug", "name", "description", "isolation", "memoryMb", "cpus",
-		"pids", "network", "idleTimeoutSeconds", "startTimeoutSeconds", "requiredLabels")
+		"pids", "network", "tmpMb", "idleTimeoutSeconds", "startTimeoutSeconds", "requiredLabels")
 	if got := string(rpctest.Field(t, items[0], "requiredLabels")); got != "[]" {
 		t.Errorf("requiredLabels = %s, want []", got)
 	}
@@ -39,7 +39,7 @@ func TestTemplatesList(t *testing.T) {
 	if tpls[0].Slug != "default" || tpls[1].Slug != "small" {
 		t.Errorf("templates are %q, %q; want default, small sorted by slug", tpls[0].Slug, tpls[1].Slug)
 	}
-	if s := tpls[1]; s.Isolation != "none" || s.MemoryMB != 256 || s.Name != "Small" || s.Pids == 0 || s.Network != "none" {
+	if s := tpls[1]; s.Isolation != "none" || s.MemoryMB != 256 || s.Name != "Small" || s.Pids == 0 || s.Network != "none" || s.TmpMB != 64 {
 		t.Errorf("small template = %+v; want its own values with defaults filled", s)
 	}
 

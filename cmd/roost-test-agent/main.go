@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"golang.org/x/sys/unix"
 )
 
 type session struct {
@@ -32,6 +33,10 @@ type session struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "probe-syscalls" {
+		probeSyscalls()
+		return
+	}
 	crashAfter := flag.Duration("crash-after", 0, "exit after this long")
 	crashCode := flag.Int("crash-code", 3, "exit code of -crash-after")
 	unhealthy := flag.Bool("unhealthy", false, "answer 503 on /health")
@@ -168,4 +173,39 @@ func echo(w http.ResponseWriter, r *http.Request, prefix string) {
 			return
 		}
 	}
+}
+
+// probeSyscalls tries the system calls a sandbox's seccomp filter must
+// refuse and prints "name errno" for each (0 when it was allowed); the
+// tests of the filter run it inside a sandbox.
+func probeSyscalls() {
+	try := func(name string, nr uintptr, a ...uintptr) {
+		args := make([]uintptr, 6)
+		copy(args, a)
+		_, _, errno := syscall.Syscall6(nr, args[0], args[1], args[2], args[3], args[4], args[5])
+		fmt.Printf("%s %d\n", name, int(errno))
+	}
+	// Each with arguments that would do nothing harmful were it allowed.
+	try("unshare-user", unix.SYS_UNSHARE, unix.CLONE_NEWUSER)
+	try("unshare-net", unix.SYS_UNSHARE, unix.CLONE_NEWNET)
+	try("clone3", unix.SYS_CLONE3, 0, 0)
+	try("setns", unix.SYS_SETNS, ^uintptr(0), 0)
+	try("mount", unix.SYS_MOUNT, 0, 0, 0, 0, 0)
+	try("umount2", unix.SYS_UMOUNT2, 0, 0)
+	try("keyctl", unix.SYS_KEYCTL, 0 /* KEYCTL_GET_KEYRING_ID */, ^uintptr(2) /* session keyring */, 0)
+	try("add_key", unix.SYS_ADD_KEY, 0, 0, 0, 0, 0)
+	try("bpf", unix.SYS_BPF, 0, 0, 0)
+	try("perf_event_open", unix.SYS_PERF_EVENT_OPEN, 0, 0, ^uintptr(0), ^uintptr(0), 0)
+	try("kexec_load", unix.SYS_KEXEC_LOAD, 0, 0, 0, 0)
+	try("init_module", unix.SYS_INIT_MODULE, 0, 0, 0)
+	try("finit_module", unix.SYS_FINIT_MODULE, ^uintptr(0), 0, 0)
+	try("delete_module", unix.SYS_DELETE_MODULE, 0, 0)
+	try("userfaultfd", unix.SYS_USERFAULTFD, 0)
+	try("io_uring_setup", unix.SYS_IO_URING_SETUP, 0, 0)
+	try("swapon", unix.SYS_SWAPON, 0, 0)
+	try("reboot", unix.SYS_REBOOT, 0, 0, 0, 0)
+	try("open_by_handle_at", unix.SYS_OPEN_BY_HANDLE_AT, ^uintptr(0), 0, 0)
+	// Allowed: an ordinary call, and clone/unshare without namespaces.
+	try("getpid", unix.SYS_GETPID)
+	try("unshare-files", unix.SYS_UNSHARE, unix.CLONE_FILES)
 }

@@ -53,3 +53,21 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos, args = append(pos, rest[0]), rest[1:]
 	}
 }
+
+// flagTable is a Markdown table of a flag set: each flag, the variable
+// that sets it too, its default, and what it does.
+func flagTable(fs *flag.FlagSet) string {
+	var b strings.Builder
+	b.WriteString("| flag | environment | default | what it does |\n| --- | --- | --- | --- |\n")
+	fs.VisitAll(func(f *flag.Flag) {
+		def := f.DefValue
+		if def == "" {
+			def = "none"
+		} else {
+			def = "`" + def + "`"
+		}
+		usage := strings.ReplaceAll(f.Usage, "|", "\\|")
+		fmt.Fprintf(&b, "| `--%s` | `%s` | %s | %s |\n", f.Name, envName(f.Name), def, usage)
+	})
+	return b.String()
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -13,14 +14,21 @@ import (
 	"github.com/roosthq/roost/platform"
 )
 
-func cmdServe(args []string) error {
+// serveOptions are the flags of `roost serve` that are not Config's own.
+type serveOptions struct {
+	maxUpload, allowedOrigins, logLevel, logFormat *string
+}
+
+// serveFlags defines the flags of `roost serve` on cfg (the README's
+// flag table is made from them: TestServeFlagsInREADME).
+func serveFlags(cfg *platform.Config) (*flag.FlagSet, serveOptions) {
 	fs := newFlags("serve")
-	var cfg platform.Config
+	var o serveOptions
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&cfg.DataDir, "data", "./data", "data directory (database, keys, files)")
 	fs.StringVar(&cfg.TemplatesDir, "templates", "", "directory of extra templates (*.json)")
 	fs.StringVar(&cfg.BaseURL, "base-url", "", "URL clients reach the platform at (default from --listen)")
-	maxUpload := fs.String("max-upload", "5GiB", "largest file the upload endpoint accepts (bytes, or with KiB/MiB/GiB)")
+	o.maxUpload = fs.String("max-upload", "5GiB", "largest file the upload endpoint accepts (bytes, or with KiB/MiB/GiB)")
 	fs.StringVar(&cfg.S3.Endpoint, "s3-endpoint", "", "S3-compatible endpoint (host:port or URL); files go to S3 when set, else under the data dir")
 	fs.StringVar(&cfg.S3.Bucket, "s3-bucket", "roost", "S3 bucket (created if missing)")
 	fs.StringVar(&cfg.S3.AccessKey, "s3-access-key", "", "S3 access key")
@@ -31,12 +39,19 @@ func cmdServe(args []string) error {
 	fs.BoolVar(&cfg.NoLocalNode, "no-local-node", false, "do not start the embedded node")
 	fs.DurationVar(&cfg.SandboxWait, "sandbox-wait", 30*time.Second, "how long a call that needs a sandbox waits while it starts")
 	fs.IntVar(&cfg.WarmPool, "warm-pool", 0, "sandboxes of each template every node keeps started, for templates without their own warmPool (0 to 64)")
-	allowedOrigins := fs.String("allowed-origins", "", "comma-separated origins (https://app.example.com) besides the platform's own whose pages may use the instance cookie")
+	o.allowedOrigins = fs.String("allowed-origins", "", "comma-separated origins (https://app.example.com) besides the platform's own whose pages may use the instance cookie")
 	fs.StringVar(&cfg.ServiceDomain, "service-domain", "", "also serve services at https://{code}.DOMAIN/ (needs wildcard DNS to the platform)")
 	fs.StringVar(&cfg.GitRemote, "git-remote", "", "where vcsType github instances push ({instanceId} is replaced), like https://github.com/acme/{instanceId}.git")
 	fs.StringVar(&cfg.GitToken, "git-token", "", "token for pushing to --git-remote")
-	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	logFormat := fs.String("log-format", "text", "log format: text or json")
+	o.logLevel = fs.String("log-level", "info", "log level: debug, info, warn, error")
+	o.logFormat = fs.String("log-format", "text", "log format: text or json")
+	return fs, o
+}
+
+func cmdServe(args []string) error {
+	var cfg platform.Config
+	fs, o := serveFlags(&cfg)
+	maxUpload, allowedOrigins, logLevel, logFormat := o.maxUpload, o.allowedOrigins, o.logLevel, o.logFormat
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {

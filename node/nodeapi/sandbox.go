@@ -38,9 +38,14 @@ type SandboxSpec struct {
 	MemoryMB         int               `json:"memoryMb"`
 	CPUs             float64           `json:"cpus"`
 	Pids             int               `json:"pids"`
+	// TmpMB sizes /tmp and /dev/shm (each); 0 leaves them unsized.
+	TmpMB int `json:"tmpMb,omitempty"`
 	// GitInit tells the platform to make /workspace a git repository once
 	// the sandbox runs (the node ignores it).
 	GitInit bool `json:"gitInit,omitempty"`
+	// ReuseWorkspace names an ended sandbox of the same instance on this
+	// node whose workspace this one takes over (after an error).
+	ReuseWorkspace string `json:"reuseWorkspace,omitempty"`
 	// Paused asks the node to keep the sandbox frozen (after a restart).
 	Paused bool `json:"paused,omitempty"`
 }
@@ -95,6 +100,7 @@ type PoolSpec struct {
 	MemoryMB  int     `json:"memoryMb"`
 	CPUs      float64 `json:"cpus"`
 	Pids      int     `json:"pids"`
+	TmpMB     int     `json:"tmpMb,omitempty"`
 	Size      int     `json:"size"`
 }
 
@@ -163,6 +169,10 @@ type ExecResult struct {
 	DurationMs      int64  `json:"durationMs"`
 	TimedOut        bool   `json:"timedOut"`
 	Cancelled       bool   `json:"cancelled"`
+	// OutOfMemory says the kernel killed the command because the sandbox
+	// reached its memory limit (LimitMB).
+	OutOfMemory bool `json:"outOfMemory,omitempty"`
+	LimitMB     int  `json:"limitMb,omitempty"`
 }
 
 // LogsResult is the tail of an agent's log.

@@ -244,6 +244,7 @@ func (s *Supervisor) runAgent() (int, error) {
 	}
 	pw.Close()
 	pid := cmd.Process.Pid
+	oomReachable(pid)
 	exited := s.rp.wait(pid)
 	copied := make(chan struct{})
 	go func() {
@@ -425,6 +426,7 @@ func (s *Supervisor) exec(req ExecRequest) (ExecResult, error) {
 		return res, err
 	}
 	pid := cmd.Process.Pid
+	oomReachable(pid)
 	exited := s.rp.wait(pid)
 	s.mu.Lock()
 	re.pid = pid
@@ -457,6 +459,15 @@ func (s *Supervisor) exec(req ExecRequest) (ExecResult, error) {
 	res.Stdout, res.StdoutSize, res.StdoutTruncated = head(base + ".stdout")
 	res.Stderr, res.StderrSize, res.StderrTruncated = head(base + ".stderr")
 	return res, nil
+}
+
+// oomReachable makes a process the supervisor started the OOM killer's
+// first choice (oom_score_adj 1000): when the sandbox runs out of memory
+// (a full tmpfs holds pages no process owns), a command or the agent is
+// killed, not the supervisor. Where the node may, it also keeps the
+// supervisor out of the OOM killer's reach (-1000).
+func oomReachable(pid int) {
+	_ = os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte("1000"), 0)
 }
 
 func head(path string) (string, int64, bool) {

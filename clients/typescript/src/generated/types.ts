@@ -311,6 +311,7 @@ export interface InstanceExecInSandboxOutputFull {
   durationMs: number
   execId: string
   exitCode: number
+  outOfMemory?: boolean
   stderr: string
   stderrTruncated: boolean
   stdout: string
@@ -608,6 +609,7 @@ export interface Template {
   requiredLabels: string[]
   slug: string
   startTimeoutSeconds: number
+  tmpMb: number
   warmPool?: number
 }
 
