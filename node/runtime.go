@@ -1008,7 +1008,9 @@ func (r *runtime) stop(ctx context.Context, s *sbox) error { return r.terminate(
 
 // stopKeepWorkspace terminates a sandbox and removes all of it but its
 // workspace.
-func (r *runtime) stopKeepWorkspace(ctx context.Context, s *sbox) error { return r.terminate(ctx, s, true) }
+func (r *runtime) stopKeepWorkspace(ctx context.Context, s *sbox) error {
+	return r.terminate(ctx, s, true)
+}
 
 func (r *runtime) terminate(ctx context.Context, s *sbox, keepWorkspace bool) error {
 	if s.paused {
