@@ -31,6 +31,16 @@ type NodeMetrics struct {
 	WarmPools []NodeWarmPool `json:"warmPools,omitempty"`
 	// Starts sums up the node's last 256 cold and warm sandbox starts.
 	Starts *NodeStarts `json:"starts,omitempty"`
+	// Disks are the node's workspaces with a disk limit (the template's
+	// diskMb) and what each holds, in MiB.
+	Disks []NodeSandboxDisk `json:"disks,omitempty"`
+}
+
+// NodeSandboxDisk is a limited workspace's use.
+type NodeSandboxDisk struct {
+	SandboxID string `json:"sandboxId"`
+	UsedMB    int64  `json:"usedMb"`
+	LimitMB   int64  `json:"limitMb"`
 }
 
 // NodeWarmPool is one warm pool of a node.

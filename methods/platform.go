@@ -390,7 +390,11 @@ type Template struct {
 	Network     string  `json:"network"`
 	// TmpMB sizes the sandbox's /tmp and /dev/shm (each); their pages
 	// count in MemoryMB. Default a quarter of MemoryMB.
-	TmpMB              int `json:"tmpMb"`
+	TmpMB int `json:"tmpMb"`
+	// DiskMB bounds the workspace: a file system of its own of this size
+	// on nodes that can make one (root, loop devices, mkfs.ext4). Default
+	// 0: no limit beyond the node's disk.
+	DiskMB             int `json:"diskMb,omitempty"`
 	IdleTimeoutSeconds int `json:"idleTimeoutSeconds"`
 	// StartTimeoutSeconds is how long a sandbox's agent has to answer
 	// health before its start fails. Default 60.

@@ -41,6 +41,9 @@ type InstanceExecInSandboxOutputFull struct {
 	// OutOfMemory says the command was killed because the sandbox reached
 	// its memory limit; stderr ends with a line that says so.
 	OutOfMemory bool `json:"outOfMemory,omitempty"`
+	// DiskFull says the command failed with the workspace full (the
+	// template's diskMb); stderr ends with a line that says so.
+	DiskFull bool `json:"diskFull,omitempty"`
 }
 
 // GetExecOutputInput reads a command's full output.

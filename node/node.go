@@ -336,6 +336,7 @@ func (n *Node) sample() nodeapi.Metrics {
 		m.WarmPools = p
 	}
 	m.Starts = n.rt.pool.startStats()
+	m.Disks = n.rt.disks()
 	return m
 }
 

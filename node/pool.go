@@ -302,7 +302,7 @@ func (r *runtime) startMember(key string, ps nodeapi.PoolSpec) (*sbox, error) {
 // sandbox spec describes; nil when there is none (or the claim failed),
 // and the sandbox starts cold.
 func (r *runtime) claim(ctx context.Context, spec nodeapi.SandboxSpec) *sbox {
-	if r.bwrap == "" || spec.Isolation == nodeapi.IsolationNone || spec.Paused || spec.ReuseWorkspace != "" {
+	if r.bwrap == "" || spec.Isolation == nodeapi.IsolationNone || spec.Paused || spec.ReuseWorkspace != "" || spec.DiskMB > 0 {
 		return nil
 	}
 	dir := filepath.Join(r.dir, spec.SandboxID)

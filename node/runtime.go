@@ -443,6 +443,9 @@ func (r *runtime) start(ctx context.Context, spec nodeapi.SandboxSpec, dir, pool
 	var extra []*os.File
 	specInside := filepath.Join(s.runDir(), "supervisor.json")
 	if s.isol == nodeapi.IsolationBubblewrap {
+		if s.limits.Disk, err = s.mountWorkspace(spec.DiskMB); err != nil {
+			return nil, err
+		}
 		if err := writeIdentity(s.runDir()); err != nil {
 			return nil, err
 		}
@@ -886,6 +889,7 @@ func (r *runtime) restore(ctx context.Context) {
 			s.cgName = cgroupName(dir, spec.SandboxID)
 			if os.Geteuid() == 0 {
 				s.cg, s.limits = r.cg.create(s.cgName, spec)
+				s.limits.Disk = spec.DiskMB > 0 && mounted(s.workspace())
 			} else {
 				s.cg, s.limits = &sandboxCgroup{dirs: map[string]string{}}, nodeapi.Limits{Freeze: "signals"}
 			}
@@ -1033,6 +1037,7 @@ func (r *runtime) terminate(ctx context.Context, s *sbox, keepWorkspace bool) er
 	delete(r.sandboxes, s.spec.SandboxID)
 	r.mu.Unlock()
 	s.cg.remove()
+	s.unmountWorkspace()
 	err := removeSandboxDir(s.dir, keepWorkspace)
 	r.mu.Lock()
 	delete(r.uids, s.uid)
@@ -1054,7 +1059,7 @@ func removeSandboxDir(dir string, keepWorkspace bool) error {
 		return err
 	}
 	for _, e := range entries {
-		if e.Name() != "workspace" {
+		if e.Name() != "workspace" && e.Name() != "workspace.img" {
 			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
 				return err
 			}
@@ -1077,6 +1082,7 @@ func (r *runtime) removeDead(id string, keepWorkspace bool) error {
 		g, _ := r.cg.create(cgroupName(dir, id), nodeapi.SandboxSpec{})
 		g.remove()
 	}
+	(&sbox{dir: dir}).unmountWorkspace()
 	return removeSandboxDir(dir, keepWorkspace)
 }
 
@@ -1096,8 +1102,14 @@ func (r *runtime) takeWorkspace(from, dir string) error {
 	if _, err := os.Stat(filepath.Join(old, "workspace")); err != nil {
 		return nil // nothing kept: the sandbox starts empty
 	}
+	(&sbox{dir: old}).unmountWorkspace()
 	if err := os.Rename(filepath.Join(old, "workspace"), filepath.Join(dir, "workspace")); err != nil {
 		return err
+	}
+	if _, err := os.Stat(filepath.Join(old, "workspace.img")); err == nil {
+		if err := os.Rename(filepath.Join(old, "workspace.img"), filepath.Join(dir, "workspace.img")); err != nil {
+			return err
+		}
 	}
 	return r.removeDead(from, false)
 }

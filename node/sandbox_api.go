@@ -157,6 +157,9 @@ func (n *Node) sandboxRoutes(mux *http.ServeMux) {
 		if res.ExitCode == 137 && !res.TimedOut && !res.Cancelled && kills >= 0 && s.cg.oomKills() > kills {
 			res.OutOfMemory, res.LimitMB = true, s.spec.MemoryMB
 		}
+		if res.ExitCode != 0 && s.diskFull() {
+			res.DiskFull, res.DiskMB = true, s.spec.DiskMB
+		}
 		writeJSON(w, http.StatusOK, res)
 	}))
 	mux.HandleFunc("POST "+nodeapi.SandboxExecCancel, withBox(func(w http.ResponseWriter, r *http.Request, s *sbox) {

@@ -139,11 +139,17 @@ func (s *Service) Exec(ctx context.Context, inst instance.Row, callerID string, 
 	case res.TimedOut:
 		status, why = ExecTimedOut, fmt.Sprintf("timed out after %d ms", timeout.Milliseconds())
 	case res.OutOfMemory:
-		why = fmt.Sprintf("the command ran out of memory (limit %s) and was killed", memoryLimit(res.LimitMB))
+		why = fmt.Sprintf("the command ran out of memory (limit %s) and was killed", sayMB(res.LimitMB))
 		if res.Stderr != "" && !strings.HasSuffix(res.Stderr, "\n") {
 			res.Stderr += "\n"
 		}
 		res.Stderr += "roost: " + why + "\n"
+	case res.DiskFull:
+		why = fmt.Sprintf("exited with code %d: the workspace is full (limit %s)", res.ExitCode, sayMB(res.DiskMB))
+		if res.Stderr != "" && !strings.HasSuffix(res.Stderr, "\n") {
+			res.Stderr += "\n"
+		}
+		res.Stderr += fmt.Sprintf("roost: the workspace is full (limit %s); delete files or use a template with a larger diskMb\n", sayMB(res.DiskMB))
 	}
 	s.endExec(cctx, e, status, why, lifecycle.Set{Column: "exit_code", Value: res.ExitCode}, lifecycle.Set{Column: "timed_out", Value: res.TimedOut},
 		lifecycle.Set{Column: "stdout_size", Value: res.StdoutSize}, lifecycle.Set{Column: "stderr_size", Value: res.StderrSize},
@@ -152,12 +158,12 @@ func (s *Service) Exec(ctx context.Context, inst instance.Row, callerID string, 
 	return methods.InstanceExecInSandboxOutputFull{
 		Stdout: res.Stdout, Stderr: res.Stderr, Success: res.ExitCode == 0 && !res.TimedOut && !res.Cancelled,
 		ExitCode: res.ExitCode, ExecID: e.ID, DurationMs: res.DurationMs, TimedOut: res.TimedOut, Cancelled: res.Cancelled,
-		StdoutTruncated: res.StdoutTruncated, StderrTruncated: res.StderrTruncated, OutOfMemory: res.OutOfMemory,
+		StdoutTruncated: res.StdoutTruncated, StderrTruncated: res.StderrTruncated, OutOfMemory: res.OutOfMemory, DiskFull: res.DiskFull,
 	}, nil
 }
 
-// memoryLimit says a limit in MiB as a person would: 1 GiB, 512 MiB.
-func memoryLimit(mb int) string {
+// sayMB says a size in MiB as a person would: 1 GiB, 512 MiB.
+func sayMB(mb int) string {
 	if mb >= 1024 && mb%1024 == 0 {
 		return fmt.Sprintf("%d GiB", mb/1024)
 	}

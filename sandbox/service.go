@@ -209,7 +209,7 @@ func (s *Service) Create(ctx context.Context, inst instance.Row) (Row, error) {
 		tpl = DefaultTemplate
 	}
 	spec := nodeapi.SandboxSpec{InstanceID: inst.ID, Isolation: tpl.Isolation, Network: tpl.Network,
-		MemoryMB: tpl.MemoryMB, CPUs: tpl.CPUs, Pids: tpl.Pids, TmpMB: tpl.TmpMB,
+		MemoryMB: tpl.MemoryMB, CPUs: tpl.CPUs, Pids: tpl.Pids, TmpMB: tpl.TmpMB, DiskMB: tpl.DiskMB,
 		GitInit: inst.VCSType == methods.VCSGitLocal || inst.VCSType == methods.VCSGitHub}
 	if inst.BundleRevisionID != "" {
 		rev, err := s.o.Bundles.Revision(ctx, inst.OrgID, inst.BundleRevisionID)
@@ -312,6 +312,9 @@ func (s *Service) launch(r Row, spec nodeapi.SandboxSpec) {
 	s.o.DB.Versions().Changed(r.InstanceID)
 	detail := fmt.Sprintf("isolation %s; limits enforced: memory %v, cpu %v, pids %v; pause by %s",
 		info.Isolation, info.Limits.Memory, info.Limits.CPU, info.Limits.Pids, info.Limits.Freeze)
+	if spec.DiskMB > 0 {
+		detail += fmt.Sprintf("; disk %v", info.Limits.Disk)
+	}
 	if info.Warm {
 		detail += "; from the node's warm pool"
 	}

@@ -81,6 +81,12 @@ func Validate(t *Template) error {
 	if t.Pids == 0 {
 		t.Pids = DefaultTemplate.Pids
 	}
+	if t.DiskMB < 0 || t.DiskMB > 1<<24 {
+		return fmt.Errorf("diskMb %d must be 0 (no limit) to %d", t.DiskMB, 1<<24)
+	}
+	if t.DiskMB > 0 && t.DiskMB < 16 {
+		return fmt.Errorf("diskMb %d is too small for a file system; give at least 16", t.DiskMB)
+	}
 	if t.TmpMB < 0 || t.TmpMB > t.MemoryMB {
 		return fmt.Errorf("tmpMb %d must be 0 (a quarter of memoryMb) to memoryMb (%d)", t.TmpMB, t.MemoryMB)
 	}

@@ -66,6 +66,15 @@ type Metrics struct {
 	// sandbox starts.
 	WarmPools []PoolStatus `json:"warmPools,omitempty"`
 	Starts    *StartStats  `json:"starts,omitempty"`
+	// Disks are the workspaces with a disk limit and what they hold.
+	Disks []SandboxDisk `json:"disks,omitempty"`
+}
+
+// SandboxDisk is a limited workspace's use, in MiB.
+type SandboxDisk struct {
+	SandboxID string `json:"sandboxId"`
+	UsedMB    int64  `json:"usedMb"`
+	LimitMB   int64  `json:"limitMb"`
 }
 
 // Hello is the first message of a connection: who the node is and what it

@@ -40,6 +40,8 @@ type SandboxSpec struct {
 	Pids             int               `json:"pids"`
 	// TmpMB sizes /tmp and /dev/shm (each); 0 leaves them unsized.
 	TmpMB int `json:"tmpMb,omitempty"`
+	// DiskMB bounds the workspace (a file system of its own); 0: none.
+	DiskMB int `json:"diskMb,omitempty"`
 	// GitInit tells the platform to make /workspace a git repository once
 	// the sandbox runs (the node ignores it).
 	GitInit bool `json:"gitInit,omitempty"`
@@ -55,6 +57,8 @@ type Limits struct {
 	Memory bool   `json:"memory"`
 	CPU    bool   `json:"cpu"`
 	Pids   bool   `json:"pids"`
+	// Disk says the workspace has a file system of its own of DiskMB.
+	Disk   bool   `json:"disk,omitempty"`
 	Freeze string `json:"freeze"` // cgroup-v1, cgroup-v2 or signals
 }
 
@@ -173,6 +177,9 @@ type ExecResult struct {
 	// reached its memory limit (LimitMB).
 	OutOfMemory bool `json:"outOfMemory,omitempty"`
 	LimitMB     int  `json:"limitMb,omitempty"`
+	// DiskFull says the command ended with the workspace full (DiskMB).
+	DiskFull bool `json:"diskFull,omitempty"`
+	DiskMB   int  `json:"diskMb,omitempty"`
 }
 
 // LogsResult is the tail of an agent's log.

@@ -308,6 +308,7 @@ export interface InstanceExecInSandboxInputFull {
 
 export interface InstanceExecInSandboxOutputFull {
   cancelled: boolean
+  diskFull?: boolean
   durationMs: number
   execId: string
   exitCode: number
@@ -496,6 +497,7 @@ export interface Node {
 export interface NodeMetrics {
   cpuUsage: number
   diskFreeMb: number
+  disks?: NodeSandboxDisk[]
   loadAverage: [number, number, number]
   memoryTotalMb: number
   memoryUsedMb: number
@@ -507,6 +509,12 @@ export interface NodeMetrics {
 
 export interface NodeRef {
   nodeId: string
+}
+
+export interface NodeSandboxDisk {
+  limitMb: number
+  sandboxId: string
+  usedMb: number
 }
 
 export interface NodeStartTimings {
@@ -600,6 +608,7 @@ export interface SessionSummary {
 export interface Template {
   cpus: number
   description?: string
+  diskMb?: number
   idleTimeoutSeconds: number
   isolation: string
   memoryMb: number
