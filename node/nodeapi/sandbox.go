@@ -54,9 +54,9 @@ type SandboxSpec struct {
 
 // Limits tells which of a sandbox's limits the node enforces.
 type Limits struct {
-	Memory bool   `json:"memory"`
-	CPU    bool   `json:"cpu"`
-	Pids   bool   `json:"pids"`
+	Memory bool `json:"memory"`
+	CPU    bool `json:"cpu"`
+	Pids   bool `json:"pids"`
 	// Disk says the workspace has a file system of its own of DiskMB.
 	Disk   bool   `json:"disk,omitempty"`
 	Freeze string `json:"freeze"` // cgroup-v1, cgroup-v2 or signals
