@@ -18,9 +18,12 @@ func KillAll(dataDir string) {
 	if err != nil || abs == "/" {
 		return
 	}
-	ids, _ := filepath.Glob(filepath.Join(abs, "sandboxes", "*"))
-	more, _ := filepath.Glob(filepath.Join(abs, "*", "sandboxes", "*"))
-	ids = append(ids, more...)
+	var ids []string
+	// Sandboxes and warm pool members, of this node or of nodes under it.
+	for _, pattern := range []string{"sandboxes/*", "sandboxes/pool/*", "*/sandboxes/*", "*/sandboxes/pool/*"} {
+		m, _ := filepath.Glob(filepath.Join(abs, pattern))
+		ids = append(ids, m...)
+	}
 	for _, dir := range ids {
 		if b, err := os.ReadFile(filepath.Join(dir, "pid")); err == nil {
 			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
@@ -29,7 +32,7 @@ func KillAll(dataDir string) {
 				}
 			}
 		}
-		id := filepath.Base(dir)
+		id := cgroupName(dir, filepath.Base(dir))
 		groups, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", cgroupParent, id))
 		if st, err := os.Stat(filepath.Join("/sys/fs/cgroup", cgroupParent, id)); err == nil && st.IsDir() {
 			groups = append(groups, filepath.Join("/sys/fs/cgroup", cgroupParent, id))

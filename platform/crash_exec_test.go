@@ -8,9 +8,12 @@ package platform_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
-	"github.com/roosthq/roost/clients/go"
+	client "github.com/roosthq/roost/clients/go"
 	"github.com/roosthq/roost/internal/testutil"
 	"github.com/roosthq/roost/internal/testutil/rpctest"
 	"github.com/roosthq/roost/internal/testutil/sandboxtest"
@@ -110,4 +113,56 @@ func TestCrashKeepsExecHistory(t *testing.T) {
 	if e := byID[sleeping]; e.ExecID == "" {
 		t.Errorf("the command running at the kill is not in the history: %+v", listed(ic).Execs)
 	}
+}
+
+// TestStopSaysWhatKeepsRunning: a stopped `roost serve` says that its
+// embedded node's sandboxes keep running, and how to end them; the command
+// it names does.
+func TestStopSaysWhatKeepsRunning(t *testing.T) {
+	sandboxtest.RequireBwrap(t)
+	bin := testutil.RoostBinary(t)
+	dir := sandboxtest.DataDir(t)
+	p := testutil.StartRoost(t, bin, nil, true, "--listen", fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t)), "--data", dir, "--log-level", "warn")
+	ctx := rpctest.Ctx(t)
+	c := client.New(p.URL, p.Key, nil)
+	testutil.Eventually(t, testutil.Medium, "the local node online", func() bool {
+		l, err := c.ListNodes(ctx)
+		return err == nil && len(l.Nodes) == 1 && l.Nodes[0].Status == methods.NodeOnline
+	})
+	inst, err := c.CreateInstance(ctx, methods.CreateInstanceInput{Name: "left", TemplateSlug: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := c.CreateToken(ctx, methods.CreateInstanceTokenInput{InstanceID: inst.InstanceID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.NewInstance(p.URL, inst.InstanceID, tok.Token, nil).Call(ctx, methods.EnsureSandbox, struct{}{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	p.Stop(t)
+	out := p.Stdout()
+	want := "roost node --data " + filepath.Join(dir, "node") + " --kill-sandboxes"
+	if !strings.Contains(out, "1 sandbox of the embedded node keeps running") || !strings.Contains(out, want) {
+		t.Fatalf("roost serve said at its stop:\n%s\nwant that 1 sandbox keeps running and %q", out, want)
+	}
+	if res := runCLI(t, bin, nil, "", "node", "--data", filepath.Join(dir, "node"), "--kill-sandboxes"); res.code != 0 {
+		t.Fatalf("the command it named exited %d: %s", res.code, res.stderr)
+	}
+	id := firstSandbox(t, filepath.Join(dir, "node"))
+	testutil.Eventually(t, testutil.Short, "no process of the sandbox left", func() bool {
+		return len(sandboxtest.HostPids(filepath.Join(dir, "node"), id)) == 0
+	})
+}
+
+// firstSandbox is the id of a sandbox directory under a node's data dir,
+// or "" when there is none.
+func firstSandbox(t *testing.T, nodeDir string) string {
+	entries, _ := os.ReadDir(filepath.Join(nodeDir, "sandboxes"))
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "sbx_") {
+			return e.Name()
+		}
+	}
+	return ""
 }

@@ -210,8 +210,12 @@ func (s *Server) Serve(ctx context.Context) error {
 	<-nodeDone
 	if s.localNode != nil {
 		if n := s.localNode.Running(); n > 0 {
-			fmt.Fprintf(s.cfg.Out, "roost stopped. %d sandboxes of the embedded node keep running; the next start picks them up again.\n"+
-				"To end them now: roost node --data %s --kill-sandboxes\n", n, filepath.Join(s.cfg.DataDir, "node"))
+			what := fmt.Sprintf("%d sandboxes of the embedded node keep", n)
+			if n == 1 {
+				what = "1 sandbox of the embedded node keeps"
+			}
+			fmt.Fprintf(s.cfg.Out, "roost stopped. %s running; the next start picks them up again.\n"+
+				"To end them now: roost node --data %s --kill-sandboxes\n", what, filepath.Join(s.cfg.DataDir, "node"))
 		}
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -28,6 +28,7 @@ type RoostProcess struct {
 	cmd     *exec.Cmd
 	mu      sync.Mutex
 	stderr  bytes.Buffer
+	stdout  bytes.Buffer // what it printed after it was ready
 	exited  chan struct{}
 	waitErr error // of cmd.Wait, once exited is closed
 }
@@ -39,6 +40,13 @@ func (w syncWriter) Write(b []byte) (int, error) {
 	w.p.mu.Lock()
 	defer w.p.mu.Unlock()
 	return w.p.stderr.Write(b)
+}
+
+// Stdout returns what the server printed after it was ready.
+func (p *RoostProcess) Stdout() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stdout.String()
 }
 
 // Log returns what the server wrote to stderr so far.
@@ -100,9 +108,12 @@ func StartRoost(t testing.TB, bin string, env []string, firstStart bool, args ..
 			t.Fatalf("roost serve printed no URL or key within %s:\n%s", Medium, p.Log())
 		}
 	}
-	// Keep draining stdout, so that the server never blocks on it.
+	// Keep reading stdout, so that the server never blocks on it.
 	go func() {
-		for range lines {
+		for line := range lines {
+			p.mu.Lock()
+			p.stdout.WriteString(line + "\n")
+			p.mu.Unlock()
 		}
 	}()
 	hc := &http.Client{Timeout: Short}
