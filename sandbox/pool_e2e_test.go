@@ -27,10 +27,12 @@ func poolIdle(e *sandboxtest.Env) (idle int, claimed int64) {
 
 func waitPoolIdle(t *testing.T, e *sandboxtest.Env, n int) {
 	t.Helper()
-	testutil.Eventually(t, testutil.Medium, "the warm pool full", func() bool {
+	if !testutil.Until(testutil.Long, func() bool {
 		idle, _ := poolIdle(e)
 		return idle == n
-	})
+	}) {
+		t.Fatalf("the warm pool did not fill to %d: %+v", n, e.Srv.LocalNode().Metrics().WarmPools)
+	}
 }
 
 // liveSandboxDir is the node's directory of the instance's live sandbox.
