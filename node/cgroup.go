@@ -59,7 +59,23 @@ type sandboxCgroup struct {
 	c    *cgroups
 	id   string
 	dirs map[string]string // controller (or "unified") → directory
+	// supMem (cgroup v1) is the supervisor's memory group, beside the
+	// sandbox's own and outside its limit: when the sandbox runs out of
+	// memory the kernel kills within the sandbox's group, never the
+	// supervisor. The supervisor moves what it starts into the sandbox's
+	// group (workProcs, which it sees at WorkProcsInside).
+	supMem string
 }
+
+// supSuffix names a sandbox's supervisor memory group; supMemLimit bounds it.
+const (
+	supSuffix   = "-sup"
+	supMemLimit = 256 << 20
+)
+
+// WorkProcsInside is where a sandbox sees the procs file of its memory
+// group (cgroup v1).
+const WorkProcsInside = "/roost/memory.procs"
 
 // create makes the sandbox's groups and writes its limits; it reports
 // which limits hold.
@@ -91,6 +107,10 @@ func (c *cgroups) create(id string, spec nodeapi.SandboxSpec) (*sandboxCgroup, n
 		switch ctl {
 		case "memory":
 			lim.Memory = spec.MemoryMB <= 0 || write(dir, "memory.limit_in_bytes", strconv.Itoa(spec.MemoryMB<<20))
+			if sup := dir + supSuffix; os.MkdirAll(sup, 0o755) == nil {
+				g.supMem = sup
+				write(sup, "memory.limit_in_bytes", strconv.Itoa(supMemLimit))
+			}
 		case "pids":
 			lim.Pids = spec.Pids <= 0 || write(dir, "pids.max", strconv.Itoa(spec.Pids))
 		case "cpu":
@@ -109,28 +129,48 @@ func (c *cgroups) create(id string, spec nodeapi.SandboxSpec) (*sandboxCgroup, n
 // procsFiles are the files a process writes its pid to, to join the groups.
 func (g *sandboxCgroup) procsFiles() []string {
 	var out []string
-	for _, d := range g.dirs {
+	for ctl, d := range g.dirs {
+		if ctl == "memory" && g.supMem != "" {
+			d = g.supMem // the supervisor's, outside the sandbox's limit
+		}
 		out = append(out, filepath.Join(d, "cgroup.procs"))
 	}
 	return out
 }
 
+// workProcs is the procs file of the sandbox's memory group, which its
+// supervisor writes what it starts into; "" without a group of its own.
+func (g *sandboxCgroup) workProcs() string {
+	if g.supMem == "" {
+		return ""
+	}
+	return filepath.Join(g.dirs["memory"], "cgroup.procs")
+}
+
 // pids lists the processes in the sandbox's groups.
 func (g *sandboxCgroup) pids() []int {
+	seen := map[int]bool{}
+	var out []int
+	dirs := make([]string, 0, len(g.dirs)+1)
 	for _, d := range g.dirs {
+		dirs = append(dirs, d)
+	}
+	if g.supMem != "" {
+		dirs = append(dirs, g.supMem)
+	}
+	for _, d := range dirs {
 		b, err := os.ReadFile(filepath.Join(d, "cgroup.procs"))
 		if err != nil {
 			continue
 		}
-		var out []int
 		for _, f := range strings.Fields(string(b)) {
-			if p, err := strconv.Atoi(f); err == nil {
+			if p, err := strconv.Atoi(f); err == nil && !seen[p] {
+				seen[p] = true
 				out = append(out, p)
 			}
 		}
-		return out
 	}
-	return nil
+	return out
 }
 
 var errNoFreezer = errors.New("no cgroup freezer")
@@ -204,7 +244,14 @@ func (g *sandboxCgroup) oomKills() int64 {
 
 // remove deletes the sandbox's groups (they must be empty).
 func (g *sandboxCgroup) remove() {
+	dirs := make([]string, 0, len(g.dirs)+1)
 	for _, d := range g.dirs {
+		dirs = append(dirs, d)
+	}
+	if g.supMem != "" {
+		dirs = append(dirs, g.supMem)
+	}
+	for _, d := range dirs {
 		for i := 0; i < 100; i++ {
 			if err := os.Remove(d); err == nil || errors.Is(err, os.ErrNotExist) {
 				break

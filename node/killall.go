@@ -34,6 +34,8 @@ func KillAll(dataDir string) {
 		}
 		id := cgroupName(dir, filepath.Base(dir))
 		groups, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", cgroupParent, id))
+		sup, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", cgroupParent, id+supSuffix))
+		groups = append(groups, sup...)
 		if st, err := os.Stat(filepath.Join("/sys/fs/cgroup", cgroupParent, id)); err == nil && st.IsDir() {
 			groups = append(groups, filepath.Join("/sys/fs/cgroup", cgroupParent, id))
 		}

@@ -451,6 +451,11 @@ func (r *runtime) start(ctx context.Context, spec nodeapi.SandboxSpec, dir, pool
 		}
 		specInside = "/run/roost/supervisor.json"
 		argv = append([]string{r.bwrap}, bwrapArgs(r.exe, r.initExe, s, agentDir)...)
+		if wp := s.cg.workProcs(); wp != "" && os.Chown(wp, s.uid, s.uid) == nil {
+			// The supervisor moves what it starts into the sandbox's
+			// memory group: it may write this one file of it.
+			argv = append(argv, "--bind", wp, WorkProcsInside)
+		}
 		if prog, ok := seccompBytes(); ok {
 			// bubblewrap reads the filter from fd 3 (the first extra file).
 			sr, sw, err := os.Pipe()

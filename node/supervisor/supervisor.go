@@ -468,7 +468,18 @@ func (s *Supervisor) exec(req ExecRequest) (ExecResult, error) {
 // supervisor out of the OOM killer's reach (-1000).
 func oomReachable(pid int) {
 	_ = os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte("1000"), 0)
+	// The supervisor lives in a memory group of its own, outside the
+	// sandbox's limit (cgroup v1 nodes); what it starts belongs in the
+	// sandbox's, whose procs file the node gave it.
+	if f, err := os.OpenFile(workProcs, os.O_WRONLY, 0); err == nil {
+		_, _ = f.WriteString(strconv.Itoa(pid))
+		f.Close()
+	}
 }
+
+// workProcs is where the node puts the procs file of the sandbox's memory
+// group (node.WorkProcsInside).
+const workProcs = "/roost/memory.procs"
 
 func head(path string) (string, int64, bool) {
 	f, err := os.Open(path)

@@ -17,6 +17,9 @@ import (
 // CgroupDirs are a sandbox's cgroup directories, v1 and v2.
 func CgroupDirs(sandboxID string) []string {
 	dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", "roost", sandboxID))
+	// The supervisor's own memory group (cgroup v1).
+	sup, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", "roost", sandboxID+"-sup"))
+	dirs = append(dirs, sup...)
 	if d := filepath.Join("/sys/fs/cgroup", "roost", sandboxID); Exists(d) {
 		dirs = append(dirs, d)
 	}
