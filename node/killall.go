@@ -26,7 +26,9 @@ func KillAll(dataDir string) {
 	}
 	for _, dir := range ids {
 		if b, err := os.ReadFile(filepath.Join(dir, "pid")); err == nil {
-			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
+			// The pid may be another process's by now: only one this node
+			// started names the node's directory.
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 && startedHere(pid, abs) {
 				for _, p := range descendants(pid) {
 					_ = syscall.Kill(p, syscall.SIGKILL)
 				}
@@ -58,4 +60,11 @@ func KillAll(dataDir string) {
 			}
 		}
 	}
+}
+
+// startedHere reports whether process pid is one a node under dataDir
+// started: its arguments name a path under the data dir.
+func startedHere(pid int, dataDir string) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	return err == nil && strings.Contains(string(b), dataDir+"/")
 }

@@ -91,7 +91,10 @@ func HostPids(nodeDir, sandboxID string) []int {
 		}
 	}
 	b, _ := os.ReadFile(filepath.Join(nodeDir, "sandboxes", sandboxID, "pid"))
-	if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+	// A pid file outlives its process, and the pid may be another's by
+	// now (another test's sandbox): it counts only while its process is
+	// one this node started, which names the node's directory.
+	if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && strings.Contains(Cmdline(pid), filepath.Join(nodeDir, "sandboxes")+"/") {
 		for _, p := range descendants(pid) {
 			seen[p] = true
 		}
