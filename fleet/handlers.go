@@ -32,7 +32,7 @@ const (
 )
 
 // viewOf tells what the caller may do with the node.
-func (f *Fleet) viewOf(ctx context.Context, c rpc.Caller, r NodeRow, runsOn map[string]bool) view {
+func (f *Fleet) viewOf(c rpc.Caller, r NodeRow, runsOn map[string]bool) view {
 	switch {
 	case c.Operator, r.OrgID != "" && r.OrgID == c.OrgID:
 		return viewRun
@@ -79,7 +79,7 @@ func (f *Fleet) nodeFor(ctx context.Context, c rpc.Caller, id string, want view)
 	if err != nil {
 		return NodeRow{}, viewNone, err
 	}
-	v := f.viewOf(ctx, c, r, on)
+	v := f.viewOf(c, r, on)
 	switch {
 	case v == viewNone:
 		return NodeRow{}, v, ErrNodeNotFound
@@ -105,7 +105,7 @@ func (f *Fleet) RegisterAdmin(r *rpc.Registry, baseURL func() string) {
 		}
 		out := methods.ListNodesOutput{Nodes: make([]methods.Node, 0, len(rows))}
 		for _, row := range rows {
-			if v := f.viewOf(ctx, c, row, on); v != viewNone {
+			if v := f.viewOf(c, row, on); v != viewNone {
 				out.Nodes = append(out.Nodes, f.wireFor(v, row))
 			}
 		}

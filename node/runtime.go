@@ -95,8 +95,10 @@ type sbox struct {
 	// and poolState where it is in it (r.mu).
 	pool      string
 	poolState memberState
-	// timings of its start, for the node's metrics.
+	// timings of its start, for the node's metrics; spawned is when its
+	// first process started.
 	timings nodeapi.StartTimings
+	spawned time.Time
 }
 
 func (s *sbox) runDir() string    { return filepath.Join(s.dir, "run") }
@@ -104,7 +106,6 @@ func (s *sbox) workspace() string { return filepath.Join(s.dir, "workspace") }
 func (s *sbox) specPath() string  { return filepath.Join(s.dir, "spec.json") }
 func (s *sbox) pidPath() string   { return filepath.Join(s.dir, "pid") }
 func (s *sbox) seqPath() string   { return filepath.Join(s.dir, "events.seq") }
-func (s *sbox) cgPath() string    { return filepath.Join(s.dir, "cgroup") }
 
 // cgroupName is the name of the cgroups of the sandbox in dir: its id, or
 // the one its cgroup file names (a claimed warm pool member's).
@@ -219,6 +220,13 @@ func (r *runtime) getStarted(ctx context.Context, id string) (*sbox, error) {
 }
 
 func (r *runtime) info(s *sbox) nodeapi.SandboxInfo {
+	inf, _ := r.infoStatus(s)
+	return inf
+}
+
+// infoStatus is info with the supervisor's status it read.
+func (r *runtime) infoStatus(s *sbox) (nodeapi.SandboxInfo, supervisor.Status) {
+	var status supervisor.Status
 	st := "running"
 	if s.paused {
 		st = "paused"
@@ -231,12 +239,11 @@ func (r *runtime) info(s *sbox) nodeapi.SandboxInfo {
 	inf := nodeapi.SandboxInfo{SandboxID: s.spec.SandboxID, InstanceID: s.spec.InstanceID, State: st,
 		Isolation: s.isol, Limits: s.limits, Warm: s.pool != ""}
 	if st == "running" {
-		var status supervisor.Status
 		if err := s.getJSON(context.Background(), supervisor.StatusPath, &status); err == nil {
 			inf.Agent, inf.Healthy = status.Agent, status.Healthy
 		}
 	}
-	return inf
+	return inf, status
 }
 
 // allocUID picks a host uid no other sandbox of this node uses.
@@ -332,9 +339,15 @@ func (r *runtime) create(ctx context.Context, spec nodeapi.SandboxSpec) (nodeapi
 	if err != nil {
 		return nodeapi.SandboxInfo{}, err
 	}
+	// One status read answers the start and times the spawn: the
+	// supervisor's clock is the node's (both read the host's).
+	inf, st := r.infoStatus(s)
 	s.timings.QueuedUs = queued.Microseconds()
+	if st.MainAtUs > 0 {
+		s.timings.SpawnUs = max(0, st.MainAtUs-s.spawned.UnixMicro())
+	}
 	r.pool.recordStart(s.timings)
-	return r.info(s), nil
+	return inf, nil
 }
 
 func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
@@ -355,6 +368,9 @@ func (r *runtime) start(ctx context.Context, spec nodeapi.SandboxSpec, dir, pool
 	}
 	began := time.Now()
 	s := &sbox{spec: spec, dir: dir, stopped: make(chan struct{}), pool: pool, cgName: cgroupName(dir, spec.SandboxID)}
+	if pool != "" {
+		s.poolState = memberStarting // poolStep makes it idle
+	}
 	if st, err := os.Stat(s.workspace()); err == nil {
 		if sys, ok := st.Sys().(*syscall.Stat_t); ok && sys.Uid != 0 {
 			s.uid = int(sys.Uid)
@@ -556,11 +572,7 @@ func (r *runtime) start(ctx context.Context, spec nodeapi.SandboxSpec, dir, pool
 	}
 	up := time.Now()
 	s.timings = nodeapi.StartTimings{PrepareUs: prepared.Sub(began).Microseconds(), SupervisorUs: up.Sub(prepared).Microseconds()}
-	var st supervisor.Status
-	if err := s.getJSON(ctx, supervisor.StatusPath, &st); err == nil && st.MainAtUs > 0 {
-		// The supervisor's clock is the node's: both read the host's.
-		s.timings.SpawnUs = max(0, st.MainAtUs-prepared.UnixMicro())
-	}
+	s.spawned = prepared
 	if pool == "" {
 		// Attached first: onExit reads what attach sets.
 		r.attach(s)
@@ -580,7 +592,8 @@ func (r *runtime) watchExit(s *sbox) {
 	}
 	r.mu.Unlock()
 	switch st {
-	case memberIdle:
+	case memberStarting, memberIdle:
+		// A member that was never a sandbox: nothing to report.
 		r.dropMember(s)
 	case memberClaiming:
 		// The claim finds the supervisor gone and cleans up.

@@ -28,23 +28,7 @@ func TestCrashKeepsExecHistory(t *testing.T) {
 	first := testutil.StartRoost(t, bin, nil, true, args...)
 	ctx := rpctest.Ctx(t)
 	c := client.New(first.URL, first.Key, nil)
-	// The embedded node connects after the platform listens; an instance
-	// made before that has no sandbox scheduled.
-	nodeOnline := func(c *client.Client) {
-		testutil.Eventually(t, testutil.Medium, "the local node online", func() bool {
-			l, err := c.ListNodes(ctx)
-			if err != nil {
-				return false
-			}
-			for _, n := range l.Nodes {
-				if n.Name == "local" && n.Status == methods.NodeOnline {
-					return true
-				}
-			}
-			return false
-		})
-	}
-	nodeOnline(c)
+	sandboxtest.WaitLocalNode(t, ctx, c)
 	inst, err := c.CreateInstance(ctx, methods.CreateInstanceInput{Name: "crash", TemplateSlug: "default"})
 	if err != nil {
 		t.Fatal(err)
@@ -125,10 +109,7 @@ func TestStopSaysWhatKeepsRunning(t *testing.T) {
 	p := testutil.StartRoost(t, bin, nil, true, "--listen", fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t)), "--data", dir, "--log-level", "warn")
 	ctx := rpctest.Ctx(t)
 	c := client.New(p.URL, p.Key, nil)
-	testutil.Eventually(t, testutil.Medium, "the local node online", func() bool {
-		l, err := c.ListNodes(ctx)
-		return err == nil && len(l.Nodes) == 1 && l.Nodes[0].Status == methods.NodeOnline
-	})
+	sandboxtest.WaitLocalNode(t, ctx, c)
 	inst, err := c.CreateInstance(ctx, methods.CreateInstanceInput{Name: "left", TemplateSlug: "default"})
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -67,6 +68,16 @@ func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusBadGateway
 	}
 	rpc.WriteJSON(w, status, map[string]any{"ok": false, "error": werr})
+}
+
+// dropToken removes the instance token a visitor put in the query: it is
+// the platform's, never the service's.
+func dropToken(u *url.URL) {
+	q := u.Query()
+	if q.Has("token") {
+		q.Del("token")
+		u.RawQuery = q.Encode()
+	}
 }
 
 func removeCookie(r *http.Request, name string) {
@@ -192,11 +203,7 @@ func (s *Server) serveService(c echo.Context, code, path, cookiePath string) err
 	}
 	rp := s.proxyTo(up.tr, host, func(out *http.Request) {
 		out.URL.Path, out.URL.RawPath = path, ""
-		q := out.URL.Query()
-		if q.Has("token") {
-			q.Del("token")
-			out.URL.RawQuery = q.Encode()
-		}
+		dropToken(out.URL)
 	})
 	rp.ModifyResponse = func(resp *http.Response) error {
 		edit(resp.Header)

@@ -110,11 +110,7 @@ func leanRequest(r *http.Request, host, path string) *http.Request {
 	}
 	removeCookie(out, serviceCookie)
 	removeCookie(out, cookieName)
-	q := out.URL.Query()
-	if q.Has("token") {
-		q.Del("token")
-		out.URL.RawQuery = q.Encode()
-	}
+	dropToken(out.URL)
 	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		if prior := r.Header.Values("X-Forwarded-For"); len(prior) > 0 {
 			ip = strings.Join(prior, ", ") + ", " + ip

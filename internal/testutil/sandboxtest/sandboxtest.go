@@ -86,8 +86,15 @@ func (e *Env) NodeDir() string { return filepath.Join(e.Srv.DataDir, "node") }
 
 func (e *Env) waitNodeOnline() {
 	e.T.Helper()
-	testutil.Eventually(e.T, testutil.Medium, "the local node online", func() bool {
-		l, err := e.Admin.ListNodes(e.Ctx)
+	WaitLocalNode(e.T, e.Ctx, e.Admin)
+}
+
+// WaitLocalNode waits until the platform c talks to has its embedded node
+// ("local") online: an instance made before that gets no sandbox.
+func WaitLocalNode(t testing.TB, ctx context.Context, c *client.Client) {
+	t.Helper()
+	testutil.Eventually(t, testutil.Medium, "the local node online", func() bool {
+		l, err := c.ListNodes(ctx)
 		if err != nil {
 			return false
 		}
